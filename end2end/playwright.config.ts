@@ -1,0 +1,48 @@
+import { defineConfig } from "@playwright/test";
+
+// Two browser contexts are two people. Debian's Chromium with a fake camera and
+// microphone; the whole run (browser and server) lives in a private network namespace
+// (scripts/in-netns.sh), since WebRTC ignores loopback and must not use a real interface.
+const port = Number(process.env.HOMECALL_TEST_PORT ?? 3000);
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 90_000,
+  expect: { timeout: 15_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: [["list"], ["json", { outputFile: "results.json" }]],
+  outputDir: "test-results",
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    trace: "retain-on-failure",
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    },
+  },
+  webServer: {
+    command: "../target/release/homecall",
+    cwd: "..",
+    url: `http://127.0.0.1:${port}/healthz`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: {
+      HOMECALL_LISTEN: `127.0.0.1:${port}`,
+      HOMECALL_SITE_ROOT: "target/site",
+      HOMECALL_LOG: "info",
+    },
+  },
+});

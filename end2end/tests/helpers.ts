@@ -1,0 +1,44 @@
+import { expect, Browser, BrowserContext, Page } from "@playwright/test";
+
+/** Opens a page in its own browser context (a person of their own) and waits for hydration. */
+export async function person(browser: Browser, url = "/"): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") console.log(`[page ${m.type()}] ${m.text()}`);
+  });
+  await openHydrated(page, url);
+  return { context, page };
+}
+
+/** Navigates and waits until the wasm client has taken over the page. */
+export async function openHydrated(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.locator("html[data-hydrated]").waitFor({ state: "attached", timeout: 30_000 });
+}
+
+/** The host presses «Позвонить» and reads the link from the page. */
+export async function startCallAsHost(page: Page): Promise<string> {
+  await page.getByRole("button", { name: "Позвонить" }).click();
+  const link = await page.getByLabel("Ссылка на звонок").first().inputValue();
+  expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?session=[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  return link;
+}
+
+/** Frames the remote <video> has decoded and presented so far. */
+export async function remoteFrames(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const video = document.querySelector("video.remote") as HTMLVideoElement | null;
+    if (!video || video.videoWidth === 0) return 0;
+    return video.getVideoPlaybackQuality().totalVideoFrames;
+  });
+}
+
+/** Waits until remote video really flows: frames decoded, and still increasing a second later. */
+export async function expectRemoteVideoFlowing(page: Page, timeout = 30_000): Promise<void> {
+  await expect.poll(() => remoteFrames(page), { timeout, message: "remote video frames decoded" }).toBeGreaterThan(0);
+  const before = await remoteFrames(page);
+  await page.waitForTimeout(1_000);
+  const after = await remoteFrames(page);
+  expect(after, "remote video frames keep increasing").toBeGreaterThan(before);
+}

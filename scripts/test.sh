@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Sets up what is missing, then runs every test: Rust unit and integration tests, and the
+# Playwright suite (two Chromium contexts calling each other) inside a private network
+# namespace. Ends with one line: "N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh || exit 1
+export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+mkdir -p target
+status=0
+
+echo "== rust tests"
+cargo test --features ssr 2>&1 | tee target/rust-tests.log
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+rust_passed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^passed/) s += $i} END {print s + 0}' target/rust-tests.log)
+rust_failed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^failed/) s += $i} END {print s + 0}' target/rust-tests.log)
+
+echo "== release build"
+scripts/build.sh || exit 1
+
+echo "== browser tests"
+rm -f end2end/results.json
+scripts/in-netns.sh bash -c 'cd end2end && npx playwright test'
+[ $? -eq 0 ] || status=1
+read -r e2e_passed e2e_failed < <(node -e '
+  const fs = require("fs");
+  let r; try { r = JSON.parse(fs.readFileSync("end2end/results.json", "utf8")); } catch { r = { stats: {} }; }
+  const s = r.stats || {};
+  console.log((s.expected || 0) + (s.flaky || 0), (s.unexpected || 0));
+')
+
+passed=$((rust_passed + e2e_passed))
+failed=$((rust_failed + e2e_failed))
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "rust: $rust_passed passed, $rust_failed failed; browser: $e2e_passed passed, $e2e_failed failed"
+echo "$passed passed, $failed failed"
+exit "$status"

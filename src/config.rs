@@ -1,0 +1,154 @@
+//! Every server setting in one place: command-line flags, each also read from a
+//! `HOMECALL_*` environment variable. Owns parsing and the checks that refuse an unsafe
+//! setup; it must not start anything (the binary's `main` does that).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::hub::{HubLimits, LimitsError};
+
+/// HomeCall server: pages, PWA files and the `/signal` hub.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "homecall", version, about)]
+pub struct Config {
+    /// Address to listen on. Anything but loopback needs TLS in front (see --behind-tls-proxy).
+    #[arg(long, env = "HOMECALL_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// Folder with the built site (`pkg/` with the wasm, JS and CSS; public assets).
+    #[arg(long, env = "HOMECALL_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// A TLS-terminating proxy stands in front of this server, so clients speak `wss://`
+    /// to the proxy even though this server listens in plain text.
+    #[arg(long, env = "HOMECALL_BEHIND_TLS_PROXY")]
+    pub behind_tls_proxy: bool,
+
+    /// Origins allowed to open `/signal` (comma-separated, e.g. `https://call.example`).
+    /// Empty: only the server's own origin.
+    #[arg(long, env = "HOMECALL_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Log filter in `tracing` syntax, e.g. `info` or `homecall=debug`.
+    #[arg(long, env = "HOMECALL_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Largest signal message in bytes; larger ones (up to 1 MiB) are refused as invalid.
+    #[arg(long, env = "HOMECALL_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Most messages a session may hold queued for absent participants.
+    #[arg(long, env = "HOMECALL_QUEUE_MESSAGES", default_value_t = 256)]
+    pub queue_messages: usize,
+
+    /// Most bytes a session may hold queued for absent participants.
+    #[arg(long, env = "HOMECALL_QUEUE_BYTES", default_value_t = 512 * 1024)]
+    pub queue_bytes: usize,
+
+    /// Messages per second one socket may send on average.
+    #[arg(long, env = "HOMECALL_RATE_PER_SECOND", default_value_t = 100)]
+    pub rate_per_second: u32,
+
+    /// Messages one socket may send in a burst above its average rate.
+    #[arg(long, env = "HOMECALL_RATE_BURST", default_value_t = 400)]
+    pub rate_burst: u32,
+
+    /// A session with no participant connected for this long ends (e.g. `10m`).
+    #[arg(long, env = "HOMECALL_IDLE_TIMEOUT", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// A session ends at this age whatever happens (e.g. `12h`).
+    #[arg(long, env = "HOMECALL_MAX_SESSION_AGE", default_value = "12h", value_parser = humantime::parse_duration)]
+    pub max_session_age: Duration,
+
+    /// How often the hub pings each socket.
+    #[arg(long, env = "HOMECALL_PING_INTERVAL", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub ping_interval: Duration,
+
+    /// A socket silent (no frame, no pong) for this long counts as dropped.
+    #[arg(long, env = "HOMECALL_SILENCE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub silence_timeout: Duration,
+
+    /// How long ended session ids are remembered (they can never be used again).
+    #[arg(long, env = "HOMECALL_ENDED_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub ended_ttl: Duration,
+
+    /// How many ended session ids are remembered at most (about 64 bytes each).
+    #[arg(long, env = "HOMECALL_ENDED_CAPACITY", default_value_t = 1_000_000)]
+    pub ended_capacity: usize,
+}
+
+/// A setup the server refuses to start with.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error(
+        "refusing to listen on {0} without TLS: browsers need wss:// on the internet. \
+         Listen on 127.0.0.1 for development, or put a TLS-terminating proxy in front \
+         and pass --behind-tls-proxy (HOMECALL_BEHIND_TLS_PROXY=true)"
+    )]
+    PlainTextOnPublicAddress(SocketAddr),
+    #[error("bad hub limits: {0}")]
+    Limits(#[from] LimitsError),
+}
+
+impl Config {
+    /// Checks the settings as a whole.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.listen.ip().is_loopback() && !self.behind_tls_proxy {
+            return Err(ConfigError::PlainTextOnPublicAddress(self.listen));
+        }
+        self.hub_limits().validate()?;
+        Ok(())
+    }
+
+    /// The hub's limits and timers.
+    pub fn hub_limits(&self) -> HubLimits {
+        HubLimits {
+            max_message_bytes: self.max_message_bytes,
+            queue_messages: self.queue_messages,
+            queue_bytes: self.queue_bytes,
+            rate_per_second: self.rate_per_second,
+            rate_burst: self.rate_burst,
+            idle_timeout: self.idle_timeout,
+            max_age: self.max_session_age,
+            ping_interval: self.ping_interval,
+            silence_timeout: self.silence_timeout,
+            ended_ttl: self.ended_ttl,
+            ended_capacity: self.ended_capacity,
+            ..HubLimits::default()
+        }
+    }
+
+    /// The defaults, as if started with no flags and no variables (for tests).
+    pub fn defaults() -> Self {
+        Self::parse_from(["homecall"])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_protocol() {
+        let config = Config::defaults();
+        assert_eq!(config.listen, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(config.max_message_bytes, 65_536);
+        assert_eq!(config.idle_timeout, Duration::from_secs(600));
+        assert_eq!(config.max_session_age, Duration::from_secs(12 * 3600));
+        assert_eq!(config.validate(), Ok(()));
+    }
+
+    #[test]
+    fn a_public_address_needs_tls_or_a_proxy() {
+        let config = Config::parse_from(["homecall", "--listen", "0.0.0.0:3000"]);
+        let refused = config.validate().unwrap_err();
+        assert!(refused.to_string().contains("--behind-tls-proxy"));
+        let config =
+            Config::parse_from(["homecall", "--listen", "0.0.0.0:3000", "--behind-tls-proxy"]);
+        assert_eq!(config.validate(), Ok(()));
+    }
+}

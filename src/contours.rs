@@ -1,0 +1,18 @@
+//! The client's contours, one module a concern (the design note's names):
+//! - [`core`]: **Core**, the call's phases and the pure function that moves between them.
+//! - [`env`]: **Env**, what the page learns from its URL and the tab's storage.
+//! - `media` (browser): **Media**, camera and microphone.
+//! - `rtc` (browser): **Rtc**, the `RTCPeerConnection`.
+//! - `net` (browser): **Net**, the `/signal` client speaking [`crate::protocol`].
+//! - [`call`]: the conductor that feeds Media, Rtc and Net events into Core and acts on
+//!   its phases. Views read the phase; only the conductor changes it.
+
+pub mod call;
+pub mod core;
+pub mod env;
+#[cfg(feature = "hydrate")]
+pub mod media;
+#[cfg(feature = "hydrate")]
+pub mod net;
+#[cfg(feature = "hydrate")]
+pub mod rtc;

@@ -1,0 +1,286 @@
+//! Core: the call state machine. Owns the phases of a call (idle → share-link →
+//! connecting → in-call ⇄ reconnecting → ended, with the reason) and the pure transition
+//! function between them. Must not touch the browser, the network or media: the
+//! conductor (`contours::call`) turns their events into [`Event`]s.
+
+use crate::protocol::{ErrorCode, SessionId};
+
+/// Which side of the call this page is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Pressed «Позвонить», shares the link and sends the offer.
+    Host,
+    /// Opened the link, answers the offer.
+    Guest,
+}
+
+/// Where a call is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// The home view: nothing started.
+    Idle,
+    /// The host has a link to share and has not started the call yet.
+    ShareLink { session: SessionId },
+    /// Media, signalling and the peer connection are being set up.
+    Connecting { session: SessionId, role: Role },
+    /// Media flows both ways.
+    InCall { session: SessionId, role: Role },
+    /// The connection was lost and is being restored, with no action from the user.
+    Reconnecting { session: SessionId, role: Role },
+    /// The call is over, for this reason.
+    Ended { reason: EndReason },
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// This side pressed «Завершить».
+    HungUp,
+    /// The other side hung up (or the session timed out).
+    PeerHungUp,
+    /// The hub refused the call with this code (busy, ended link, bad link).
+    Refused(ErrorCode),
+    /// The URL's `session` value is not a call link.
+    BadLink,
+}
+
+/// Something that happened to the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// «Позвонить»: a new session id was made.
+    CallPressed(SessionId),
+    /// «Начать звонок» on the share-link view.
+    StartPressed,
+    /// The page was opened with a call link, as `role`.
+    LinkOpened(SessionId, Role),
+    /// Media flows between the two browsers.
+    MediaFlowing,
+    /// The peer connection or the signal socket was lost.
+    ConnectionLost,
+    /// This side pressed «Завершить».
+    HangUp,
+    /// The other side hung up.
+    PeerHungUp,
+    /// The hub answered with an error code.
+    Refused(ErrorCode),
+}
+
+impl Phase {
+    /// The session this phase belongs to, if any.
+    pub fn session(&self) -> Option<SessionId> {
+        match self {
+            Phase::ShareLink { session }
+            | Phase::Connecting { session, .. }
+            | Phase::InCall { session, .. }
+            | Phase::Reconnecting { session, .. } => Some(*session),
+            Phase::Idle | Phase::Ended { .. } => None,
+        }
+    }
+
+    /// Whether a call is under way (media and signalling should be running).
+    pub fn is_live(&self) -> bool {
+        matches!(
+            self,
+            Phase::Connecting { .. } | Phase::InCall { .. } | Phase::Reconnecting { .. }
+        )
+    }
+}
+
+/// Whether a hub error ends the call (the others are reported and the call goes on).
+pub fn ends_the_call(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::SessionEnded | ErrorCode::SessionFull | ErrorCode::BadRequest
+    )
+}
+
+/// The phase after `event` happens in `phase`. Events that do not apply leave it as it is.
+pub fn transition(phase: &Phase, event: Event) -> Phase {
+    use Phase::*;
+    match (phase, event) {
+        (Idle | Ended { .. }, Event::CallPressed(session)) => ShareLink { session },
+        (Idle | Ended { .. }, Event::LinkOpened(session, Role::Guest)) => Connecting {
+            session,
+            role: Role::Guest,
+        },
+        (Idle | Ended { .. }, Event::LinkOpened(session, Role::Host)) => ShareLink { session },
+        (ShareLink { session }, Event::StartPressed) => Connecting {
+            session: *session,
+            role: Role::Host,
+        },
+        (ShareLink { .. }, Event::HangUp) => Idle,
+        (Connecting { session, role } | Reconnecting { session, role }, Event::MediaFlowing) => {
+            InCall {
+                session: *session,
+                role: *role,
+            }
+        }
+        (InCall { session, role }, Event::ConnectionLost) => Reconnecting {
+            session: *session,
+            role: *role,
+        },
+        (live, Event::HangUp) if live.is_live() => Ended {
+            reason: EndReason::HungUp,
+        },
+        (live, Event::PeerHungUp) if live.is_live() => Ended {
+            reason: EndReason::PeerHungUp,
+        },
+        (live, Event::Refused(ErrorCode::SessionEnded)) if live.is_live() => {
+            let reason = if matches!(live, InCall { .. } | Reconnecting { .. }) {
+                EndReason::PeerHungUp
+            } else {
+                EndReason::Refused(ErrorCode::SessionEnded)
+            };
+            Ended { reason }
+        }
+        (live, Event::Refused(code)) if live.is_live() && ends_the_call(code) => Ended {
+            reason: EndReason::Refused(code),
+        },
+        (same, _) => same.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> SessionId {
+        SessionId::from_random_bytes([1; 16])
+    }
+
+    fn run(events: impl IntoIterator<Item = Event>) -> Phase {
+        events
+            .into_iter()
+            .fold(Phase::Idle, |phase, event| transition(&phase, event))
+    }
+
+    #[test]
+    fn host_goes_from_idle_through_share_link_to_a_call() {
+        let s = session();
+        assert_eq!(
+            run([Event::CallPressed(s)]),
+            Phase::ShareLink { session: s }
+        );
+        assert_eq!(
+            run([Event::CallPressed(s), Event::StartPressed]),
+            Phase::Connecting {
+                session: s,
+                role: Role::Host
+            }
+        );
+        assert_eq!(
+            run([
+                Event::CallPressed(s),
+                Event::StartPressed,
+                Event::MediaFlowing
+            ]),
+            Phase::InCall {
+                session: s,
+                role: Role::Host
+            }
+        );
+    }
+
+    #[test]
+    fn guest_connects_straight_from_the_link() {
+        let s = session();
+        assert_eq!(
+            run([Event::LinkOpened(s, Role::Guest), Event::MediaFlowing]),
+            Phase::InCall {
+                session: s,
+                role: Role::Guest
+            }
+        );
+    }
+
+    #[test]
+    fn a_lost_connection_reconnects_and_comes_back() {
+        let s = session();
+        let lost = run([
+            Event::LinkOpened(s, Role::Guest),
+            Event::MediaFlowing,
+            Event::ConnectionLost,
+        ]);
+        assert_eq!(
+            lost,
+            Phase::Reconnecting {
+                session: s,
+                role: Role::Guest
+            }
+        );
+        assert!(matches!(
+            transition(&lost, Event::MediaFlowing),
+            Phase::InCall { .. }
+        ));
+    }
+
+    #[test]
+    fn hang_up_on_either_side_ends_the_call() {
+        let s = session();
+        let in_call = run([Event::LinkOpened(s, Role::Guest), Event::MediaFlowing]);
+        assert_eq!(
+            transition(&in_call, Event::HangUp),
+            Phase::Ended {
+                reason: EndReason::HungUp
+            }
+        );
+        assert_eq!(
+            transition(&in_call, Event::PeerHungUp),
+            Phase::Ended {
+                reason: EndReason::PeerHungUp
+            }
+        );
+        assert_eq!(
+            transition(&in_call, Event::Refused(ErrorCode::SessionEnded)),
+            Phase::Ended {
+                reason: EndReason::PeerHungUp
+            }
+        );
+    }
+
+    #[test]
+    fn a_busy_or_stale_link_ends_with_the_hub_reason() {
+        let s = session();
+        let connecting = run([Event::LinkOpened(s, Role::Guest)]);
+        for code in [
+            ErrorCode::SessionFull,
+            ErrorCode::SessionEnded,
+            ErrorCode::BadRequest,
+        ] {
+            assert_eq!(
+                transition(&connecting, Event::Refused(code)),
+                Phase::Ended {
+                    reason: EndReason::Refused(code)
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn passing_errors_keep_the_call() {
+        let s = session();
+        let in_call = run([Event::LinkOpened(s, Role::Guest), Event::MediaFlowing]);
+        for code in [
+            ErrorCode::BadMessage,
+            ErrorCode::QueueFull,
+            ErrorCode::RateLimited,
+            ErrorCode::SignalNotFound,
+        ] {
+            assert_eq!(transition(&in_call, Event::Refused(code)), in_call);
+        }
+    }
+
+    #[test]
+    fn events_that_do_not_apply_change_nothing() {
+        assert_eq!(run([Event::MediaFlowing]), Phase::Idle);
+        assert_eq!(run([Event::StartPressed]), Phase::Idle);
+        let ended = Phase::Ended {
+            reason: EndReason::HungUp,
+        };
+        assert_eq!(transition(&ended, Event::PeerHungUp), ended);
+        assert_eq!(
+            transition(&ended, Event::CallPressed(session())),
+            Phase::ShareLink { session: session() }
+        );
+    }
+}

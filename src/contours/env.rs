@@ -1,0 +1,198 @@
+//! Env: what the page learns from where it runs. Owns reading `?session=` from the URL,
+//! building the share link and the `/signal` URL, making random ids, and the tab's memory
+//! of its calls (`sessionStorage`, so a reload resumes the same call). Must not hold call
+//! state or talk to the network: Core and Net do that.
+
+use crate::protocol::SessionId;
+
+/// What the page's URL asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    /// No `session` parameter: the home view.
+    Home,
+    /// A well-formed call link.
+    Call(SessionId),
+    /// A `session` parameter that is not a call link.
+    Bad,
+}
+
+impl Link {
+    /// Reads the `session` query parameter's value.
+    pub fn from_query(session: Option<&str>) -> Link {
+        match session {
+            None => Link::Home,
+            Some(value) => SessionId::parse(value).map_or(Link::Bad, Link::Call),
+        }
+    }
+}
+
+/// The link the host shares: `<origin>/?session=<uuid>`.
+pub fn share_link(origin: &str, session: &SessionId) -> String {
+    format!("{origin}/?session={session}")
+}
+
+/// The `/signal` URL for a page served from `origin` (`http(s)://host[:port]`).
+pub fn signal_url(origin: &str, session: &SessionId, peer: &str) -> String {
+    let socket_origin = if let Some(rest) = origin.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if let Some(rest) = origin.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else {
+        origin.to_owned()
+    };
+    format!("{socket_origin}/signal?session={session}&peer={peer}")
+}
+
+#[cfg(feature = "hydrate")]
+pub use browser::*;
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use serde::{Deserialize, Serialize};
+
+    use crate::contours::core::Role;
+    use crate::protocol::{PeerId, SessionId};
+
+    /// What this tab remembers of one call, so a reload rejoins it with the same ids.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Remembered {
+        pub host: bool,
+        pub peer: String,
+        pub started: bool,
+    }
+
+    impl Remembered {
+        pub fn role(&self) -> Role {
+            if self.host { Role::Host } else { Role::Guest }
+        }
+    }
+
+    fn window() -> web_sys::Window {
+        web_sys::window().expect("the page has a window")
+    }
+
+    /// Marks the page as taken over by the client (`<html data-hydrated>`), for tests.
+    pub fn mark_hydrated() {
+        if let Some(root) = window().document().and_then(|d| d.document_element()) {
+            let _ = root.set_attribute("data-hydrated", "");
+        }
+    }
+
+    /// `http(s)://host[:port]` of this page.
+    pub fn origin() -> String {
+        window().location().origin().unwrap_or_default()
+    }
+
+    /// 16 random bytes from the browser's cryptographic generator.
+    pub fn random_bytes() -> [u8; 16] {
+        let mut bytes = [0u8; 16];
+        window()
+            .crypto()
+            .and_then(|crypto| crypto.get_random_values_with_u8_array(&mut bytes))
+            .expect("the browser has crypto.getRandomValues");
+        bytes
+    }
+
+    pub fn new_session_id() -> SessionId {
+        SessionId::from_random_bytes(random_bytes())
+    }
+
+    pub fn new_peer_id() -> PeerId {
+        PeerId::from_random_bytes(random_bytes())
+    }
+
+    /// Puts the call's link in the address bar without reloading, so a reload rejoins it.
+    pub fn show_in_address_bar(session: Option<&SessionId>) {
+        let url = session.map_or_else(|| "/".to_owned(), |s| format!("/?session={s}"));
+        if let Ok(history) = window().history() {
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&url));
+        }
+    }
+
+    fn storage() -> Option<web_sys::Storage> {
+        window().session_storage().ok().flatten()
+    }
+
+    fn key(session: &SessionId) -> String {
+        format!("homecall:{session}")
+    }
+
+    /// What this tab remembers of `session`, if anything.
+    pub fn recall(session: &SessionId) -> Option<Remembered> {
+        let text = storage()?.get_item(&key(session)).ok()??;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Remembers `session` for reloads of this tab.
+    pub fn remember(session: &SessionId, memory: &Remembered) {
+        if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(memory)) {
+            let _ = storage.set_item(&key(session), &text);
+        }
+    }
+
+    /// Forgets an ended call, so its link can never reopen it from this tab.
+    pub fn forget(session: &SessionId) {
+        if let Some(storage) = storage() {
+            let _ = storage.remove_item(&key(session));
+        }
+    }
+
+    /// Copies `text` to the clipboard; false where the browser refuses.
+    pub async fn copy_to_clipboard(text: &str) -> bool {
+        use wasm_bindgen::JsCast;
+        let clipboard = js_sys::Reflect::get(&window().navigator(), &"clipboard".into())
+            .ok()
+            .filter(|c| !c.is_undefined());
+        let Some(clipboard) = clipboard else {
+            return false;
+        };
+        let Ok(write) = js_sys::Reflect::get(&clipboard, &"writeText".into()) else {
+            return false;
+        };
+        let Ok(write) = write.dyn_into::<js_sys::Function>() else {
+            return false;
+        };
+        match write.call1(&clipboard, &text.into()) {
+            Ok(promise) => {
+                let promise = js_sys::Promise::from(promise);
+                wasm_bindgen_futures::JsFuture::from(promise).await.is_ok()
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: &str = "123e4567-e89b-42d3-a456-426614174000";
+
+    #[test]
+    fn the_query_decides_the_view() {
+        assert_eq!(Link::from_query(None), Link::Home);
+        assert_eq!(
+            Link::from_query(Some(S)),
+            Link::Call(SessionId::parse(S).unwrap())
+        );
+        assert_eq!(Link::from_query(Some("nonsense")), Link::Bad);
+        assert_eq!(Link::from_query(Some("")), Link::Bad);
+    }
+
+    #[test]
+    fn links_and_socket_urls_follow_the_page_origin() {
+        let s = SessionId::parse(S).unwrap();
+        assert_eq!(
+            share_link("https://call.example", &s),
+            format!("https://call.example/?session={S}")
+        );
+        assert_eq!(
+            signal_url("https://call.example", &s, "abcdefgh"),
+            format!("wss://call.example/signal?session={S}&peer=abcdefgh")
+        );
+        assert_eq!(
+            signal_url("http://127.0.0.1:3000", &s, "abcdefgh"),
+            format!("ws://127.0.0.1:3000/signal?session={S}&peer=abcdefgh")
+        );
+    }
+}

@@ -1,0 +1,91 @@
+//! Media: the camera and microphone. Owns asking for them (with an audio-only or
+//! video-only fallback when one is missing) and stopping every track when the call ends.
+//! Must not touch the peer connection or the network: Rtc takes the stream from here.
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{MediaStream, MediaStreamConstraints, MediaStreamTrack};
+
+/// Why no camera or microphone could be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MediaError {
+    #[error("camera and microphone access was denied")]
+    Denied,
+    #[error("no camera or microphone was found")]
+    NotFound,
+    #[error("this browser cannot use a camera here (no mediaDevices)")]
+    Unsupported,
+    #[error("the camera or microphone failed: {0}")]
+    Failed(String),
+}
+
+/// The local camera and microphone of this call.
+pub struct LocalMedia {
+    stream: MediaStream,
+}
+
+impl LocalMedia {
+    /// Asks for camera and microphone; falls back to whichever one exists.
+    pub async fn prepare() -> Result<LocalMedia, MediaError> {
+        let mut last = MediaError::NotFound;
+        for (video, audio) in [(true, true), (false, true), (true, false)] {
+            match get_user_media(video, audio).await {
+                Ok(stream) => return Ok(LocalMedia { stream }),
+                Err(MediaError::Denied) => return Err(MediaError::Denied),
+                Err(MediaError::Unsupported) => return Err(MediaError::Unsupported),
+                Err(other) => last = other,
+            }
+        }
+        Err(last)
+    }
+
+    pub fn stream(&self) -> &MediaStream {
+        &self.stream
+    }
+
+    pub fn tracks(&self) -> Vec<MediaStreamTrack> {
+        self.stream
+            .get_tracks()
+            .iter()
+            .filter_map(|t| t.dyn_into::<MediaStreamTrack>().ok())
+            .collect()
+    }
+
+    /// Stops every track: the camera light goes off.
+    pub fn stop(&self) {
+        for track in self.tracks() {
+            track.stop();
+        }
+    }
+}
+
+async fn get_user_media(video: bool, audio: bool) -> Result<MediaStream, MediaError> {
+    let devices = web_sys::window()
+        .and_then(|w| w.navigator().media_devices().ok())
+        .ok_or(MediaError::Unsupported)?;
+    let constraints = MediaStreamConstraints::new();
+    constraints.set_video_bool(video);
+    constraints.set_audio_bool(audio);
+    let promise = devices
+        .get_user_media_with_constraints(&constraints)
+        .map_err(|e| MediaError::Failed(error_name(&e)))?;
+    let stream = JsFuture::from(promise).await.map_err(classify)?;
+    stream
+        .dyn_into::<MediaStream>()
+        .map_err(|_| MediaError::Failed("not a MediaStream".into()))
+}
+
+fn error_name(error: &wasm_bindgen::JsValue) -> String {
+    js_sys::Reflect::get(error, &"name".into())
+        .ok()
+        .and_then(|n| n.as_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn classify(error: wasm_bindgen::JsValue) -> MediaError {
+    match error_name(&error).as_str() {
+        "NotAllowedError" | "SecurityError" => MediaError::Denied,
+        "NotFoundError" | "OverconstrainedError" => MediaError::NotFound,
+        other => MediaError::Failed(other.to_owned()),
+    }
+}

@@ -1,0 +1,200 @@
+//! Rtc: the `RTCPeerConnection`. Owns creating it, adding local tracks, offers, answers,
+//! remote candidates, and turning its callbacks into [`RtcEvent`]s. Must not touch the
+//! signal socket or the UI: the conductor carries descriptions and candidates to Net.
+
+use std::borrow::Cow;
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    MediaStream, RtcConfiguration, RtcIceCandidateInit, RtcPeerConnection,
+    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
+    RtcTrackEvent,
+};
+
+use crate::contours::media::LocalMedia;
+use crate::protocol::IceCandidate;
+
+/// What the peer connection reports.
+pub enum RtcEvent {
+    /// A local ICE candidate to send, or `None` at the end of gathering.
+    LocalCandidate(Option<IceCandidate<'static>>),
+    /// The remote side's media arrived.
+    RemoteStream(MediaStream),
+    /// The connection's overall state changed.
+    State(RtcPeerConnectionState),
+}
+
+/// A failure of the browser's WebRTC API, with its name (never SDP).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("WebRTC: {0}")]
+pub struct RtcError(String);
+
+impl From<wasm_bindgen::JsValue> for RtcError {
+    fn from(value: wasm_bindgen::JsValue) -> Self {
+        let name = js_sys::Reflect::get(&value, &"name".into())
+            .ok()
+            .and_then(|n| n.as_string())
+            .unwrap_or_else(|| "error".into());
+        RtcError(name)
+    }
+}
+
+type Callback<T> = Closure<dyn FnMut(T)>;
+
+/// One peer connection and the callbacks it keeps alive.
+pub struct Rtc {
+    pc: RtcPeerConnection,
+    _on_candidate: Callback<RtcPeerConnectionIceEvent>,
+    _on_track: Callback<RtcTrackEvent>,
+    _on_state: Callback<web_sys::Event>,
+}
+
+impl Rtc {
+    /// A new peer connection whose events go to `emit`.
+    pub fn new(emit: impl Fn(RtcEvent) + Clone + 'static) -> Result<Rtc, RtcError> {
+        let config = RtcConfiguration::new();
+        config.set_ice_servers(&js_sys::Array::new());
+        let pc = RtcPeerConnection::new_with_configuration(&config)?;
+
+        let on_candidate = Callback::<RtcPeerConnectionIceEvent>::new({
+            let emit = emit.clone();
+            move |event: RtcPeerConnectionIceEvent| {
+                let candidate = event.candidate().map(|c| IceCandidate {
+                    candidate: Cow::Owned(c.candidate()),
+                    sdp_mid: c.sdp_mid().map(Cow::Owned),
+                    sdp_m_line_index: c.sdp_m_line_index(),
+                    username_fragment: None,
+                });
+                emit(RtcEvent::LocalCandidate(candidate));
+            }
+        });
+        pc.set_onicecandidate(Some(on_candidate.as_ref().unchecked_ref()));
+
+        let on_track = Callback::<RtcTrackEvent>::new({
+            let emit = emit.clone();
+            move |event: RtcTrackEvent| {
+                let stream = event
+                    .streams()
+                    .get(0)
+                    .dyn_into::<MediaStream>()
+                    .ok()
+                    .or_else(|| {
+                        let stream = MediaStream::new().ok()?;
+                        stream.add_track(&event.track());
+                        Some(stream)
+                    });
+                if let Some(stream) = stream {
+                    emit(RtcEvent::RemoteStream(stream));
+                }
+            }
+        });
+        pc.set_ontrack(Some(on_track.as_ref().unchecked_ref()));
+
+        let on_state = Callback::<web_sys::Event>::new({
+            let pc = pc.clone();
+            move |_| emit(RtcEvent::State(pc.connection_state()))
+        });
+        pc.set_onconnectionstatechange(Some(on_state.as_ref().unchecked_ref()));
+
+        Ok(Rtc {
+            pc,
+            _on_candidate: on_candidate,
+            _on_track: on_track,
+            _on_state: on_state,
+        })
+    }
+
+    /// Sends every local track to the other side.
+    pub fn add_local_media(&self, media: &LocalMedia) {
+        for track in media.tracks() {
+            self.pc.add_track_0(&track, media.stream());
+        }
+    }
+
+    /// Makes sure the offer asks for audio and video even where this side sends neither.
+    pub fn receive_audio_and_video(&self) {
+        let transceivers = self.pc.get_transceivers();
+        for kind in ["audio", "video"] {
+            let present = transceivers.iter().any(|t| {
+                t.dyn_into::<web_sys::RtcRtpTransceiver>()
+                    .map(|t| t.receiver().track().kind() == kind)
+                    .unwrap_or(false)
+            });
+            if !present {
+                let init = web_sys::RtcRtpTransceiverInit::new();
+                init.set_direction(web_sys::RtcRtpTransceiverDirection::Recvonly);
+                self.pc.add_transceiver_with_str_and_init(kind, &init);
+            }
+        }
+    }
+
+    /// Makes an offer, sets it as the local description and returns its SDP.
+    pub async fn create_offer(&self) -> Result<String, RtcError> {
+        let offer = JsFuture::from(self.pc.create_offer()).await?;
+        self.set_local(RtcSdpType::Offer, &sdp_of(&offer)).await
+    }
+
+    /// Takes the other side's offer and returns the SDP of our answer.
+    pub async fn accept_offer(&self, sdp: &str) -> Result<String, RtcError> {
+        self.set_remote(RtcSdpType::Offer, sdp).await?;
+        let answer = JsFuture::from(self.pc.create_answer()).await?;
+        self.set_local(RtcSdpType::Answer, &sdp_of(&answer)).await
+    }
+
+    /// Takes the other side's answer to our offer.
+    pub async fn accept_answer(&self, sdp: &str) -> Result<(), RtcError> {
+        self.set_remote(RtcSdpType::Answer, sdp).await
+    }
+
+    /// Adds one of the other side's candidates (`None`: it has no more).
+    pub async fn add_remote_candidate(
+        &self,
+        candidate: Option<&IceCandidate<'_>>,
+    ) -> Result<(), RtcError> {
+        let init = candidate.map(|c| {
+            let init = RtcIceCandidateInit::new(&c.candidate);
+            init.set_sdp_mid(c.sdp_mid.as_deref());
+            init.set_sdp_m_line_index(c.sdp_m_line_index);
+            init
+        });
+        let promise = self
+            .pc
+            .add_ice_candidate_with_opt_rtc_ice_candidate_init(init.as_ref());
+        JsFuture::from(promise).await?;
+        Ok(())
+    }
+
+    pub fn state(&self) -> RtcPeerConnectionState {
+        self.pc.connection_state()
+    }
+
+    pub fn close(&self) {
+        self.pc.set_onicecandidate(None);
+        self.pc.set_ontrack(None);
+        self.pc.set_onconnectionstatechange(None);
+        self.pc.close();
+    }
+
+    async fn set_local(&self, kind: RtcSdpType, sdp: &str) -> Result<String, RtcError> {
+        let init = RtcSessionDescriptionInit::new(kind);
+        init.set_sdp(sdp);
+        JsFuture::from(self.pc.set_local_description(&init)).await?;
+        Ok(sdp.to_owned())
+    }
+
+    async fn set_remote(&self, kind: RtcSdpType, sdp: &str) -> Result<(), RtcError> {
+        let init = RtcSessionDescriptionInit::new(kind);
+        init.set_sdp(sdp);
+        JsFuture::from(self.pc.set_remote_description(&init)).await?;
+        Ok(())
+    }
+}
+
+fn sdp_of(description: &wasm_bindgen::JsValue) -> String {
+    js_sys::Reflect::get(description, &"sdp".into())
+        .ok()
+        .and_then(|s| s.as_string())
+        .unwrap_or_default()
+}

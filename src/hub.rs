@@ -1,0 +1,595 @@
+//! The `/signal` hub (PROTOCOL.md §3, §4): sessions of two participants, bounded FIFO
+//! queues between them, and their lifecycle (hang-up, idle timeout, maximum age, ended ids).
+//!
+//! Owns: the map of active sessions and the memory of ended ids, behind one small std
+//! mutex that is taken once per socket at join and by the sweeper; each session then has
+//! its own lock (see [`session`]). Must not touch any transport type: axum lives only in
+//! [`socket`], which turns WebSocket frames into calls on a [`Membership`].
+//!
+//! - [`queue`]: the two queues of a session and their shared bound.
+//! - [`ended`]: ended ids, time-limited and bounded.
+//! - [`rate`]: the per-socket token bucket.
+//! - [`session`]: slots, routing, reconnects, drops; the [`Membership`] handle.
+//! - [`socket`]: the WebSocket upgrade and the per-socket task.
+
+mod ended;
+mod queue;
+mod rate;
+mod session;
+pub mod socket;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::protocol::{MAX_INVALID_MESSAGES, PeerId, SessionId};
+use ended::EndedIds;
+use session::{Joined, Session, SlotRefused};
+
+pub use session::{EndReason, Membership, Outbound, SubmitError, Submitted};
+
+/// Every limit and timer of the hub. `Default` gives PROTOCOL.md's values; tests shorten
+/// the timers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubLimits {
+    /// Largest valid message; a larger frame up to `hard_frame_bytes` is `bad_message`.
+    pub max_message_bytes: usize,
+    /// The WebSocket layer refuses frames beyond this and the socket is closed (1009).
+    pub hard_frame_bytes: usize,
+    /// Frames stored per session, both directions together.
+    pub queue_messages: usize,
+    /// Bytes stored per session, both directions together.
+    pub queue_bytes: usize,
+    /// Messages per second one socket may send, on average ...
+    pub rate_per_second: u32,
+    /// ... and in one burst.
+    pub rate_burst: u32,
+    /// A session nobody has been connected to for this long ends.
+    pub idle_timeout: Duration,
+    /// A session ends this long after it began, connected or not.
+    pub max_age: Duration,
+    /// How often the server pings each socket.
+    pub ping_interval: Duration,
+    /// A socket from which nothing arrived for this long is dropped; also the longest a
+    /// single write to a client may take.
+    pub silence_timeout: Duration,
+    /// Ended ids are remembered this long ...
+    pub ended_ttl: Duration,
+    /// ... but never more than this many (the oldest are forgotten first).
+    pub ended_capacity: usize,
+    /// Invalid messages one socket may send; the last one closes it with 1008.
+    pub max_invalid_messages: u32,
+    /// Active sessions the hub keeps; a socket naming a new session beyond this is closed
+    /// with 1013 (try again later). Not in PROTOCOL.md: a guard on memory.
+    pub max_sessions: usize,
+    /// How often the sweeper looks for idle, old and forgotten sessions.
+    pub sweep_interval: Duration,
+    /// How long the hub waits for a client's close reply after sending its own close.
+    pub close_grace: Duration,
+}
+
+impl Default for HubLimits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 64 * 1024,
+            hard_frame_bytes: 1024 * 1024,
+            queue_messages: 256,
+            queue_bytes: 512 * 1024,
+            rate_per_second: 100,
+            rate_burst: 400,
+            idle_timeout: Duration::from_secs(10 * 60),
+            max_age: Duration::from_secs(12 * 60 * 60),
+            ping_interval: Duration::from_secs(20),
+            silence_timeout: Duration::from_secs(60),
+            ended_ttl: Duration::from_secs(24 * 60 * 60),
+            ended_capacity: 1_000_000,
+            max_invalid_messages: MAX_INVALID_MESSAGES,
+            max_sessions: 100_000,
+            sweep_interval: Duration::from_secs(5),
+            close_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A [`HubLimits`] the hub cannot run with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitsError {
+    #[error("hub limit `{0}` must be greater than zero")]
+    Zero(&'static str),
+    #[error("max_message_bytes must not exceed hard_frame_bytes")]
+    MessageOverHardLimit,
+    #[error("ping_interval must be shorter than silence_timeout")]
+    PingNotBeforeSilence,
+}
+
+impl HubLimits {
+    /// Checks the limits a configuration produced (the defaults pass). [`Hub::new`] does
+    /// not fail: it raises zero timers to one millisecond instead.
+    pub fn validate(&self) -> Result<(), LimitsError> {
+        let counts = [
+            ("max_message_bytes", self.max_message_bytes),
+            ("hard_frame_bytes", self.hard_frame_bytes),
+            ("queue_messages", self.queue_messages),
+            ("queue_bytes", self.queue_bytes),
+            ("rate_per_second", self.rate_per_second as usize),
+            ("rate_burst", self.rate_burst as usize),
+            ("ended_capacity", self.ended_capacity),
+            ("max_invalid_messages", self.max_invalid_messages as usize),
+            ("max_sessions", self.max_sessions),
+        ];
+        let timers = [
+            ("idle_timeout", self.idle_timeout),
+            ("max_age", self.max_age),
+            ("ping_interval", self.ping_interval),
+            ("silence_timeout", self.silence_timeout),
+            ("ended_ttl", self.ended_ttl),
+            ("sweep_interval", self.sweep_interval),
+        ];
+        if let Some((name, _)) = counts.iter().find(|(_, value)| *value == 0) {
+            return Err(LimitsError::Zero(name));
+        }
+        if let Some((name, _)) = timers.iter().find(|(_, value)| value.is_zero()) {
+            return Err(LimitsError::Zero(name));
+        }
+        if self.max_message_bytes > self.hard_frame_bytes {
+            return Err(LimitsError::MessageOverHardLimit);
+        }
+        if self.ping_interval >= self.silence_timeout {
+            return Err(LimitsError::PingNotBeforeSilence);
+        }
+        Ok(())
+    }
+}
+
+/// Why a socket could not join its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// The id names an ended session: answer `session_ended`, close 1000.
+    #[error("the session has ended")]
+    SessionEnded,
+    /// Two other participants hold the session: answer `session_full`, close 1008.
+    #[error("the session already has two participants")]
+    SessionFull,
+    /// The hub is shutting down: close 1001 (the client reconnects elsewhere).
+    #[error("the hub is shutting down")]
+    ShuttingDown,
+    /// `max_sessions` are active: close 1013 (try again later).
+    #[error("the hub holds its maximum number of sessions")]
+    Overloaded,
+}
+
+#[derive(Debug)]
+struct Sessions {
+    active: HashMap<SessionId, Arc<Session>>,
+    ended: EndedIds,
+}
+
+/// The hub: shared by every socket as `Arc<Hub>`.
+#[derive(Debug)]
+pub struct Hub {
+    limits: HubLimits,
+    /// std, not tokio: held for map look-ups only, never across `.await`. Lock order:
+    /// this one before a session's, never the other way round.
+    sessions: Mutex<Sessions>,
+    next_conn: AtomicU64,
+    shutting_down: AtomicBool,
+    /// Woken when a socket leaves; lets shutdown wait for the sockets to close.
+    left: Notify,
+    live_sockets: AtomicU64,
+}
+
+impl Hub {
+    pub fn new(mut limits: HubLimits) -> Arc<Hub> {
+        // tokio intervals panic on a zero period.
+        for timer in [&mut limits.ping_interval, &mut limits.sweep_interval] {
+            *timer = (*timer).max(Duration::from_millis(1));
+        }
+        let ended = EndedIds::new(limits.ended_ttl, limits.ended_capacity);
+        Arc::new(Hub {
+            limits,
+            sessions: Mutex::new(Sessions {
+                active: HashMap::new(),
+                ended,
+            }),
+            next_conn: AtomicU64::new(1),
+            shutting_down: AtomicBool::new(false),
+            left: Notify::new(),
+            live_sockets: AtomicU64::new(0),
+        })
+    }
+
+    pub fn limits(&self) -> &HubLimits {
+        &self.limits
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Sessions> {
+        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Joins `peer` to `session_id`, creating the session if the id is new. A peer that
+    /// is already a participant replaces its old socket (which is told to close 4001).
+    pub fn join(
+        self: &Arc<Self>,
+        session_id: SessionId,
+        peer: PeerId,
+    ) -> Result<Membership, JoinError> {
+        if self.is_shutting_down() {
+            return Err(JoinError::ShuttingDown);
+        }
+        let now = Instant::now();
+        let (session, created) = {
+            let mut sessions = self.lock();
+            if sessions.ended.contains(&session_id, now) {
+                return Err(JoinError::SessionEnded);
+            }
+            let count = sessions.active.len();
+            match sessions.active.get(&session_id) {
+                Some(session) => (Arc::clone(session), false),
+                None if count >= self.limits.max_sessions => return Err(JoinError::Overloaded),
+                None => {
+                    let session = Arc::new(Session::new(
+                        session_id,
+                        now,
+                        self.limits.queue_messages,
+                        self.limits.queue_bytes,
+                    ));
+                    sessions.active.insert(session_id, Arc::clone(&session));
+                    (session, true)
+                }
+            }
+        };
+        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let wake = Arc::new(Notify::new());
+        let (slot, joined) = match session.attach(&peer, conn, Arc::clone(&wake)) {
+            Ok(attached) => attached,
+            Err(SlotRefused::Ended) => return Err(JoinError::SessionEnded),
+            Err(SlotRefused::Full) => {
+                tracing::info!(session = %session_id, peer = %peer, "third participant refused");
+                return Err(JoinError::SessionFull);
+            }
+        };
+        match joined {
+            Joined::New if created => {
+                tracing::info!(session = %session_id, peer = %peer, "session started");
+            }
+            Joined::New => tracing::info!(session = %session_id, peer = %peer, "peer joined"),
+            Joined::Reconnected { replaced } => {
+                tracing::info!(session = %session_id, peer = %peer, replaced, "peer reconnected");
+            }
+        }
+        Ok(Membership::new(
+            Arc::clone(self),
+            session,
+            peer,
+            slot,
+            conn,
+            wake,
+        ))
+    }
+
+    /// Ends `session` for `reason`: clears its queues, wakes its sockets, forgets it and
+    /// remembers its id. Returns `false` if it had already ended.
+    fn end_session(&self, session: &Arc<Session>, reason: EndReason) -> bool {
+        if !session.end(reason) {
+            return false;
+        }
+        let now = Instant::now();
+        {
+            let mut sessions = self.lock();
+            if sessions
+                .active
+                .get(&session.id)
+                .is_some_and(|active| Arc::ptr_eq(active, session))
+            {
+                sessions.active.remove(&session.id);
+            }
+            sessions.ended.insert(&session.id, now);
+        }
+        tracing::info!(session = %session.id, reason = reason.as_str(), "session ended");
+        true
+    }
+
+    /// One pass of the sweeper at `now`: ends idle and old sessions, forgets old ids.
+    /// Returns how many sessions it ended.
+    pub fn sweep(&self, now: Instant) -> usize {
+        let candidates: Vec<Arc<Session>> = {
+            let mut sessions = self.lock();
+            let forgotten = sessions.ended.forget_expired(now);
+            if forgotten > 0 {
+                tracing::debug!(forgotten, "ended session ids forgotten");
+            }
+            sessions.active.values().cloned().collect()
+        };
+        let mut ended = 0;
+        for session in candidates {
+            if let Some(reason) = session.expiry(now, self.limits.idle_timeout, self.limits.max_age)
+                && self.end_session(&session, reason)
+            {
+                ended += 1;
+            }
+        }
+        ended
+    }
+
+    /// Starts the sweeper: every `sweep_interval` it ends idle and old sessions and
+    /// forgets old ended ids. It stops on shutdown or when the hub is dropped.
+    pub fn spawn_sweeper(self: &Arc<Self>) -> JoinHandle<()> {
+        let hub: Weak<Hub> = Arc::downgrade(self);
+        let period = self.limits.sweep_interval;
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
+            ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Some(hub) = hub.upgrade() else { break };
+                if hub.is_shutting_down() {
+                    break;
+                }
+                hub.sweep(Instant::now());
+            }
+        })
+    }
+
+    /// Closes every live socket with 1001 and refuses new ones. Sessions are not ended:
+    /// for clients this is a drop, and they reconnect (to another instance).
+    pub fn shutdown(&self) {
+        if self.shutting_down.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let sessions: Vec<Arc<Session>> = self.lock().active.values().cloned().collect();
+        tracing::info!(sessions = sessions.len(), "hub shutting down");
+        for session in sessions {
+            session.wake_all();
+        }
+    }
+
+    /// Resolves when no socket is left (after [`Hub::shutdown`], bounded by each
+    /// socket's `close_grace`). Wrap it in a timeout if a bound is needed.
+    pub async fn sockets_closed(&self) {
+        loop {
+            let left = self.left.notified();
+            if self.live_sockets.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            left.await;
+        }
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Active sessions in memory (for metrics and tests).
+    pub fn session_count(&self) -> usize {
+        self.lock().active.len()
+    }
+
+    /// Ended ids remembered (for metrics and tests).
+    pub fn ended_count(&self) -> usize {
+        self.lock().ended.len()
+    }
+
+    /// Sockets connected to `session_id` (0 if it is not active).
+    pub fn connected_count(&self, session_id: &SessionId) -> usize {
+        let session = self.lock().active.get(session_id).cloned();
+        session.map_or(0, |session| session.connected())
+    }
+
+    /// Frames and bytes queued in `session_id`, both directions (0 if it is not active).
+    pub fn queued(&self, session_id: &SessionId) -> (usize, usize) {
+        let session = self.lock().active.get(session_id).cloned();
+        session.map_or((0, 0), |session| session.queued())
+    }
+
+    /// Sockets being served, from upgrade to close (for metrics and tests).
+    pub fn live_socket_count(&self) -> u64 {
+        self.live_sockets.load(Ordering::SeqCst)
+    }
+
+    /// Counts a socket task for [`Hub::sockets_closed`]; the guard uncounts it on drop.
+    pub(crate) fn socket_guard(self: &Arc<Self>) -> SocketGuard {
+        self.live_sockets.fetch_add(1, Ordering::SeqCst);
+        SocketGuard {
+            hub: Arc::clone(self),
+        }
+    }
+}
+
+/// One live socket task (see [`Hub::socket_guard`]).
+#[derive(Debug)]
+pub(crate) struct SocketGuard {
+    hub: Arc<Hub>,
+}
+
+impl Drop for SocketGuard {
+    fn drop(&mut self) {
+        self.hub.live_sockets.fetch_sub(1, Ordering::SeqCst);
+        self.hub.left.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::Kind;
+    use bytes::Bytes;
+
+    fn ids() -> (SessionId, PeerId, PeerId, PeerId) {
+        (
+            SessionId::from_random_bytes([1; 16]),
+            PeerId::parse("alice-0001").unwrap(),
+            PeerId::parse("bob-00002").unwrap(),
+            PeerId::parse("carol-0003").unwrap(),
+        )
+    }
+
+    fn frame(member: &Membership) -> Option<Bytes> {
+        match member.next_outbound() {
+            Outbound::Frame { seq, text, .. } => {
+                member.delivered(seq);
+                Some(text)
+            }
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_defaults_are_the_protocol_values() {
+        let limits = HubLimits::default();
+        assert_eq!(limits.max_message_bytes, 65_536);
+        assert_eq!(limits.hard_frame_bytes, 1_048_576);
+        assert_eq!((limits.queue_messages, limits.queue_bytes), (256, 524_288));
+        assert_eq!((limits.rate_per_second, limits.rate_burst), (100, 400));
+        assert_eq!(limits.idle_timeout, Duration::from_secs(600));
+        assert_eq!(limits.max_age, Duration::from_secs(43_200));
+        assert_eq!(limits.ping_interval, Duration::from_secs(20));
+        assert_eq!(limits.silence_timeout, Duration::from_secs(60));
+        assert!(limits.ended_ttl >= Duration::from_secs(86_400));
+        assert_eq!(limits.max_invalid_messages, 20);
+        assert_eq!(limits.validate(), Ok(()));
+    }
+
+    #[test]
+    fn unusable_limits_are_named() {
+        let zero = HubLimits {
+            queue_bytes: 0,
+            ..HubLimits::default()
+        };
+        assert_eq!(zero.validate(), Err(LimitsError::Zero("queue_bytes")));
+        let timer = HubLimits {
+            sweep_interval: Duration::ZERO,
+            ..HubLimits::default()
+        };
+        assert_eq!(timer.validate(), Err(LimitsError::Zero("sweep_interval")));
+        let over = HubLimits {
+            max_message_bytes: 2 << 20,
+            ..HubLimits::default()
+        };
+        assert_eq!(over.validate(), Err(LimitsError::MessageOverHardLimit));
+        let ping = HubLimits {
+            ping_interval: Duration::from_secs(60),
+            ..HubLimits::default()
+        };
+        assert_eq!(ping.validate(), Err(LimitsError::PingNotBeforeSilence));
+    }
+
+    #[tokio::test]
+    async fn frames_wait_for_the_other_peer_and_arrive_in_order() {
+        let hub = Hub::new(HubLimits::default());
+        let (id, a, b, _) = ids();
+        let alice = hub.join(id, a).unwrap();
+        for text in ["1", "2", "3"] {
+            let sent = alice.submit(Kind::Candidate, Bytes::from(text)).unwrap();
+            assert!(!sent.recipient_connected);
+        }
+        let bob = hub.join(id, b).unwrap();
+        let got: Vec<Bytes> = std::iter::from_fn(|| frame(&bob)).collect();
+        assert_eq!(got, ["1", "2", "3"]);
+        assert_eq!(bob.next_outbound(), Outbound::Idle);
+        assert_eq!(alice.next_outbound(), Outbound::Idle);
+    }
+
+    #[tokio::test]
+    async fn a_third_peer_is_refused_and_the_session_is_untouched() {
+        let hub = Hub::new(HubLimits::default());
+        let (id, a, b, c) = ids();
+        let alice = hub.join(id, a).unwrap();
+        let _bob = hub.join(id, b).unwrap();
+        alice.submit(Kind::Offer, Bytes::from("x")).unwrap();
+        assert_eq!(hub.join(id, c).unwrap_err(), JoinError::SessionFull);
+        assert_eq!(hub.connected_count(&id), 2);
+    }
+
+    #[tokio::test]
+    async fn a_reconnect_replaces_the_old_socket_and_keeps_the_queue() {
+        let hub = Hub::new(HubLimits::default());
+        let (id, a, b, _) = ids();
+        let alice = hub.join(id, a).unwrap();
+        let old_bob = hub.join(id, b.clone()).unwrap();
+        alice.submit(Kind::Offer, Bytes::from("offer")).unwrap();
+        let new_bob = hub.join(id, b).unwrap();
+        assert_eq!(old_bob.next_outbound(), Outbound::Replaced);
+        drop(old_bob);
+        assert_eq!(hub.connected_count(&id), 2);
+        assert_eq!(frame(&new_bob), Some(Bytes::from("offer")));
+    }
+
+    #[tokio::test]
+    async fn hang_up_ends_the_session_and_its_id_stays_ended() {
+        let hub = Hub::new(HubLimits::default());
+        let (id, a, b, _) = ids();
+        let alice = hub.join(id, a.clone()).unwrap();
+        let bob = hub.join(id, b).unwrap();
+        bob.submit(Kind::Offer, Bytes::from("x")).unwrap();
+        assert!(alice.hang_up());
+        assert_eq!(bob.next_outbound(), Outbound::Ended(EndReason::HangUp));
+        assert_eq!(hub.session_count(), 0);
+        assert_eq!(hub.join(id, a).unwrap_err(), JoinError::SessionEnded);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_socket_keeps_its_place() {
+        let hub = Hub::new(HubLimits::default());
+        let (id, a, b, c) = ids();
+        let alice = hub.join(id, a.clone()).unwrap();
+        let _bob = hub.join(id, b).unwrap();
+        drop(alice);
+        assert_eq!(hub.connected_count(&id), 1);
+        assert_eq!(hub.join(id, c).unwrap_err(), JoinError::SessionFull);
+        assert!(hub.join(id, a).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_sweeper_ends_idle_and_old_sessions() {
+        let limits = HubLimits {
+            idle_timeout: Duration::from_secs(10),
+            max_age: Duration::from_secs(100),
+            ..HubLimits::default()
+        };
+        let hub = Hub::new(limits);
+        let (idle, a, b, _) = ids();
+        let old = SessionId::from_random_bytes([2; 16]);
+        drop(hub.join(idle, a).unwrap());
+        let bob = hub.join(old, b).unwrap();
+        let now = Instant::now();
+        assert_eq!(hub.sweep(now + Duration::from_secs(9)), 0);
+        assert_eq!(hub.sweep(now + Duration::from_secs(11)), 1);
+        assert_eq!(hub.session_count(), 1);
+        assert_eq!(hub.sweep(now + Duration::from_secs(101)), 1);
+        assert_eq!(bob.next_outbound(), Outbound::Ended(EndReason::MaxAge));
+        assert_eq!(hub.session_count(), 0);
+        assert_eq!(hub.ended_count(), 2);
+    }
+
+    #[tokio::test]
+    async fn shutdown_tells_sockets_and_refuses_new_ones_without_ending_sessions() {
+        let hub = Hub::new(HubLimits::default());
+        let (id, a, b, _) = ids();
+        let alice = hub.join(id, a).unwrap();
+        hub.shutdown();
+        assert_eq!(alice.next_outbound(), Outbound::ShuttingDown);
+        assert_eq!(hub.join(id, b).unwrap_err(), JoinError::ShuttingDown);
+        assert_eq!(hub.session_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn new_sessions_beyond_the_bound_are_refused() {
+        let hub = Hub::new(HubLimits {
+            max_sessions: 1,
+            ..HubLimits::default()
+        });
+        let (id, a, b, _) = ids();
+        let _alice = hub.join(id, a).unwrap();
+        let other = SessionId::from_random_bytes([9; 16]);
+        assert_eq!(
+            hub.join(other, b.clone()).unwrap_err(),
+            JoinError::Overloaded
+        );
+        assert!(hub.join(id, b).is_ok());
+    }
+}

@@ -1,0 +1,603 @@
+//! The `/signal` WebSocket endpoint (PROTOCOL.md §1, §2, §6): the only hub file that
+//! knows axum.
+//!
+//! Owns: the Origin check, reading `session` and `peer` from the URL, the upgrade and its
+//! buffer and size limits, and one task per socket that validates client frames, answers
+//! errors, forwards frames through its [`Membership`], pings, and closes with the
+//! protocol's codes. Must not touch session state directly (it asks the [`Hub`]) and never
+//! logs SDP or candidate contents: only ids, types, sizes and outcomes.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use tokio::time::Instant;
+use tracing::{Instrument, field};
+
+use super::rate::RateLimiter;
+use super::{EndReason, Hub, HubLimits, JoinError, Membership, Outbound, SubmitError};
+use crate::protocol::{ErrorCode, PeerId, SessionId, Signal, close, validate_client_frame};
+
+/// WebSocket read and write buffers: small, since messages are small and sockets many.
+const SOCKET_BUFFER_BYTES: usize = 8 * 1024;
+/// Close code for "try again later" (RFC 6455 registry), used when the hub is full.
+const TRY_AGAIN_LATER: u16 = 1013;
+
+/// What the `/signal` route needs.
+#[derive(Debug, Clone)]
+pub struct SignalState {
+    pub hub: Arc<Hub>,
+    /// Origins allowed to open a socket, as browsers send them (`https://call.example`).
+    /// Empty: the server's own origin only, i.e. the `Origin` host equals `Host`.
+    pub allowed_origins: Vec<String>,
+}
+
+/// `GET /signal?session=<sessionId>&peer=<peerId>`, upgraded to a WebSocket.
+pub fn router(state: SignalState) -> Router {
+    Router::new()
+        .route("/signal", get(upgrade))
+        .with_state(Arc::new(state))
+}
+
+/// The ids named by the URL, or why they are unusable: `Err(Some(id))` when only the peer
+/// is bad (the error then names the session), `Err(None)` when the session is bad.
+type Link = Result<(SessionId, PeerId), Option<SessionId>>;
+
+async fn upgrade(
+    State(state): State<Arc<SignalState>>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok());
+        let allowed = origin
+            .to_str()
+            .is_ok_and(|origin| origin_allowed(origin, host, &state.allowed_origins));
+        if !allowed {
+            tracing::info!(origin = ?origin, "signal upgrade refused: origin not allowed");
+            return StatusCode::FORBIDDEN.into_response();
+        }
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let link = match query {
+        Ok(Query(pairs)) => parse_link(&pairs),
+        Err(_) => Err(None),
+    };
+    let span = tracing::info_span!("signal", session = field::Empty, peer = field::Empty);
+    match &link {
+        Ok((session, peer)) => {
+            span.record("session", field::display(session));
+            span.record("peer", field::display(peer));
+        }
+        Err(Some(session)) => {
+            span.record("session", field::display(session));
+        }
+        Err(None) => {}
+    }
+    let hub = Arc::clone(&state.hub);
+    let hard = hub.limits().hard_frame_bytes;
+    ws.read_buffer_size(SOCKET_BUFFER_BYTES)
+        .write_buffer_size(SOCKET_BUFFER_BYTES)
+        .max_message_size(hard)
+        .max_frame_size(hard)
+        .on_upgrade(move |socket| serve(socket, hub, link).instrument(span))
+}
+
+/// Whether a browser page at `origin` may open a socket (PROTOCOL.md §1).
+fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool {
+    let origin = origin.trim_end_matches('/');
+    if !allowed.is_empty() {
+        return allowed
+            .iter()
+            .any(|ok| ok.trim_end_matches('/').eq_ignore_ascii_case(origin));
+    }
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    let Some(host) = host else { return false };
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return false,
+    };
+    let strip = |text: &str| -> String {
+        let lower = text.to_ascii_lowercase();
+        match lower.strip_suffix(default_port) {
+            Some(bare) => bare.to_owned(),
+            None => lower,
+        }
+    };
+    !authority.is_empty() && strip(authority) == strip(host)
+}
+
+/// Reads `session` and `peer`; each must appear exactly once and be well formed.
+fn parse_link(pairs: &[(String, String)]) -> Link {
+    let single = |name: &str| -> Option<&str> {
+        let mut values = pairs.iter().filter(|(key, _)| key == name);
+        match (values.next(), values.next()) {
+            (Some((_, value)), None) => Some(value),
+            _ => None,
+        }
+    };
+    let session = single("session")
+        .and_then(|text| SessionId::parse(text).ok())
+        .ok_or(None)?;
+    let peer = single("peer")
+        .and_then(|text| PeerId::parse(text).ok())
+        .ok_or(Some(session))?;
+    Ok((session, peer))
+}
+
+/// One socket, from upgrade to close.
+async fn serve(mut socket: WebSocket, hub: Arc<Hub>, link: Link) {
+    let _live = hub.socket_guard();
+    let limits = hub.limits().clone();
+    let mut out = Out {
+        socket: &mut socket,
+        limits: &limits,
+    };
+    let (session, peer) = match link {
+        Ok(ids) => ids,
+        Err(session) => {
+            tracing::info!(outcome = "bad_request", "signal link refused");
+            let session = session.as_ref().map(SessionId::as_str);
+            out.error(session, ErrorCode::BadRequest).await;
+            out.close(close::POLICY, "bad link").await;
+            return;
+        }
+    };
+    let member = match hub.join(session, peer) {
+        Ok(member) => member,
+        Err(refused) => {
+            let sid = Some(session.as_str());
+            tracing::info!(outcome = %refused, "join refused");
+            match refused {
+                JoinError::SessionEnded => {
+                    out.error(sid, ErrorCode::SessionEnded).await;
+                    out.close(close::NORMAL, "session ended").await;
+                }
+                JoinError::SessionFull => {
+                    out.error(sid, ErrorCode::SessionFull).await;
+                    out.close(close::POLICY, "session full").await;
+                }
+                JoinError::ShuttingDown => out.close(close::GOING_AWAY, "shutting down").await,
+                JoinError::Overloaded => out.close(TRY_AGAIN_LATER, "overloaded").await,
+            }
+            return;
+        }
+    };
+    tracing::info!("socket joined");
+    let ending = out.run(&member).await;
+    let sid = Some(session.as_str());
+    match ending {
+        Ending::HangUp => {
+            let ended = member.hang_up();
+            tracing::info!(ended, "participant hung up");
+            out.drain().await;
+        }
+        Ending::ClientClosed => {
+            drop(member);
+            tracing::info!("socket dropped by the client");
+            out.drain().await;
+        }
+        Ending::Broken(reason) => {
+            drop(member);
+            tracing::info!(reason, "socket dropped");
+        }
+        Ending::TooBig => {
+            drop(member);
+            tracing::info!("socket dropped: frame beyond the hard limit");
+            out.close(close::TOO_BIG, "frame too large").await;
+        }
+        Ending::TooManyInvalid => {
+            drop(member);
+            tracing::info!("socket closed: too many invalid messages");
+            out.close(close::POLICY, "too many invalid messages").await;
+        }
+        Ending::Replaced => {
+            drop(member);
+            tracing::info!("socket replaced by a reconnect");
+            out.close(close::REPLACED, "replaced").await;
+        }
+        Ending::Ended(reason) => {
+            drop(member);
+            tracing::info!(
+                reason = reason.as_str(),
+                "telling the client the session ended"
+            );
+            out.error(sid, ErrorCode::SessionEnded).await;
+            out.close(close::NORMAL, "session ended").await;
+        }
+        Ending::ShuttingDown => {
+            drop(member);
+            out.close(close::GOING_AWAY, "server shutting down").await;
+        }
+    }
+}
+
+/// How a socket's main loop ended, i.e. what is left to do.
+enum Ending {
+    /// The client closed with 1000: end the session.
+    HangUp,
+    /// The client closed with another code, or none: a drop.
+    ClientClosed,
+    /// The connection broke, went silent or could not be written: a drop.
+    Broken(&'static str),
+    /// A frame beyond the hard limit: close 1009 (a drop).
+    TooBig,
+    /// The last allowed invalid message: close 1008 (a drop).
+    TooManyInvalid,
+    Replaced,
+    Ended(EndReason),
+    ShuttingDown,
+}
+
+/// The write side of a socket, with the hub's limits.
+struct Out<'s> {
+    socket: &'s mut WebSocket,
+    limits: &'s HubLimits,
+}
+
+/// Writing to the client failed or took too long: the socket is gone.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    #[error("the socket is closed or broken")]
+    Broken,
+    #[error("the client did not take the frame in time")]
+    TimedOut,
+}
+
+impl Out<'_> {
+    async fn send(&mut self, message: Message) -> Result<(), SendError> {
+        match tokio::time::timeout(self.limits.silence_timeout, self.socket.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(SendError::Broken),
+            Err(_) => Err(SendError::TimedOut),
+        }
+    }
+
+    /// Sends one `error` to this socket's client (best effort: a broken socket ends soon).
+    async fn error(&mut self, session: Option<&str>, code: ErrorCode) -> bool {
+        let json = Signal::error(session, code).to_json();
+        match self.send(Message::Text(json.into())).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::debug!(code = code.as_str(), %error, "error reply not sent");
+                false
+            }
+        }
+    }
+
+    /// Starts the closing handshake and waits (a little) for the client's reply.
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        };
+        if self.send(Message::Close(Some(frame))).await.is_ok() {
+            self.drain().await;
+        }
+    }
+
+    /// Reads until the connection ends (this also writes any close reply owed), for at
+    /// most the close grace.
+    async fn drain(&mut self) {
+        let socket = &mut *self.socket;
+        let drained = async { while let Some(Ok(_)) = socket.recv().await {} };
+        let _ = tokio::time::timeout(self.limits.close_grace, drained).await;
+    }
+
+    /// Serves a joined socket until it ends: queued frames out, client frames in.
+    async fn run(&mut self, member: &Membership) -> Ending {
+        let limits = self.limits;
+        let session = *member.session_id();
+        let peer = member.peer_id().clone();
+        let mut invalid = 0u32;
+        let mut rate = RateLimiter::new(limits.rate_per_second, limits.rate_burst, Instant::now());
+        let mut ping =
+            tokio::time::interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let silence = tokio::time::sleep(limits.silence_timeout);
+        tokio::pin!(silence);
+        loop {
+            if let Some(ending) = self.flush_outbound(member).await {
+                return ending;
+            }
+            let received = tokio::select! {
+                () = member.changed() => continue,
+                _ = ping.tick() => {
+                    if self.send(Message::Ping(Bytes::new())).await.is_err() {
+                        return Ending::Broken("ping not sent");
+                    }
+                    continue;
+                }
+                () = &mut silence => return Ending::Broken("nothing received in time"),
+                received = self.socket.recv() => received,
+            };
+            silence
+                .as_mut()
+                .reset(Instant::now() + limits.silence_timeout);
+            let refused = match received {
+                None => return Ending::Broken("connection closed"),
+                Some(Err(error)) => return read_failure(&error),
+                Some(Ok(Message::Close(frame))) => {
+                    return match frame {
+                        Some(frame) if frame.code == close::NORMAL => Ending::HangUp,
+                        _ => Ending::ClientClosed,
+                    };
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(Message::Binary(data))) => {
+                    log_rejected("binary", data.len(), ErrorCode::BadMessage);
+                    ErrorCode::BadMessage
+                }
+                Some(Ok(Message::Text(text))) => {
+                    match self.accept(member, &mut rate, &session, &peer, text) {
+                        Ok(()) => continue,
+                        Err(code) => code,
+                    }
+                }
+            };
+            if !self.error(Some(session.as_str()), refused).await {
+                return Ending::Broken("error reply not sent");
+            }
+            if !matches!(refused, ErrorCode::QueueFull | ErrorCode::RateLimited) {
+                invalid += 1;
+                if invalid >= limits.max_invalid_messages {
+                    return Ending::TooManyInvalid;
+                }
+            }
+        }
+    }
+
+    /// Validates one client text frame and hands it to the hub; `Err` is the error code
+    /// to answer with. Order: size, then validity, then rate, then the queue bound. Only
+    /// valid messages spend rate tokens (invalid ones are capped at 20 anyway), so
+    /// `rate_limited` and `queue_full` always refuse valid messages (PROTOCOL.md §2).
+    fn accept(
+        &self,
+        member: &Membership,
+        rate: &mut RateLimiter,
+        session: &SessionId,
+        peer: &PeerId,
+        text: Utf8Bytes,
+    ) -> Result<(), ErrorCode> {
+        let size = text.len();
+        if size > self.limits.max_message_bytes {
+            log_rejected("unknown", size, ErrorCode::BadMessage);
+            return Err(ErrorCode::BadMessage);
+        }
+        let kind = match validate_client_frame(text.as_str(), session, peer) {
+            Ok(signal) => signal.kind(),
+            Err(rejection) => {
+                let code = rejection.code();
+                let kind = claimed_kind(text.as_str());
+                tracing::info!(kind, size, outcome = code.as_str(), why = %rejection, "message rejected");
+                return Err(code);
+            }
+        };
+        if !rate.try_take(Instant::now()) {
+            log_rejected(kind.as_str(), size, ErrorCode::RateLimited);
+            return Err(ErrorCode::RateLimited);
+        }
+        match member.submit(kind, Bytes::from(text)) {
+            Ok(submitted) => {
+                let outcome = if submitted.recipient_connected {
+                    "accepted"
+                } else {
+                    "queued"
+                };
+                tracing::info!(
+                    kind = kind.as_str(),
+                    size,
+                    outcome,
+                    waiting = submitted.waiting,
+                    "message accepted"
+                );
+                Ok(())
+            }
+            Err(SubmitError::QueueFull) => {
+                log_rejected(kind.as_str(), size, ErrorCode::QueueFull);
+                Err(ErrorCode::QueueFull)
+            }
+            // The loop learns why from `next_outbound` and closes accordingly.
+            Err(refused @ (SubmitError::Ended | SubmitError::Replaced)) => {
+                tracing::info!(kind = kind.as_str(), size, outcome = %refused, "message dropped");
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes every frame queued for this client, oldest first; `Some` when the socket
+    /// must end instead.
+    async fn flush_outbound(&mut self, member: &Membership) -> Option<Ending> {
+        loop {
+            match member.next_outbound() {
+                Outbound::Idle => return None,
+                Outbound::Frame { seq, kind, text } => {
+                    let size = text.len();
+                    let Ok(text) = Utf8Bytes::try_from(text) else {
+                        // Cannot happen: only text frames are queued. Skip rather than stall.
+                        tracing::error!(kind = kind.as_str(), size, "queued frame is not UTF-8");
+                        member.delivered(seq);
+                        continue;
+                    };
+                    if let Err(error) = self.send(Message::Text(text)).await {
+                        tracing::info!(kind = kind.as_str(), size, outcome = "kept", %error, "delivery failed");
+                        return Some(Ending::Broken("delivery failed"));
+                    }
+                    member.delivered(seq);
+                    tracing::info!(
+                        kind = kind.as_str(),
+                        size,
+                        outcome = "delivered",
+                        "message delivered"
+                    );
+                }
+                Outbound::Replaced => return Some(Ending::Replaced),
+                Outbound::Ended(reason) => return Some(Ending::Ended(reason)),
+                Outbound::ShuttingDown => return Some(Ending::ShuttingDown),
+            }
+        }
+    }
+}
+
+/// The `type` a refused frame claims, for logs: one of the protocol's names or `unknown`
+/// (never a string the client chose).
+fn claimed_kind(text: &str) -> &'static str {
+    #[derive(serde::Deserialize)]
+    struct TypeOnly<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Option<std::borrow::Cow<'a, str>>,
+    }
+    let claimed = serde_json::from_str::<TypeOnly<'_>>(text)
+        .ok()
+        .and_then(|t| t.kind);
+    match claimed.as_deref() {
+        Some("offer") => "offer",
+        Some("answer") => "answer",
+        Some("candidate") => "candidate",
+        Some("error") => "error",
+        _ => "unknown",
+    }
+}
+
+fn log_rejected(kind: &str, size: usize, code: ErrorCode) {
+    tracing::info!(kind, size, outcome = code.as_str(), "message rejected");
+}
+
+/// A read error: a frame beyond the hard limit, or a broken connection.
+///
+/// Recognised by tungstenite's message for `Error::Capacity` ("Space limit exceeded: ..."),
+/// not by downcasting: axum 0.8 releases move between tungstenite versions, and a
+/// downcast to another version's type silently never matches.
+fn read_failure(error: &axum::Error) -> Ending {
+    if error.to_string().starts_with("Space limit exceeded") {
+        Ending::TooBig
+    } else {
+        Ending::Broken("read failed")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SESSION: &str = "123e4567-e89b-42d3-a456-426614174000";
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn refused_frames_are_logged_by_their_claimed_type_only() {
+        assert_eq!(claimed_kind(r#"{"type":"answer","sdp":5}"#), "answer");
+        assert_eq!(claimed_kind(r#"{"type":"<script>"}"#), "unknown");
+        assert_eq!(claimed_kind(r#"{"sdp":"x"}"#), "unknown");
+        assert_eq!(claimed_kind("not json"), "unknown");
+    }
+
+    #[test]
+    fn the_own_origin_is_allowed_by_default() {
+        let none: &[String] = &[];
+        assert!(origin_allowed(
+            "http://127.0.0.1:3000",
+            Some("127.0.0.1:3000"),
+            none
+        ));
+        assert!(origin_allowed(
+            "https://Call.Example",
+            Some("call.example"),
+            none
+        ));
+        assert!(origin_allowed(
+            "https://call.example",
+            Some("call.example:443"),
+            none
+        ));
+        assert!(!origin_allowed(
+            "http://evil.example",
+            Some("call.example"),
+            none
+        ));
+        assert!(!origin_allowed(
+            "http://127.0.0.1:3001",
+            Some("127.0.0.1:3000"),
+            none
+        ));
+        assert!(!origin_allowed("null", Some("call.example"), none));
+        assert!(!origin_allowed("https://call.example", None, none));
+        assert!(!origin_allowed(
+            "ftp://call.example",
+            Some("call.example"),
+            none
+        ));
+    }
+
+    #[test]
+    fn a_configured_list_replaces_the_default() {
+        let list = vec!["https://call.example".to_owned()];
+        assert!(origin_allowed(
+            "https://call.example",
+            Some("internal:8080"),
+            &list
+        ));
+        assert!(origin_allowed("https://CALL.example/", Some("x"), &list));
+        assert!(!origin_allowed(
+            "http://call.example",
+            Some("call.example"),
+            &list
+        ));
+        assert!(!origin_allowed(
+            "https://other.example",
+            Some("other.example"),
+            &list
+        ));
+    }
+
+    #[test]
+    fn links_need_one_good_session_and_one_good_peer() {
+        let session = SessionId::parse(SESSION).unwrap();
+        let peer = PeerId::parse("peer-0001").unwrap();
+        assert_eq!(
+            parse_link(&pairs(&[("session", SESSION), ("peer", "peer-0001")])),
+            Ok((session, peer))
+        );
+        assert_eq!(parse_link(&pairs(&[("peer", "peer-0001")])), Err(None));
+        assert_eq!(
+            parse_link(&pairs(&[("session", "nope"), ("peer", "peer-0001")])),
+            Err(None)
+        );
+        assert_eq!(
+            parse_link(&pairs(&[("session", SESSION), ("peer", "short")])),
+            Err(Some(session))
+        );
+        assert_eq!(
+            parse_link(&pairs(&[("session", SESSION)])),
+            Err(Some(session))
+        );
+        assert_eq!(
+            parse_link(&pairs(&[
+                ("session", SESSION),
+                ("session", SESSION),
+                ("peer", "peer-0001")
+            ])),
+            Err(None)
+        );
+    }
+}

@@ -1,0 +1,36 @@
+//! HomeCall: one-to-one video calls by link.
+//!
+//! One crate, two halves. With the `ssr` feature it is the server: an axum app that renders
+//! the pages, hosts the `/signal` hub and serves the PWA files. With `hydrate` it is the
+//! browser client, compiled to wasm, that takes over the server-rendered page.
+//!
+//! # Layout
+//! - [`protocol`]: the wire types of `/signal` (PROTOCOL.md), shared by the hub and `Net`.
+//! - [`app`]: the page shell, `<App/>` and the views (home, share-link, call, end).
+//! - [`contours`]: the client's contours: Core (call phases), Env (URL, ids, storage),
+//!   Media (camera, microphone), Rtc (RTCPeerConnection), Net (signal client), and the
+//!   call conductor that wires them together.
+//! - [`logger`]: one logging API: `tracing` on the server, the console in the browser.
+//! - `config` (ssr): every server setting, from flags and `HOMECALL_*` variables.
+//! - `hub` (ssr): sessions, participants, queues, expiry; `hub::socket` is its WebSocket edge.
+//! - `server` (ssr): the axum router (pages, `/signal`, PWA files, health) and serving.
+
+pub mod app;
+pub mod contours;
+pub mod logger;
+pub mod protocol;
+
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod hub;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// The browser entry point: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

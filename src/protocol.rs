@@ -1,0 +1,607 @@
+//! The wire types of `/signal` (PROTOCOL.md §1, §2, §5), defined once and used by both the
+//! hub (server) and `Net` (browser). Owns: message shapes, error codes with their Russian
+//! texts, id formats, close codes and client-message validation. Must not touch sockets,
+//! sessions or the DOM: it is plain data and pure functions, compiled for both targets.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+use uuid::Uuid;
+
+/// Close codes the hub and the client use (PROTOCOL.md §1, §3, §4).
+pub mod close {
+    /// Hang-up (`Net.stopSignal()`), or the end of a session told by the hub.
+    pub const NORMAL: u16 = 1000;
+    /// The server is going away (shutdown): a drop, the client reconnects.
+    pub const GOING_AWAY: u16 = 1001;
+    /// Policy violation: bad link, third participant, too many invalid messages.
+    pub const POLICY: u16 = 1008;
+    /// A frame beyond the hard size limit.
+    pub const TOO_BIG: u16 = 1009;
+    /// The same peer connected again elsewhere (a reconnect replaced this socket).
+    pub const REPLACED: u16 = 4001;
+}
+
+/// How many invalid messages one socket may send; the last one closes it (PROTOCOL.md §2).
+pub const MAX_INVALID_MESSAGES: u32 = 20;
+
+/// One message on `/signal`, in either direction (PROTOCOL.md §2).
+///
+/// Strings are `Cow` so the hub can validate a frame without copying it (it forwards the
+/// original text), while the browser builds owned `Signal<'static>` values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Signal<'a> {
+    /// SDP offer, client → hub → the other participant.
+    Offer {
+        #[serde(rename = "sessionId", borrow)]
+        session_id: Cow<'a, str>,
+        #[serde(borrow)]
+        from: Cow<'a, str>,
+        #[serde(borrow)]
+        sdp: Cow<'a, str>,
+    },
+    /// SDP answer, client → hub → the other participant.
+    Answer {
+        #[serde(rename = "sessionId", borrow)]
+        session_id: Cow<'a, str>,
+        #[serde(borrow)]
+        from: Cow<'a, str>,
+        #[serde(borrow)]
+        sdp: Cow<'a, str>,
+    },
+    /// One ICE candidate, or `null` for the end of candidates.
+    Candidate {
+        #[serde(rename = "sessionId", borrow)]
+        session_id: Cow<'a, str>,
+        #[serde(borrow)]
+        from: Cow<'a, str>,
+        /// Present and `null` at the end of candidates; a missing field is invalid.
+        #[serde(borrow, deserialize_with = "present_or_null")]
+        candidate: Option<IceCandidate<'a>>,
+    },
+    /// Hub → client: something went wrong, or the session is over.
+    Error {
+        #[serde(rename = "sessionId", borrow)]
+        session_id: Option<Cow<'a, str>>,
+        code: ErrorCode,
+        #[serde(borrow)]
+        message: Cow<'a, str>,
+    },
+}
+
+/// The fields of an `RTCIceCandidateInit` dictionary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IceCandidate<'a> {
+    #[serde(borrow, default)]
+    pub candidate: Cow<'a, str>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mid: Option<Cow<'a, str>>,
+    #[serde(
+        rename = "sdpMLineIndex",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sdp_m_line_index: Option<u16>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub username_fragment: Option<Cow<'a, str>>,
+}
+
+/// A nullable field that must still be present (`Option` alone would accept a missing one).
+fn present_or_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer)
+}
+
+/// The kind of a message, for logs and metrics (never its content).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Offer,
+    Answer,
+    Candidate,
+    Error,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Offer => "offer",
+            Kind::Answer => "answer",
+            Kind::Candidate => "candidate",
+            Kind::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'a> Signal<'a> {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Signal::Offer { .. } => Kind::Offer,
+            Signal::Answer { .. } => Kind::Answer,
+            Signal::Candidate { .. } => Kind::Candidate,
+            Signal::Error { .. } => Kind::Error,
+        }
+    }
+
+    /// The hub's error message for `code`, with the code's standard Russian text.
+    pub fn error(session_id: Option<&str>, code: ErrorCode) -> Signal<'static> {
+        Signal::Error {
+            session_id: session_id.map(|id| Cow::Owned(id.to_owned())),
+            code,
+            message: Cow::Borrowed(code.message_ru()),
+        }
+    }
+
+    /// The same message owning its strings (for keeping it past the frame it came in).
+    pub fn into_owned(self) -> Signal<'static> {
+        fn own(text: Cow<'_, str>) -> Cow<'static, str> {
+            Cow::Owned(text.into_owned())
+        }
+        match self {
+            Signal::Offer {
+                session_id,
+                from,
+                sdp,
+            } => Signal::Offer {
+                session_id: own(session_id),
+                from: own(from),
+                sdp: own(sdp),
+            },
+            Signal::Answer {
+                session_id,
+                from,
+                sdp,
+            } => Signal::Answer {
+                session_id: own(session_id),
+                from: own(from),
+                sdp: own(sdp),
+            },
+            Signal::Candidate {
+                session_id,
+                from,
+                candidate,
+            } => Signal::Candidate {
+                session_id: own(session_id),
+                from: own(from),
+                candidate: candidate.map(|c| IceCandidate {
+                    candidate: own(c.candidate),
+                    sdp_mid: c.sdp_mid.map(own),
+                    sdp_m_line_index: c.sdp_m_line_index,
+                    username_fragment: c.username_fragment.map(own),
+                }),
+            },
+            Signal::Error {
+                session_id,
+                code,
+                message,
+            } => Signal::Error {
+                session_id: session_id.map(own),
+                code,
+                message: own(message),
+            },
+        }
+    }
+
+    /// The JSON text of this message.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a Signal always serialises")
+    }
+
+    /// Parses any message (the browser's side of the wire).
+    pub fn from_json(text: &'a str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    fn session_and_sender(&self) -> Option<(&str, &str)> {
+        match self {
+            Signal::Offer {
+                session_id, from, ..
+            }
+            | Signal::Answer {
+                session_id, from, ..
+            }
+            | Signal::Candidate {
+                session_id, from, ..
+            } => Some((session_id, from)),
+            Signal::Error { .. } => None,
+        }
+    }
+}
+
+/// Error codes of PROTOCOL.md §5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    SessionEnded,
+    SignalNotFound,
+    SessionFull,
+    BadRequest,
+    BadMessage,
+    QueueFull,
+    RateLimited,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 7] = [
+        ErrorCode::SessionEnded,
+        ErrorCode::SignalNotFound,
+        ErrorCode::SessionFull,
+        ErrorCode::BadRequest,
+        ErrorCode::BadMessage,
+        ErrorCode::QueueFull,
+        ErrorCode::RateLimited,
+    ];
+
+    /// The wire name, as in `"code": "session_ended"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::SessionEnded => "session_ended",
+            ErrorCode::SignalNotFound => "signal_not_found",
+            ErrorCode::SessionFull => "session_full",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::BadMessage => "bad_message",
+            ErrorCode::QueueFull => "queue_full",
+            ErrorCode::RateLimited => "rate_limited",
+        }
+    }
+
+    /// The human-readable text the hub sends (PROTOCOL.md §5).
+    pub fn message_ru(self) -> &'static str {
+        match self {
+            ErrorCode::SessionEnded => "Сессия завершена",
+            ErrorCode::SignalNotFound => "Сигнал не найден",
+            ErrorCode::SessionFull => "Сеанс уже занят",
+            ErrorCode::BadRequest => "Неверная ссылка на звонок",
+            ErrorCode::BadMessage => "Некорректное сообщение",
+            ErrorCode::QueueFull => "Очередь сигналов переполнена",
+            ErrorCode::RateLimited => "Слишком много сообщений",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a client frame was refused; each maps to one error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("not a valid message: {0}")]
+    BadMessage(&'static str),
+    #[error("the message names another session")]
+    SignalNotFound,
+}
+
+impl Rejection {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Rejection::BadMessage(_) => ErrorCode::BadMessage,
+            Rejection::SignalNotFound => ErrorCode::SignalNotFound,
+        }
+    }
+}
+
+/// Validates one text frame a client sent on the socket of `session` and `peer`
+/// (PROTOCOL.md §2). On success the hub forwards the frame's original text.
+pub fn validate_client_frame<'a>(
+    text: &'a str,
+    session: &SessionId,
+    peer: &PeerId,
+) -> Result<Signal<'a>, Rejection> {
+    let signal: Signal<'a> =
+        serde_json::from_str(text).map_err(|_| Rejection::BadMessage("not a message"))?;
+    let Some((session_id, from)) = signal.session_and_sender() else {
+        return Err(Rejection::BadMessage("clients may not send errors"));
+    };
+    if session_id != session.as_str() {
+        return Err(Rejection::SignalNotFound);
+    }
+    if from != peer.as_str() {
+        return Err(Rejection::BadMessage("from is not the socket's peer"));
+    }
+    if let Signal::Offer { sdp, .. } | Signal::Answer { sdp, .. } = &signal
+        && sdp.is_empty()
+    {
+        return Err(Rejection::BadMessage("empty sdp"));
+    }
+    Ok(signal)
+}
+
+/// A session id: a UUID v4 in canonical lowercase hyphenated form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId {
+    uuid: Uuid,
+    text: [u8; 36],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("the session id must be a lowercase UUID v4 like 123e4567-e89b-42d3-a456-426614174000")]
+    BadSession,
+    #[error("the peer id must be 8 to 64 characters of A-Z, a-z, 0-9, _ and -")]
+    BadPeer,
+}
+
+impl SessionId {
+    /// Parses the canonical form only: 36 characters, lowercase, hyphenated, version 4.
+    pub fn parse(text: &str) -> Result<Self, IdError> {
+        let uuid = Uuid::try_parse(text).map_err(|_| IdError::BadSession)?;
+        let canonical = uuid.hyphenated().to_string();
+        if canonical != text || uuid.get_version_num() != 4 {
+            return Err(IdError::BadSession);
+        }
+        Ok(Self::from_uuid_unchecked(uuid))
+    }
+
+    /// A session id from 16 random bytes (the caller supplies the randomness).
+    pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
+        Self::from_uuid_unchecked(uuid::Builder::from_random_bytes(bytes).into_uuid())
+    }
+
+    fn from_uuid_unchecked(uuid: Uuid) -> Self {
+        let mut text = [0u8; 36];
+        uuid.hyphenated().encode_lower(&mut text);
+        Self { uuid, text }
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text).expect("a hyphenated uuid is ASCII")
+    }
+
+    pub fn uuid(&self) -> Uuid {
+        self.uuid
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A peer id: 8 to 64 characters of `[A-Za-z0-9_-]`, random per call.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PeerId(String);
+
+impl PeerId {
+    pub const MIN_LEN: usize = 8;
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(text: &str) -> Result<Self, IdError> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+        if (Self::MIN_LEN..=Self::MAX_LEN).contains(&text.len()) && text.chars().all(allowed) {
+            Ok(Self(text.to_owned()))
+        } else {
+            Err(IdError::BadPeer)
+        }
+    }
+
+    /// A peer id from 16 random bytes, as 32 hex digits.
+    pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PeerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SESSION: &str = "123e4567-e89b-42d3-a456-426614174000";
+    const PEER: &str = "peer_A-123";
+
+    fn ids() -> (SessionId, PeerId) {
+        (
+            SessionId::parse(SESSION).unwrap(),
+            PeerId::parse(PEER).unwrap(),
+        )
+    }
+
+    #[test]
+    fn offer_has_the_exact_wire_form() {
+        let offer = Signal::Offer {
+            session_id: SESSION.into(),
+            from: PEER.into(),
+            sdp: "v=0\r\n".into(),
+        };
+        let json = offer.to_json();
+        assert_eq!(
+            json,
+            r#"{"type":"offer","sessionId":"123e4567-e89b-42d3-a456-426614174000","from":"peer_A-123","sdp":"v=0\r\n"}"#
+        );
+        assert_eq!(Signal::from_json(&json).unwrap(), offer);
+    }
+
+    #[test]
+    fn answer_has_the_exact_wire_form() {
+        let answer = Signal::Answer {
+            session_id: SESSION.into(),
+            from: PEER.into(),
+            sdp: "v=0".into(),
+        };
+        let json = answer.to_json();
+        assert_eq!(
+            json,
+            r#"{"type":"answer","sessionId":"123e4567-e89b-42d3-a456-426614174000","from":"peer_A-123","sdp":"v=0"}"#
+        );
+        assert_eq!(Signal::from_json(&json).unwrap(), answer);
+    }
+
+    #[test]
+    fn candidate_has_the_exact_wire_form() {
+        let candidate = Signal::Candidate {
+            session_id: SESSION.into(),
+            from: PEER.into(),
+            candidate: Some(IceCandidate {
+                candidate: "candidate:1 1 udp 1 10.0.0.1 5000 typ host".into(),
+                sdp_mid: Some("0".into()),
+                sdp_m_line_index: Some(0),
+                username_fragment: None,
+            }),
+        };
+        let json = candidate.to_json();
+        assert_eq!(
+            json,
+            r#"{"type":"candidate","sessionId":"123e4567-e89b-42d3-a456-426614174000","from":"peer_A-123","candidate":{"candidate":"candidate:1 1 udp 1 10.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0}}"#
+        );
+        assert_eq!(Signal::from_json(&json).unwrap(), candidate);
+    }
+
+    #[test]
+    fn end_of_candidates_is_null() {
+        let end = Signal::Candidate {
+            session_id: SESSION.into(),
+            from: PEER.into(),
+            candidate: None,
+        };
+        let json = end.to_json();
+        assert_eq!(
+            json,
+            r#"{"type":"candidate","sessionId":"123e4567-e89b-42d3-a456-426614174000","from":"peer_A-123","candidate":null}"#
+        );
+        assert_eq!(Signal::from_json(&json).unwrap(), end);
+    }
+
+    #[test]
+    fn error_has_the_exact_wire_form() {
+        let json = Signal::error(Some(SESSION), ErrorCode::SessionEnded).to_json();
+        assert_eq!(
+            json,
+            r#"{"type":"error","sessionId":"123e4567-e89b-42d3-a456-426614174000","code":"session_ended","message":"Сессия завершена"}"#
+        );
+        let json = Signal::error(None, ErrorCode::BadRequest).to_json();
+        assert_eq!(
+            json,
+            r#"{"type":"error","sessionId":null,"code":"bad_request","message":"Неверная ссылка на звонок"}"#
+        );
+        assert_eq!(
+            Signal::from_json(&json).unwrap(),
+            Signal::error(None, ErrorCode::BadRequest)
+        );
+    }
+
+    #[test]
+    fn every_code_has_its_wire_name_and_text() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert!(!code.message_ru().is_empty());
+        }
+    }
+
+    #[test]
+    fn valid_frames_pass_and_borrow_their_text() {
+        let (session, peer) = ids();
+        let text = format!(
+            r#"{{"type":"offer","sessionId":"{SESSION}","from":"{PEER}","sdp":"x","extra":[1]}}"#
+        );
+        let signal = validate_client_frame(&text, &session, &peer).unwrap();
+        assert_eq!(signal.kind(), Kind::Offer);
+        match signal {
+            Signal::Offer { sdp, .. } => assert!(matches!(sdp, Cow::Borrowed(_))),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn invalid_frames_are_refused_with_their_code() {
+        let (session, peer) = ids();
+        let other = "00000000-0000-4000-8000-000000000000";
+        let cases = [
+            ("not json".to_owned(), ErrorCode::BadMessage),
+            (r#"{"type":"hello"}"#.to_owned(), ErrorCode::BadMessage),
+            (
+                format!(r#"{{"type":"offer","sessionId":"{SESSION}","from":"{PEER}"}}"#),
+                ErrorCode::BadMessage,
+            ),
+            (
+                format!(r#"{{"type":"offer","sessionId":"{SESSION}","from":"{PEER}","sdp":""}}"#),
+                ErrorCode::BadMessage,
+            ),
+            (
+                format!(r#"{{"type":"offer","sessionId":"{SESSION}","from":"{PEER}","sdp":5}}"#),
+                ErrorCode::BadMessage,
+            ),
+            (
+                format!(
+                    r#"{{"type":"answer","sessionId":"{SESSION}","from":"someone-else","sdp":"x"}}"#
+                ),
+                ErrorCode::BadMessage,
+            ),
+            (
+                format!(r#"{{"type":"candidate","sessionId":"{SESSION}","from":"{PEER}"}}"#),
+                ErrorCode::BadMessage,
+            ),
+            (
+                format!(
+                    r#"{{"type":"candidate","sessionId":"{SESSION}","from":"{PEER}","candidate":"x"}}"#
+                ),
+                ErrorCode::BadMessage,
+            ),
+            (
+                format!(
+                    r#"{{"type":"error","sessionId":"{SESSION}","code":"bad_message","message":"x"}}"#
+                ),
+                ErrorCode::BadMessage,
+            ),
+            (
+                format!(r#"{{"type":"offer","sessionId":"{other}","from":"{PEER}","sdp":"x"}}"#),
+                ErrorCode::SignalNotFound,
+            ),
+        ];
+        for (text, code) in cases {
+            let refused = validate_client_frame(&text, &session, &peer).unwrap_err();
+            assert_eq!(refused.code(), code, "{text}");
+        }
+    }
+
+    #[test]
+    fn session_ids_must_be_canonical_v4() {
+        assert!(SessionId::parse(SESSION).is_ok());
+        for bad in [
+            "123E4567-E89B-42D3-A456-426614174000",
+            "123e4567e89b42d3a456426614174000",
+            "123e4567-e89b-12d3-a456-426614174000",
+            "{123e4567-e89b-42d3-a456-426614174000}",
+            "",
+            "x",
+        ] {
+            assert_eq!(SessionId::parse(bad), Err(IdError::BadSession), "{bad}");
+        }
+        let random = SessionId::from_random_bytes([7; 16]);
+        assert_eq!(SessionId::parse(random.as_str()), Ok(random));
+    }
+
+    #[test]
+    fn peer_ids_are_eight_to_sixty_four_safe_characters() {
+        assert!(PeerId::parse("abcdEFG_-1").is_ok());
+        assert!(PeerId::parse(&"a".repeat(64)).is_ok());
+        for bad in ["short", "", &"a".repeat(65), "has space", "ümlaut12"] {
+            assert_eq!(PeerId::parse(bad), Err(IdError::BadPeer), "{bad}");
+        }
+        let random = PeerId::from_random_bytes([0xab; 16]);
+        assert_eq!(PeerId::parse(random.as_str()), Ok(random));
+    }
+}

@@ -1,0 +1,111 @@
+//! The server half: one axum router for the pages (server-rendered `<App/>`), the `/signal`
+//! hub, the PWA files (`/manifest.webmanifest`, `/sw.js`), `/healthz` and the built assets,
+//! and `serve`, which runs it until a shutdown signal. Owns HTTP wiring only: the hub's
+//! rules live in `hub`, settings in `config`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use leptos::config::{Env, LeptosOptions};
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tokio::net::TcpListener;
+
+use crate::app::{App, shell};
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::hub::socket::{self, SignalState};
+
+/// How long shutdown waits for signal sockets to finish their closing handshake.
+const SOCKET_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The web app manifest, kept at the top level of the repository.
+const MANIFEST: &str = include_str!("../manifest.webmanifest");
+/// The service worker, kept at the top level of the repository.
+const SERVICE_WORKER: &str = include_str!("../sw.js");
+
+/// The Leptos settings, derived from ours (no `LEPTOS_*` variables needed).
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("homecall")
+        .site_root(config.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .env(Env::PROD)
+        .build()
+}
+
+/// The whole HTTP surface of HomeCall.
+pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
+    let options = leptos_options(config);
+    let pages = Router::new()
+        .leptos_routes(&options, generate_route_list(App), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(options);
+    let signal = socket::router(SignalState {
+        hub,
+        allowed_origins: config.allowed_origins.clone(),
+    });
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/manifest.webmanifest", get(manifest))
+        .route("/sw.js", get(service_worker))
+        .merge(signal)
+        .merge(pages)
+}
+
+async fn manifest() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/manifest+json"),
+        )],
+        MANIFEST,
+    )
+}
+
+async fn service_worker() -> impl IntoResponse {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        SERVICE_WORKER,
+    )
+}
+
+/// Serves HomeCall on `listener` until `shutdown` completes, then closes every live signal
+/// socket with 1001 (axum's graceful shutdown alone would wait for them forever).
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let hub = Hub::new(config.hub_limits());
+    hub.spawn_sweeper();
+    let app = router(&config, hub.clone());
+    let hub_for_shutdown = hub.clone();
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        hub_for_shutdown.shutdown();
+        let closed = tokio::time::timeout(SOCKET_CLOSE_WAIT, hub_for_shutdown.sockets_closed());
+        if closed.await.is_err() {
+            tracing::warn!("some signal sockets did not close in time");
+        }
+    })
+    .await
+}
