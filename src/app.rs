@@ -169,6 +169,18 @@ fn CallView(call: Call) -> impl IntoView {
         Phase::Reconnecting { .. } => "Переподключение…",
         _ => "",
     };
+    let keys = window_event_listener(leptos::ev::keydown, move |ev| {
+        if ev.repeat() || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+            return;
+        }
+        match ev.key().as_str() {
+            "m" | "M" | "ь" | "Ь" => call.toggle_mic(),
+            "v" | "V" | "м" | "М" => call.toggle_cam(),
+            "Escape" => call.hang_up(),
+            _ => {}
+        }
+    });
+    on_cleanup(move || keys.remove());
     let waiting_host = move || {
         matches!(
             call.phase.get(),
@@ -209,6 +221,26 @@ fn CallView(call: Call) -> impl IntoView {
                 </button>
             </Show>
             <div class="controls">
+                <button
+                    class="button round"
+                    class:off=move || !call.mic_on.get()
+                    aria-pressed=move || (!call.mic_on.get()).to_string()
+                    aria-label=move || if call.mic_on.get() { "Выключить микрофон (M)" } else { "Включить микрофон (M)" }
+                    disabled=move || !call.has_mic.get()
+                    on:click=move |_| call.toggle_mic()
+                >
+                    {move || if call.mic_on.get() { "Микрофон" } else { "Микрофон выкл." }}
+                </button>
+                <button
+                    class="button round"
+                    class:off=move || !call.cam_on.get()
+                    aria-pressed=move || (!call.cam_on.get()).to_string()
+                    aria-label=move || if call.cam_on.get() { "Выключить камеру (V)" } else { "Включить камеру (V)" }
+                    disabled=move || !call.has_camera.get()
+                    on:click=move |_| call.toggle_cam()
+                >
+                    {move || if call.cam_on.get() { "Камера" } else { "Камера выкл." }}
+                </button>
                 <button
                     class="button danger round"
                     aria-label="Завершить"

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::hub::{HubLimits, LimitsError};
+use crate::turn::IceSettings;
 
 /// HomeCall server: pages, PWA files and the `/signal` hub.
 #[derive(Debug, Clone, Parser)]
@@ -79,6 +80,23 @@ pub struct Config {
     /// How many ended session ids are remembered at most (about 64 bytes each).
     #[arg(long, env = "HOMECALL_ENDED_CAPACITY", default_value_t = 1_000_000)]
     pub ended_capacity: usize,
+
+    /// STUN/TURN URLs handed to pages, comma-separated
+    /// (e.g. `stun:turn.example:3478,turn:turn.example:3478?transport=udp`).
+    #[arg(long, env = "HOMECALL_ICE_SERVERS", value_delimiter = ',')]
+    pub ice_servers: Vec<String>,
+
+    /// coturn's `static-auth-secret`: TURN URLs then get short-lived credentials.
+    #[arg(long, env = "HOMECALL_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+
+    /// How long TURN credentials stay valid (cover the longest call).
+    #[arg(long, env = "HOMECALL_TURN_CREDENTIAL_TTL", default_value = "12h", value_parser = humantime::parse_duration)]
+    pub turn_credential_ttl: Duration,
+
+    /// Tell pages to relay all media through TURN (`iceTransportPolicy: "relay"`).
+    #[arg(long, env = "HOMECALL_RELAY_ONLY")]
+    pub relay_only: bool,
 }
 
 /// A setup the server refuses to start with.
@@ -119,6 +137,16 @@ impl Config {
             ended_ttl: self.ended_ttl,
             ended_capacity: self.ended_capacity,
             ..HubLimits::default()
+        }
+    }
+
+    /// What pages are told about STUN and TURN.
+    pub fn ice_settings(&self) -> IceSettings {
+        IceSettings {
+            urls: self.ice_servers.clone(),
+            turn_secret: self.turn_secret.clone(),
+            credential_ttl: self.turn_credential_ttl,
+            relay_only: self.relay_only,
         }
     }
 

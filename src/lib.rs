@@ -14,6 +14,7 @@
 //! - `config` (ssr): every server setting, from flags and `HOMECALL_*` variables.
 //! - `hub` (ssr): sessions, participants, queues, expiry; `hub::socket` is its WebSocket edge.
 //! - `server` (ssr): the axum router (pages, `/signal`, PWA files, health) and serving.
+//! - `turn` (ssr): the page's ICE configuration, with coturn REST TURN credentials.
 
 pub mod app;
 pub mod contours;
@@ -26,6 +27,8 @@ pub mod config;
 pub mod hub;
 #[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod turn;
 
 /// The browser entry point: hydrates the server-rendered page.
 #[cfg(feature = "hydrate")]

@@ -41,6 +41,21 @@ pub enum Signal<'a> {
         from: Cow<'a, str>,
         #[serde(borrow)]
         sdp: Cow<'a, str>,
+        /// Client extension: the sender's peer-connection id (see [`Route`]).
+        #[serde(
+            default,
+            deserialize_with = "lenient_id",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pc: Option<u32>,
+        /// Client extension: the receiver's peer-connection id this message is for.
+        #[serde(
+            rename = "toPc",
+            default,
+            deserialize_with = "lenient_id",
+            skip_serializing_if = "Option::is_none"
+        )]
+        to_pc: Option<u32>,
     },
     /// SDP answer, client → hub → the other participant.
     Answer {
@@ -50,6 +65,21 @@ pub enum Signal<'a> {
         from: Cow<'a, str>,
         #[serde(borrow)]
         sdp: Cow<'a, str>,
+        /// Client extension: the sender's peer-connection id (see [`Route`]).
+        #[serde(
+            default,
+            deserialize_with = "lenient_id",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pc: Option<u32>,
+        /// Client extension: the receiver's peer-connection id this message is for.
+        #[serde(
+            rename = "toPc",
+            default,
+            deserialize_with = "lenient_id",
+            skip_serializing_if = "Option::is_none"
+        )]
+        to_pc: Option<u32>,
     },
     /// One ICE candidate, or `null` for the end of candidates.
     Candidate {
@@ -60,6 +90,21 @@ pub enum Signal<'a> {
         /// Present and `null` at the end of candidates; a missing field is invalid.
         #[serde(borrow, deserialize_with = "present_or_null")]
         candidate: Option<IceCandidate<'a>>,
+        /// Client extension: the sender's peer-connection id (see [`Route`]).
+        #[serde(
+            default,
+            deserialize_with = "lenient_id",
+            skip_serializing_if = "Option::is_none"
+        )]
+        pc: Option<u32>,
+        /// Client extension: the receiver's peer-connection id this message is for.
+        #[serde(
+            rename = "toPc",
+            default,
+            deserialize_with = "lenient_id",
+            skip_serializing_if = "Option::is_none"
+        )]
+        to_pc: Option<u32>,
     },
     /// Hub → client: something went wrong, or the session is over.
     Error {
@@ -69,6 +114,34 @@ pub enum Signal<'a> {
         #[serde(borrow)]
         message: Cow<'a, str>,
     },
+}
+
+/// Which peer connections a message goes between: a client extension riding in the extra
+/// fields `pc` and `toPc`, which PROTOCOL.md §2 lets travel unchanged. A page that reloads
+/// makes a new peer connection with a new id, so the other side can tell a fresh offer from
+/// a stale one and drop answers and candidates meant for a connection that is gone. The hub
+/// never looks at them: a value of another type is read as absent, never as invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Route {
+    pub pc: Option<u32>,
+    pub to_pc: Option<u32>,
+}
+
+/// An extension id: a `u32`, or absent when the field is missing or of another type.
+fn lenient_id<'de, D>(deserializer: D) -> Result<Option<u32>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Lenient {
+        Id(u32),
+        Other(serde::de::IgnoredAny),
+    }
+    Ok(match Lenient::deserialize(deserializer)? {
+        Lenient::Id(id) => Some(id),
+        Lenient::Other(_) => None,
+    })
 }
 
 /// The fields of an `RTCIceCandidateInit` dictionary.
@@ -153,24 +226,34 @@ impl<'a> Signal<'a> {
                 session_id,
                 from,
                 sdp,
+                pc,
+                to_pc,
             } => Signal::Offer {
                 session_id: own(session_id),
                 from: own(from),
                 sdp: own(sdp),
+                pc,
+                to_pc,
             },
             Signal::Answer {
                 session_id,
                 from,
                 sdp,
+                pc,
+                to_pc,
             } => Signal::Answer {
                 session_id: own(session_id),
                 from: own(from),
                 sdp: own(sdp),
+                pc,
+                to_pc,
             },
             Signal::Candidate {
                 session_id,
                 from,
                 candidate,
+                pc,
+                to_pc,
             } => Signal::Candidate {
                 session_id: own(session_id),
                 from: own(from),
@@ -180,6 +263,8 @@ impl<'a> Signal<'a> {
                     sdp_m_line_index: c.sdp_m_line_index,
                     username_fragment: c.username_fragment.map(own),
                 }),
+                pc,
+                to_pc,
             },
             Signal::Error {
                 session_id,
@@ -201,6 +286,19 @@ impl<'a> Signal<'a> {
     /// Parses any message (the browser's side of the wire).
     pub fn from_json(text: &'a str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(text)
+    }
+
+    /// The peer connections this message goes between (all `None` for errors).
+    pub fn route(&self) -> Route {
+        match self {
+            Signal::Offer { pc, to_pc, .. }
+            | Signal::Answer { pc, to_pc, .. }
+            | Signal::Candidate { pc, to_pc, .. } => Route {
+                pc: *pc,
+                to_pc: *to_pc,
+            },
+            Signal::Error { .. } => Route::default(),
+        }
     }
 
     fn session_and_sender(&self) -> Option<(&str, &str)> {
@@ -425,6 +523,8 @@ mod tests {
             session_id: SESSION.into(),
             from: PEER.into(),
             sdp: "v=0\r\n".into(),
+            pc: None,
+            to_pc: None,
         };
         let json = offer.to_json();
         assert_eq!(
@@ -440,6 +540,8 @@ mod tests {
             session_id: SESSION.into(),
             from: PEER.into(),
             sdp: "v=0".into(),
+            pc: None,
+            to_pc: None,
         };
         let json = answer.to_json();
         assert_eq!(
@@ -460,6 +562,8 @@ mod tests {
                 sdp_m_line_index: Some(0),
                 username_fragment: None,
             }),
+            pc: None,
+            to_pc: None,
         };
         let json = candidate.to_json();
         assert_eq!(
@@ -475,6 +579,8 @@ mod tests {
             session_id: SESSION.into(),
             from: PEER.into(),
             candidate: None,
+            pc: None,
+            to_pc: None,
         };
         let json = end.to_json();
         assert_eq!(
@@ -500,6 +606,39 @@ mod tests {
             Signal::from_json(&json).unwrap(),
             Signal::error(None, ErrorCode::BadRequest)
         );
+    }
+
+    #[test]
+    fn the_route_extension_travels_in_extra_fields() {
+        let answer = Signal::Answer {
+            session_id: SESSION.into(),
+            from: PEER.into(),
+            sdp: "v=0".into(),
+            pc: Some(7),
+            to_pc: Some(42),
+        };
+        let json = answer.to_json();
+        assert_eq!(
+            json,
+            r#"{"type":"answer","sessionId":"123e4567-e89b-42d3-a456-426614174000","from":"peer_A-123","sdp":"v=0","pc":7,"toPc":42}"#
+        );
+        assert_eq!(
+            Signal::from_json(&json).unwrap().route(),
+            Route {
+                pc: Some(7),
+                to_pc: Some(42)
+            }
+        );
+    }
+
+    #[test]
+    fn extension_fields_of_another_type_are_not_invalid() {
+        let (session, peer) = ids();
+        let text = format!(
+            r#"{{"type":"offer","sessionId":"{SESSION}","from":"{PEER}","sdp":"x","pc":"seven","toPc":[1]}}"#
+        );
+        let signal = validate_client_frame(&text, &session, &peer).unwrap();
+        assert_eq!(signal.route(), Route::default());
     }
 
     #[test]

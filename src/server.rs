@@ -7,10 +7,13 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
+use std::time::SystemTime;
+
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::{Json, Router};
 use leptos::config::{Env, LeptosOptions};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
@@ -19,6 +22,7 @@ use crate::app::{App, shell};
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::hub::socket::{self, SignalState};
+use crate::turn::{self, IceSettings};
 
 /// How long shutdown waits for signal sockets to finish their closing handshake.
 const SOCKET_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -57,8 +61,20 @@ pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/manifest.webmanifest", get(manifest))
         .route("/sw.js", get(service_worker))
+        .route(
+            "/api/config",
+            get(page_config).with_state(Arc::new(config.ice_settings())),
+        )
         .merge(signal)
         .merge(pages)
+}
+
+/// The page's STUN/TURN configuration, with fresh TURN credentials; never cached.
+async fn page_config(State(settings): State<Arc<IceSettings>>) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(turn::page_config(&settings, SystemTime::now())),
+    )
 }
 
 async fn manifest() -> impl IntoResponse {

@@ -20,6 +20,12 @@ pub struct Call {
     pub notice: RwSignal<Option<String>>,
     /// The browser blocked sound until the user taps.
     pub needs_tap_for_sound: RwSignal<bool>,
+    /// Whether this side sends its microphone / camera (the user's toggles).
+    pub mic_on: RwSignal<bool>,
+    pub cam_on: RwSignal<bool>,
+    /// Whether this side has a camera / microphone at all.
+    pub has_camera: RwSignal<bool>,
+    pub has_mic: RwSignal<bool>,
     pub local_video: NodeRef<leptos::html::Video>,
     pub remote_video: NodeRef<leptos::html::Video>,
     #[cfg(feature = "hydrate")]
@@ -45,6 +51,10 @@ impl Call {
             share_link: RwSignal::new(String::new()),
             notice: RwSignal::new(None),
             needs_tap_for_sound: RwSignal::new(false),
+            mic_on: RwSignal::new(true),
+            cam_on: RwSignal::new(true),
+            has_camera: RwSignal::new(true),
+            has_mic: RwSignal::new(true),
             local_video: NodeRef::new(),
             remote_video: NodeRef::new(),
             #[cfg(feature = "hydrate")]
@@ -91,6 +101,20 @@ impl Call {
         browser::copy_link(*self);
     }
 
+    /// Microphone on/off.
+    pub fn toggle_mic(&self) {
+        self.mic_on.update(|on| *on = !*on);
+        #[cfg(feature = "hydrate")]
+        browser::apply_toggles(*self);
+    }
+
+    /// Camera on/off.
+    pub fn toggle_cam(&self) {
+        self.cam_on.update(|on| *on = !*on);
+        #[cfg(feature = "hydrate")]
+        browser::apply_toggles(*self);
+    }
+
     /// The user tapped to allow sound that autoplay blocked.
     pub fn enable_sound(&self) {
         #[cfg(feature = "hydrate")]
@@ -101,6 +125,7 @@ impl Call {
 #[cfg(feature = "hydrate")]
 mod browser {
     use std::borrow::Cow;
+    use std::rc::Rc;
 
     use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
     use futures_util::StreamExt;
@@ -112,18 +137,25 @@ mod browser {
 
     use super::Call;
     use crate::contours::core::{Event, Phase, Role, ends_the_call};
-    use crate::contours::env::{self, Remembered};
+    use crate::contours::env::{self, PageConfig, Remembered};
     use crate::contours::media::LocalMedia;
     use crate::contours::net::{Net, NetEvent};
     use crate::contours::rtc::{Rtc, RtcEvent};
     use crate::logger;
-    use crate::protocol::{PeerId, SessionId, Signal};
+    use crate::protocol::{ErrorCode, IceCandidate, PeerId, Route, SessionId, Signal, close};
 
-    /// The media streams the two video elements show.
+    /// How long a connection may stay "disconnected" before an ICE restart.
+    const DISCONNECTED_GRACE_MS: u32 = 2_000;
+    /// How often a connection that is not back yet is restarted again.
+    const RESTART_EVERY_MS: u32 = 4_000;
+
+    /// The browser-only parts of a call.
     #[derive(Clone, Copy)]
     pub struct Streams {
         local: RwSignal<Option<MediaStream>, LocalStorage>,
         remote: RwSignal<Option<MediaStream>, LocalStorage>,
+        /// The running call's local media, for the toggles.
+        media: StoredValue<Option<Rc<LocalMedia>>, LocalStorage>,
         /// Where the running call's task takes commands; `None` when no call runs.
         commands: StoredValue<Option<UnboundedSender<Input>>, LocalStorage>,
     }
@@ -133,6 +165,7 @@ mod browser {
             Streams {
                 local: RwSignal::new_local(None),
                 remote: RwSignal::new_local(None),
+                media: StoredValue::new_local(None),
                 commands: StoredValue::new_local(None),
             }
         }
@@ -141,7 +174,10 @@ mod browser {
     /// One thing for the call's task to handle, in arrival order.
     pub enum Input {
         Net(NetEvent),
-        Rtc(RtcEvent),
+        /// An event of the peer connection with this id.
+        Rtc(u32, RtcEvent),
+        /// Time to check whether the connection with this id came back.
+        CheckConnection(u32),
         HangUp,
     }
 
@@ -186,6 +222,15 @@ mod browser {
             let _ = video.play();
         }
         call.needs_tap_for_sound.set(false);
+    }
+
+    pub fn apply_toggles(call: Call) {
+        call.browser.media.with_value(|media| {
+            if let Some(media) = media {
+                media.set_audio_enabled(call.mic_on.get_untracked());
+                media.set_video_enabled(call.cam_on.get_untracked());
+            }
+        });
     }
 
     pub fn resume(call: Call) {
@@ -277,6 +322,12 @@ mod browser {
         spawn_local(conduct(call, session, role, peer, tx, rx));
     }
 
+    /// A fresh, random peer-connection id.
+    fn new_pc_id() -> u32 {
+        let bytes = env::random_bytes();
+        u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+    }
+
     /// Runs one call from media to hang-up, handling every event in arrival order.
     async fn conduct(
         call: Call,
@@ -288,24 +339,9 @@ mod browser {
     ) {
         let sid = session.to_string();
         logger::event(&sid, format_args!("call starts as {role:?}"));
-        let media = match LocalMedia::prepare().await {
-            Ok(media) => Some(media),
-            Err(error) => {
-                logger::warn(&sid, format_args!("no local media: {error}"));
-                call.notice
-                    .set(Some(format!("Камера и микрофон недоступны: {error}")));
-                None
-            }
-        };
-        if let Some(media) = &media {
-            call.browser.local.set(Some(media.stream().clone()));
-        }
-        let rtc = match Rtc::new({
-            let tx = tx.clone();
-            move |event| {
-                let _ = tx.unbounded_send(Input::Rtc(event));
-            }
-        }) {
+        let config = env::fetch_page_config().await;
+        let media = prepare_media(call, &sid).await;
+        let rtc = match new_rtc(&config, media.as_deref(), role, &tx) {
             Ok(rtc) => rtc,
             Err(error) => {
                 logger::warn(&sid, format_args!("no peer connection: {error}"));
@@ -314,147 +350,372 @@ mod browser {
                 return;
             }
         };
-        if let Some(media) = &media {
+        let net = Net::start_signal(env::signal_url(&env::origin(), &session, peer.as_str()), {
+            let tx = tx.clone();
+            move |event| {
+                let _ = tx.unbounded_send(Input::Net(event));
+            }
+        });
+        let _listeners = reconnect_triggers(&net);
+        let mut conductor = Conductor {
+            call,
+            session,
+            peer,
+            role,
+            config,
+            media,
+            net,
+            rtc,
+            remote_pc: None,
+            signal_dropped: false,
+            tx,
+        };
+        while let Some(input) = rx.next().await {
+            conductor.handle(input).await;
+            if !call.phase.get_untracked().is_live() {
+                break;
+            }
+        }
+        conductor.finish();
+    }
+
+    async fn prepare_media(call: Call, sid: &str) -> Option<Rc<LocalMedia>> {
+        match LocalMedia::prepare().await {
+            Ok(media) => {
+                call.has_camera.set(media.has_video());
+                call.has_mic.set(media.has_audio());
+                call.browser.local.set(Some(media.stream().clone()));
+                let media = Rc::new(media);
+                call.browser.media.set_value(Some(media.clone()));
+                apply_toggles(call);
+                Some(media)
+            }
+            Err(error) => {
+                logger::warn(sid, format_args!("no local media: {error}"));
+                call.has_camera.set(false);
+                call.has_mic.set(false);
+                call.notice
+                    .set(Some(format!("Камера и микрофон недоступны: {error}")));
+                None
+            }
+        }
+    }
+
+    fn new_rtc(
+        config: &PageConfig,
+        media: Option<&LocalMedia>,
+        role: Role,
+        tx: &UnboundedSender<Input>,
+    ) -> Result<Rtc, crate::contours::rtc::RtcError> {
+        let tx = tx.clone();
+        let rtc = Rtc::new(new_pc_id(), config, move |id, event| {
+            let _ = tx.unbounded_send(Input::Rtc(id, event));
+        })?;
+        if let Some(media) = media {
             rtc.add_local_media(media);
         }
         if role == Role::Host {
             rtc.receive_audio_and_video();
         }
-        let net = Net::start_signal(
-            env::signal_url(&env::origin(), &session, peer.as_str()),
-            move |event| {
-                let _ = tx.unbounded_send(Input::Net(event));
-            },
-        );
-        if role == Role::Host {
-            match rtc.create_offer().await {
-                Ok(sdp) => net.send(&Signal::Offer {
-                    session_id: Cow::Borrowed(session.as_str()),
-                    from: Cow::Borrowed(peer.as_str()),
-                    sdp: Cow::Owned(sdp),
-                }),
-                Err(error) => logger::warn(&sid, format_args!("offer failed: {error}")),
-            }
-        }
-        let ctx = Conductor {
-            call,
-            session,
-            peer,
-            rtc: &rtc,
-            net: &net,
-        };
-        while let Some(input) = rx.next().await {
-            ctx.handle(input).await;
-            if !call.phase.get_untracked().is_live() {
-                break;
-            }
-        }
-        net.stop_signal();
-        rtc.close();
-        if let Some(media) = &media {
-            media.stop();
-        }
-        call.browser.commands.set_value(None);
-        env::forget(&session);
-        env::show_in_address_bar(None);
-        logger::event(
-            &sid,
-            format_args!("call over: {:?}", call.phase.get_untracked()),
-        );
+        Ok(rtc)
     }
 
-    struct Conductor<'a> {
+    /// Reconnects the signal socket at once when the network comes back or the page is
+    /// shown again, instead of waiting for the backoff.
+    fn reconnect_triggers(net: &Net) -> Vec<env::Listener> {
+        let mut listeners = vec![env::listen(&env::window_target(), "online", {
+            let net = net.clone();
+            move |_| net.reconnect_now()
+        })];
+        if let Some(document) = env::document_target() {
+            listeners.push(env::listen(&document, "visibilitychange", {
+                let net = net.clone();
+                move |_| {
+                    if env::page_visible() {
+                        net.reconnect_now();
+                    }
+                }
+            }));
+        }
+        listeners
+    }
+
+    /// The state of one running call: the W3C "perfect negotiation" pattern with the guest
+    /// as the polite peer, plus peer-connection ids so a reloaded page gets a fresh one.
+    struct Conductor {
         call: Call,
         session: SessionId,
         peer: PeerId,
-        rtc: &'a Rtc,
-        net: &'a Net,
+        role: Role,
+        config: PageConfig,
+        media: Option<Rc<LocalMedia>>,
+        net: Net,
+        rtc: Rtc,
+        /// The other side's current peer-connection id, once known.
+        remote_pc: Option<u32>,
+        /// The signal socket dropped since it was last open.
+        signal_dropped: bool,
+        tx: UnboundedSender<Input>,
     }
 
-    impl Conductor<'_> {
+    impl Conductor {
         fn sid(&self) -> &str {
             self.session.as_str()
         }
 
-        async fn handle(&self, input: Input) {
+        fn polite(&self) -> bool {
+            self.role == Role::Guest
+        }
+
+        fn route(&self) -> (Option<u32>, Option<u32>) {
+            (Some(self.rtc.id()), self.remote_pc)
+        }
+
+        async fn handle(&mut self, input: Input) {
             match input {
                 Input::HangUp => {
                     logger::event(self.sid(), format_args!("hang-up"));
                     self.call.apply(Event::HangUp);
                 }
                 Input::Net(event) => self.on_net(event).await,
-                Input::Rtc(event) => self.on_rtc(event),
+                Input::Rtc(id, event) if id == self.rtc.id() => self.on_rtc(event).await,
+                Input::Rtc(..) => {}
+                Input::CheckConnection(id) if id == self.rtc.id() => self.check_connection().await,
+                Input::CheckConnection(_) => {}
             }
         }
 
-        async fn on_net(&self, event: NetEvent) {
+        async fn on_net(&mut self, event: NetEvent) {
             match event {
-                NetEvent::Open => logger::event(self.sid(), format_args!("signal open")),
+                NetEvent::Open => {
+                    logger::event(self.sid(), format_args!("signal open"));
+                    if std::mem::take(&mut self.signal_dropped) && !self.connected() {
+                        // Messages may have been lost while the socket was down.
+                        self.offer(true).await;
+                    }
+                }
                 NetEvent::Message(signal) => self.on_signal(signal).await,
                 NetEvent::Dropped { code, retrying } => {
                     logger::warn(
                         self.sid(),
                         format_args!("signal dropped ({code}), retrying: {retrying}"),
                     );
+                    self.signal_dropped = true;
+                    if code == close::REPLACED {
+                        self.call
+                            .notice
+                            .set(Some("Звонок открыт в другой вкладке или окне".to_owned()));
+                    }
                 }
                 NetEvent::Ended => self.call.apply(Event::PeerHungUp),
             }
         }
 
-        async fn on_signal(&self, signal: Signal<'static>) {
+        async fn on_signal(&mut self, signal: Signal<'static>) {
             logger::event(self.sid(), format_args!("received {}", signal.kind()));
-            let result = match &signal {
-                Signal::Offer { sdp, .. } => match self.rtc.accept_offer(sdp).await {
-                    Ok(answer) => {
-                        self.net.send(&Signal::Answer {
-                            session_id: Cow::Borrowed(self.session.as_str()),
-                            from: Cow::Borrowed(self.peer.as_str()),
-                            sdp: Cow::Owned(answer),
-                        });
-                        Ok(())
-                    }
-                    Err(error) => Err(error),
-                },
-                Signal::Answer { sdp, .. } => self.rtc.accept_answer(sdp).await,
+            let route = signal.route();
+            let result = match signal {
+                Signal::Offer { sdp, .. } => self.on_offer(&sdp, route).await,
+                Signal::Answer { sdp, .. } => self.on_answer(&sdp, route).await,
                 Signal::Candidate { candidate, .. } => {
-                    self.rtc.add_remote_candidate(candidate.as_ref()).await
+                    self.on_candidate(candidate.as_ref(), route).await
                 }
                 Signal::Error { code, message, .. } => {
-                    if ends_the_call(*code) {
-                        self.call.apply(Event::Refused(*code));
-                    } else {
-                        self.call.notice.set(Some(message.to_string()));
-                    }
+                    self.on_error(code, &message);
                     Ok(())
                 }
             };
             if let Err(error) = result {
-                logger::warn(
-                    self.sid(),
-                    format_args!("{} failed: {error}", signal.kind()),
-                );
+                logger::warn(self.sid(), format_args!("signal not applied: {error}"));
             }
         }
 
-        fn on_rtc(&self, event: RtcEvent) {
+        async fn on_offer(
+            &mut self,
+            sdp: &str,
+            route: Route,
+        ) -> Result<(), crate::contours::rtc::RtcError> {
+            let from_new_page =
+                matches!((self.remote_pc, route.pc), (Some(known), Some(pc)) if known != pc);
+            if from_new_page {
+                logger::event(
+                    self.sid(),
+                    format_args!("the other side has a new connection"),
+                );
+                self.renew_rtc();
+            } else if !self.rtc.is_stable() && !self.polite() {
+                logger::event(self.sid(), format_args!("offer collision: keeping ours"));
+                return Ok(());
+            }
+            let answer = self.rtc.accept_offer(sdp).await?;
+            self.remote_pc = route.pc;
+            let (pc, to_pc) = self.route();
+            self.net.send(&Signal::Answer {
+                session_id: Cow::Borrowed(self.session.as_str()),
+                from: Cow::Borrowed(self.peer.as_str()),
+                sdp: Cow::Owned(answer),
+                pc,
+                to_pc,
+            });
+            Ok(())
+        }
+
+        async fn on_answer(
+            &mut self,
+            sdp: &str,
+            route: Route,
+        ) -> Result<(), crate::contours::rtc::RtcError> {
+            let for_us = route.to_pc.is_none_or(|to| to == self.rtc.id());
+            if !for_us || self.rtc.is_stable() {
+                logger::event(self.sid(), format_args!("stale answer dropped"));
+                return Ok(());
+            }
+            self.rtc.accept_answer(sdp).await?;
+            self.remote_pc = route.pc;
+            Ok(())
+        }
+
+        async fn on_candidate(
+            &mut self,
+            candidate: Option<&IceCandidate<'_>>,
+            route: Route,
+        ) -> Result<(), crate::contours::rtc::RtcError> {
+            let current = route.pc.is_none() || route.pc == self.remote_pc;
+            let for_us = route.to_pc.is_none_or(|to| to == self.rtc.id());
+            if !current || !for_us {
+                return Ok(());
+            }
+            self.rtc.add_remote_candidate(candidate).await
+        }
+
+        fn on_error(&mut self, code: ErrorCode, message: &str) {
+            logger::warn(self.sid(), format_args!("hub error {code}"));
+            if ends_the_call(code) {
+                self.call.apply(Event::Refused(code));
+            } else {
+                self.call.notice.set(Some(message.to_owned()));
+            }
+        }
+
+        async fn on_rtc(&mut self, event: RtcEvent) {
             match event {
-                RtcEvent::LocalCandidate(candidate) => self.net.send(&Signal::Candidate {
-                    session_id: Cow::Borrowed(self.session.as_str()),
-                    from: Cow::Borrowed(self.peer.as_str()),
-                    candidate,
-                }),
-                RtcEvent::RemoteStream(stream) => self.call.browser.remote.set(Some(stream)),
-                RtcEvent::State(state) => {
-                    logger::event(self.sid(), format_args!("connection {state:?}"));
-                    match state {
-                        RtcPeerConnectionState::Connected => self.call.apply(Event::MediaFlowing),
-                        RtcPeerConnectionState::Disconnected | RtcPeerConnectionState::Failed => {
-                            self.call.apply(Event::ConnectionLost)
-                        }
-                        _ => {}
+                RtcEvent::NegotiationNeeded => {
+                    if self.rtc.is_stable() {
+                        self.offer(false).await;
                     }
                 }
+                RtcEvent::LocalCandidate(candidate) => {
+                    let (pc, to_pc) = self.route();
+                    self.net.send(&Signal::Candidate {
+                        session_id: Cow::Borrowed(self.session.as_str()),
+                        from: Cow::Borrowed(self.peer.as_str()),
+                        candidate,
+                        pc,
+                        to_pc,
+                    });
+                }
+                RtcEvent::RemoteStream(stream) => self.call.browser.remote.set(Some(stream)),
+                RtcEvent::State(state) => self.on_state(state).await,
             }
+        }
+
+        async fn on_state(&mut self, state: RtcPeerConnectionState) {
+            logger::event(self.sid(), format_args!("connection {state:?}"));
+            match state {
+                RtcPeerConnectionState::Connected => self.call.apply(Event::MediaFlowing),
+                RtcPeerConnectionState::Disconnected => {
+                    self.call.apply(Event::ConnectionLost);
+                    self.check_later(DISCONNECTED_GRACE_MS);
+                }
+                RtcPeerConnectionState::Failed => {
+                    self.call.apply(Event::ConnectionLost);
+                    self.offer(true).await;
+                    self.check_later(RESTART_EVERY_MS);
+                }
+                _ => {}
+            }
+        }
+
+        fn connected(&self) -> bool {
+            self.rtc.state() == RtcPeerConnectionState::Connected
+        }
+
+        /// Restarts ICE if the connection has not come back by itself.
+        async fn check_connection(&mut self) {
+            if matches!(
+                self.rtc.state(),
+                RtcPeerConnectionState::Disconnected | RtcPeerConnectionState::Failed
+            ) {
+                logger::event(self.sid(), format_args!("restarting ICE"));
+                self.offer(true).await;
+                self.check_later(RESTART_EVERY_MS);
+            }
+        }
+
+        fn check_later(&self, ms: u32) {
+            let tx = self.tx.clone();
+            let id = self.rtc.id();
+            gloo_timers::callback::Timeout::new(ms, move || {
+                let _ = tx.unbounded_send(Input::CheckConnection(id));
+            })
+            .forget();
+        }
+
+        /// Sends an offer from the current connection (with new ICE credentials when
+        /// `ice_restart`).
+        async fn offer(&mut self, ice_restart: bool) {
+            if !self.rtc.is_stable() && !ice_restart {
+                return;
+            }
+            match self.rtc.create_offer(ice_restart).await {
+                Ok(sdp) => {
+                    let (pc, to_pc) = self.route();
+                    self.net.send(&Signal::Offer {
+                        session_id: Cow::Borrowed(self.session.as_str()),
+                        from: Cow::Borrowed(self.peer.as_str()),
+                        sdp: Cow::Owned(sdp),
+                        pc,
+                        to_pc,
+                    });
+                }
+                Err(error) => logger::warn(self.sid(), format_args!("offer failed: {error}")),
+            }
+        }
+
+        /// Replaces the peer connection with a fresh one (the other side reloaded).
+        fn renew_rtc(&mut self) {
+            self.rtc.close();
+            self.remote_pc = None;
+            self.call.apply(Event::ConnectionLost);
+            let tx = self.tx.clone();
+            match Rtc::new(new_pc_id(), &self.config, move |id, event| {
+                let _ = tx.unbounded_send(Input::Rtc(id, event));
+            }) {
+                Ok(rtc) => {
+                    if let Some(media) = &self.media {
+                        rtc.add_local_media(media);
+                    }
+                    self.rtc = rtc;
+                }
+                Err(error) => logger::warn(self.sid(), format_args!("no new connection: {error}")),
+            }
+        }
+
+        /// Releases everything: socket (a hang-up closes it with 1000), connection, camera.
+        fn finish(self) {
+            self.net.stop_signal();
+            self.rtc.close();
+            if let Some(media) = &self.media {
+                media.stop();
+            }
+            self.call.browser.media.set_value(None);
+            self.call.browser.commands.set_value(None);
+            env::forget(&self.session);
+            env::show_in_address_bar(None);
+            logger::event(
+                self.sid(),
+                format_args!("call over: {:?}", self.call.phase.get_untracked()),
+            );
         }
     }
 }

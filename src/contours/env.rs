@@ -3,7 +3,30 @@
 //! of its calls (`sessionStorage`, so a reload resumes the same call). Must not hold call
 //! state or talk to the network: Core and Net do that.
 
+use serde::{Deserialize, Serialize};
+
 use crate::protocol::SessionId;
+
+/// The configuration the server hands the page at the start of each call
+/// (`GET /api/config`): where to find STUN/TURN, with fresh TURN credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageConfig {
+    pub ice_servers: Vec<IceServer>,
+    /// Relay through TURN only (`iceTransportPolicy: "relay"`), for tests and strict networks.
+    #[serde(default)]
+    pub relay_only: bool,
+}
+
+/// One `RTCIceServer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
 
 /// What the page's URL asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,8 +73,82 @@ pub use browser::*;
 mod browser {
     use serde::{Deserialize, Serialize};
 
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::prelude::Closure;
+
+    use super::PageConfig;
     use crate::contours::core::Role;
     use crate::protocol::{PeerId, SessionId};
+
+    /// Fetches the page configuration for a new call; the default (no STUN/TURN, direct
+    /// connections only) when the server cannot be asked.
+    pub async fn fetch_page_config() -> PageConfig {
+        async fn fetch() -> Option<PageConfig> {
+            let response =
+                wasm_bindgen_futures::JsFuture::from(window().fetch_with_str("/api/config"))
+                    .await
+                    .ok()?
+                    .dyn_into::<web_sys::Response>()
+                    .ok()?;
+            if !response.ok() {
+                return None;
+            }
+            let text = wasm_bindgen_futures::JsFuture::from(response.text().ok()?)
+                .await
+                .ok()?
+                .as_string()?;
+            serde_json::from_str(&text).ok()
+        }
+        fetch().await.unwrap_or_default()
+    }
+
+    /// An event listener that is removed when dropped.
+    pub struct Listener {
+        target: web_sys::EventTarget,
+        event: &'static str,
+        callback: Closure<dyn FnMut(web_sys::Event)>,
+    }
+
+    impl Drop for Listener {
+        fn drop(&mut self) {
+            let _ = self.target.remove_event_listener_with_callback(
+                self.event,
+                self.callback.as_ref().unchecked_ref(),
+            );
+        }
+    }
+
+    /// Calls `f` on every `event` at `target` until the returned listener is dropped.
+    pub fn listen(
+        target: &web_sys::EventTarget,
+        event: &'static str,
+        f: impl FnMut(web_sys::Event) + 'static,
+    ) -> Listener {
+        let callback = Closure::<dyn FnMut(web_sys::Event)>::new(f);
+        let _ = target.add_event_listener_with_callback(event, callback.as_ref().unchecked_ref());
+        Listener {
+            target: target.clone(),
+            event,
+            callback,
+        }
+    }
+
+    /// The window, as an event target (for `online`).
+    pub fn window_target() -> web_sys::EventTarget {
+        window().into()
+    }
+
+    /// The document, as an event target (for `visibilitychange`).
+    pub fn document_target() -> Option<web_sys::EventTarget> {
+        window().document().map(Into::into)
+    }
+
+    /// Whether the page is visible.
+    pub fn page_visible() -> bool {
+        window()
+            .document()
+            .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible)
+    }
 
     /// What this tab remembers of one call, so a reload rejoins it with the same ids.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,7 +236,6 @@ mod browser {
 
     /// Copies `text` to the clipboard; false where the browser refuses.
     pub async fn copy_to_clipboard(text: &str) -> bool {
-        use wasm_bindgen::JsCast;
         let clipboard = js_sys::Reflect::get(&window().navigator(), &"clipboard".into())
             .ok()
             .filter(|c| !c.is_undefined());

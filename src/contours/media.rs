@@ -51,6 +51,35 @@ impl LocalMedia {
             .collect()
     }
 
+    fn tracks_of(&self, kind: &str) -> Vec<MediaStreamTrack> {
+        self.tracks()
+            .into_iter()
+            .filter(|t| t.kind() == kind)
+            .collect()
+    }
+
+    pub fn has_video(&self) -> bool {
+        !self.tracks_of("video").is_empty()
+    }
+
+    pub fn has_audio(&self) -> bool {
+        !self.tracks_of("audio").is_empty()
+    }
+
+    /// Sends silence instead of the microphone (the track stays, so no renegotiation).
+    pub fn set_audio_enabled(&self, enabled: bool) {
+        for track in self.tracks_of("audio") {
+            track.set_enabled(enabled);
+        }
+    }
+
+    /// Sends black frames instead of the camera.
+    pub fn set_video_enabled(&self, enabled: bool) {
+        for track in self.tracks_of("video") {
+            track.set_enabled(enabled);
+        }
+    }
+
     /// Stops every track: the camera light goes off.
     pub fn stop(&self) {
         for track in self.tracks() {

@@ -1,6 +1,8 @@
-//! Rtc: the `RTCPeerConnection`. Owns creating it, adding local tracks, offers, answers,
-//! remote candidates, and turning its callbacks into [`RtcEvent`]s. Must not touch the
-//! signal socket or the UI: the conductor carries descriptions and candidates to Net.
+//! Rtc: one `RTCPeerConnection`. Owns creating it from the page's ICE configuration,
+//! adding local tracks, offers (with ICE restart), answers, remote candidates, statistics,
+//! and turning its callbacks into [`RtcEvent`]s tagged with the connection's id. Must not
+//! touch the signal socket or the UI: the conductor decides what to send and when
+//! (the W3C "perfect negotiation" roles live there).
 
 use std::borrow::Cow;
 
@@ -8,16 +10,19 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    MediaStream, RtcConfiguration, RtcIceCandidateInit, RtcPeerConnection,
-    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
-    RtcTrackEvent,
+    MediaStream, RtcConfiguration, RtcIceCandidateInit, RtcIceServer, RtcIceTransportPolicy,
+    RtcOfferOptions, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
+    RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState, RtcTrackEvent,
 };
 
+use crate::contours::env::PageConfig;
 use crate::contours::media::LocalMedia;
 use crate::protocol::IceCandidate;
 
-/// What the peer connection reports.
+/// What a peer connection reports.
 pub enum RtcEvent {
+    /// Tracks changed: an offer is due.
+    NegotiationNeeded,
     /// A local ICE candidate to send, or `None` at the end of gathering.
     LocalCandidate(Option<IceCandidate<'static>>),
     /// The remote side's media arrived.
@@ -26,7 +31,7 @@ pub enum RtcEvent {
     State(RtcPeerConnectionState),
 }
 
-/// A failure of the browser's WebRTC API, with its name (never SDP).
+/// A failure of the browser's WebRTC API, by its name (never SDP).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("WebRTC: {0}")]
 pub struct RtcError(String);
@@ -43,20 +48,56 @@ impl From<wasm_bindgen::JsValue> for RtcError {
 
 type Callback<T> = Closure<dyn FnMut(T)>;
 
-/// One peer connection and the callbacks it keeps alive.
+/// One peer connection, its id, and the callbacks it keeps alive.
 pub struct Rtc {
+    id: u32,
     pc: RtcPeerConnection,
+    _on_negotiation: Callback<web_sys::Event>,
     _on_candidate: Callback<RtcPeerConnectionIceEvent>,
     _on_track: Callback<RtcTrackEvent>,
     _on_state: Callback<web_sys::Event>,
 }
 
+fn configuration(config: &PageConfig) -> RtcConfiguration {
+    let servers = js_sys::Array::new();
+    for server in &config.ice_servers {
+        let ice = RtcIceServer::new();
+        let urls: js_sys::Array = server
+            .urls
+            .iter()
+            .map(|u| js_sys::JsString::from(u.as_str()))
+            .collect();
+        ice.set_urls(&urls);
+        if let Some(username) = &server.username {
+            ice.set_username(username);
+        }
+        if let Some(credential) = &server.credential {
+            ice.set_credential(credential);
+        }
+        servers.push(&ice);
+    }
+    let rtc = RtcConfiguration::new();
+    rtc.set_ice_servers(&servers);
+    if config.relay_only {
+        rtc.set_ice_transport_policy(RtcIceTransportPolicy::Relay);
+    }
+    rtc
+}
+
 impl Rtc {
-    /// A new peer connection whose events go to `emit`.
-    pub fn new(emit: impl Fn(RtcEvent) + Clone + 'static) -> Result<Rtc, RtcError> {
-        let config = RtcConfiguration::new();
-        config.set_ice_servers(&js_sys::Array::new());
-        let pc = RtcPeerConnection::new_with_configuration(&config)?;
+    /// A new peer connection with id `id`, whose events go to `emit`.
+    pub fn new(
+        id: u32,
+        config: &PageConfig,
+        emit: impl Fn(u32, RtcEvent) + Clone + 'static,
+    ) -> Result<Rtc, RtcError> {
+        let pc = RtcPeerConnection::new_with_configuration(&configuration(config))?;
+
+        let on_negotiation = Callback::<web_sys::Event>::new({
+            let emit = emit.clone();
+            move |_| emit(id, RtcEvent::NegotiationNeeded)
+        });
+        pc.set_onnegotiationneeded(Some(on_negotiation.as_ref().unchecked_ref()));
 
         let on_candidate = Callback::<RtcPeerConnectionIceEvent>::new({
             let emit = emit.clone();
@@ -67,7 +108,7 @@ impl Rtc {
                     sdp_m_line_index: c.sdp_m_line_index(),
                     username_fragment: None,
                 });
-                emit(RtcEvent::LocalCandidate(candidate));
+                emit(id, RtcEvent::LocalCandidate(candidate));
             }
         });
         pc.set_onicecandidate(Some(on_candidate.as_ref().unchecked_ref()));
@@ -86,7 +127,7 @@ impl Rtc {
                         Some(stream)
                     });
                 if let Some(stream) = stream {
-                    emit(RtcEvent::RemoteStream(stream));
+                    emit(id, RtcEvent::RemoteStream(stream));
                 }
             }
         });
@@ -94,16 +135,23 @@ impl Rtc {
 
         let on_state = Callback::<web_sys::Event>::new({
             let pc = pc.clone();
-            move |_| emit(RtcEvent::State(pc.connection_state()))
+            move |_| emit(id, RtcEvent::State(pc.connection_state()))
         });
         pc.set_onconnectionstatechange(Some(on_state.as_ref().unchecked_ref()));
 
         Ok(Rtc {
+            id,
             pc,
+            _on_negotiation: on_negotiation,
             _on_candidate: on_candidate,
             _on_track: on_track,
             _on_state: on_state,
         })
+    }
+
+    /// This connection's id (the `pc` of the messages it sends).
+    pub fn id(&self) -> u32 {
+        self.id
     }
 
     /// Sends every local track to the other side.
@@ -113,7 +161,7 @@ impl Rtc {
         }
     }
 
-    /// Makes sure the offer asks for audio and video even where this side sends neither.
+    /// Makes sure this side receives audio and video even where it sends neither.
     pub fn receive_audio_and_video(&self) {
         let transceivers = self.pc.get_transceivers();
         for kind in ["audio", "video"] {
@@ -130,14 +178,30 @@ impl Rtc {
         }
     }
 
-    /// Makes an offer, sets it as the local description and returns its SDP.
-    pub async fn create_offer(&self) -> Result<String, RtcError> {
-        let offer = JsFuture::from(self.pc.create_offer()).await?;
+    /// Whether no offer/answer exchange is under way.
+    pub fn is_stable(&self) -> bool {
+        self.pc.signaling_state() == RtcSignalingState::Stable
+    }
+
+    pub fn state(&self) -> RtcPeerConnectionState {
+        self.pc.connection_state()
+    }
+
+    /// Makes an offer (with new ICE credentials when `ice_restart`), sets it as the local
+    /// description and returns its SDP.
+    pub async fn create_offer(&self, ice_restart: bool) -> Result<String, RtcError> {
+        let options = RtcOfferOptions::new();
+        options.set_ice_restart(ice_restart);
+        let offer = JsFuture::from(self.pc.create_offer_with_rtc_offer_options(&options)).await?;
         self.set_local(RtcSdpType::Offer, &sdp_of(&offer)).await
     }
 
-    /// Takes the other side's offer and returns the SDP of our answer.
+    /// Takes the other side's offer (rolling back our own, if any) and returns our answer.
     pub async fn accept_offer(&self, sdp: &str) -> Result<String, RtcError> {
+        if self.pc.signaling_state() == RtcSignalingState::HaveLocalOffer {
+            let rollback = RtcSessionDescriptionInit::new(RtcSdpType::Rollback);
+            JsFuture::from(self.pc.set_local_description(&rollback)).await?;
+        }
         self.set_remote(RtcSdpType::Offer, sdp).await?;
         let answer = JsFuture::from(self.pc.create_answer()).await?;
         self.set_local(RtcSdpType::Answer, &sdp_of(&answer)).await
@@ -166,11 +230,14 @@ impl Rtc {
         Ok(())
     }
 
-    pub fn state(&self) -> RtcPeerConnectionState {
-        self.pc.connection_state()
+    /// The raw `getStats()` report, for the quality badge.
+    pub async fn stats(&self) -> Option<wasm_bindgen::JsValue> {
+        JsFuture::from(self.pc.get_stats()).await.ok()
     }
 
+    /// Closes the connection; its callbacks go quiet first.
     pub fn close(&self) {
+        self.pc.set_onnegotiationneeded(None);
         self.pc.set_onicecandidate(None);
         self.pc.set_ontrack(None);
         self.pc.set_onconnectionstatechange(None);
