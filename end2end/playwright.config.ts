@@ -16,6 +16,7 @@ export default defineConfig({
   outputDir: "test-results",
   use: {
     baseURL: `http://127.0.0.1:${port}`,
+    locale: "ru-RU",
     trace: "retain-on-failure",
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
@@ -32,7 +33,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: "../target/release/homecall",
+    command: "target/release/homecall",
     cwd: "..",
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,

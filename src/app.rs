@@ -10,14 +10,42 @@ use leptos_router::path;
 
 use crate::contours::call::Call;
 use crate::contours::core::{EndReason, Phase, Role};
+use crate::contours::core::{Quality, format_duration};
 use crate::contours::env::Link;
+use crate::i18n::{Lang, Texts};
 use crate::protocol::ErrorCode;
+
+/// The language of this page: from `Accept-Language` on the server, and from what the
+/// server wrote on `<html lang>` in the browser (so hydration renders the same words).
+pub fn page_lang() -> Lang {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<axum::http::request::Parts>()
+            .and_then(|parts| {
+                let header = parts.headers.get(axum::http::header::ACCEPT_LANGUAGE)?;
+                Some(Lang::from_accept_language(header.to_str().ok()?))
+            })
+            .unwrap_or_default()
+    }
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        crate::contours::env::page_lang()
+            .as_deref()
+            .and_then(Lang::from_code)
+            .unwrap_or_default()
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    {
+        Lang::default()
+    }
+}
 
 /// The HTML document around `<App/>`, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let lang = page_lang();
     view! {
         <!DOCTYPE html>
-        <html lang="ru">
+        <html lang=lang.code()>
             <head>
                 <meta charset="utf-8"/>
                 <meta
@@ -28,6 +56,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="description" content="Видеозвонок по ссылке: без регистрации и установки."/>
                 <link rel="manifest" href="/manifest.webmanifest"/>
                 <link rel="icon" href="/icons/icon.svg" type="image/svg+xml"/>
+                <link rel="apple-touch-icon" href="/icons/apple-touch-icon.png"/>
+                <meta name="apple-mobile-web-app-capable" content="yes"/>
+                <meta name="mobile-web-app-capable" content="yes"/>
+                <meta name="apple-mobile-web-app-status-bar-style" content="black-translucent"/>
+                <meta name="apple-mobile-web-app-title" content="HomeCall"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -55,10 +88,11 @@ pub fn App() -> impl IntoView {
 
 #[component]
 fn NotFound() -> impl IntoView {
+    let t = page_lang().texts();
     view! {
         <main class="screen">
-            <h1>"Страница не найдена"</h1>
-            <a class="button primary" href="/" rel="external">"На главную"</a>
+            <h1>{t.not_found}</h1>
+            <a class="button primary" href="/" rel="external">{t.to_home}</a>
         </main>
     }
 }
@@ -87,7 +121,7 @@ fn screen_of(phase: &Phase) -> Screen {
 fn CallPage() -> impl IntoView {
     let query = use_query_map();
     let link = Link::from_query(query.with_untracked(|q| q.get("session")).as_deref());
-    let call = Call::new(&link);
+    let call = Call::new(&link, page_lang());
     Effect::new(move || {
         call.resume();
         #[cfg(feature = "hydrate")]
@@ -114,12 +148,13 @@ fn CallPage() -> impl IntoView {
 
 #[component]
 fn Home(call: Call) -> impl IntoView {
+    let t = call.texts();
     view! {
         <section class="home">
             <h1 class="brand">"HomeCall"</h1>
-            <p class="tagline">"Видеозвонок по ссылке. Без регистрации и установки."</p>
+            <p class="tagline">{t.tagline}</p>
             <button class="button primary big" on:click=move |_| call.press_call()>
-                "Позвонить"
+                {t.call}
             </button>
         </section>
     }
@@ -127,46 +162,102 @@ fn Home(call: Call) -> impl IntoView {
 
 #[component]
 fn LinkBox(call: Call) -> impl IntoView {
+    let t = call.texts();
+    let can_share = RwSignal::new(false);
+    Effect::new(move || {
+        #[cfg(feature = "hydrate")]
+        can_share.set(crate::contours::env::can_share());
+    });
     view! {
         <div class="link-box">
             <input
                 class="link"
                 readonly
-                aria-label="Ссылка на звонок"
+                aria-label=t.link_label
                 prop:value=move || call.share_link.get()
                 on:focus=move |ev| {
                     let input: leptos::web_sys::HtmlInputElement = event_target(&ev);
                     input.select();
                 }
             />
-            <button class="button" on:click=move |_| call.copy_link()>"Копировать"</button>
+            <button class="button" on:click=move |_| call.copy_link()>{t.copy}</button>
+            <Show when=move || can_share.get()>
+                <button class="button" on:click=move |_| call.share_link_natively()>{t.share}</button>
+            </Show>
         </div>
+    }
+}
+
+/// The link as a QR code (drawn by the server), for a phone to scan off a screen.
+#[component]
+fn LinkQr(call: Call) -> impl IntoView {
+    let src = move || {
+        call.phase
+            .with(Phase::session)
+            .map(|session| format!("/qr.svg?session={session}"))
+    };
+    view! {
+        <Show when=move || src().is_some()>
+            <img class="qr" src=src alt=call.texts().qr_label width="180" height="180"/>
+        </Show>
     }
 }
 
 #[component]
 fn ShareLink(call: Call) -> impl IntoView {
+    let t = call.texts();
     view! {
         <section class="share">
-            <h1>"Ссылка на звонок"</h1>
-            <p>"Отправьте её собеседнику, затем начните звонок."</p>
+            <h1>{t.share_title}</h1>
+            <p>{t.share_hint}</p>
             <LinkBox call/>
+            <LinkQr call/>
             <button class="button primary big" on:click=move |_| call.press_start()>
-                "Начать звонок"
+                {t.start_call}
             </button>
-            <button class="button quiet" on:click=move |_| call.hang_up()>"Отмена"</button>
+            <button class="button quiet" on:click=move |_| call.hang_up()>{t.cancel}</button>
         </section>
+    }
+}
+
+/// Seconds since `since` (milliseconds since the epoch), ticking once a second.
+fn call_timer(since: RwSignal<Option<f64>>) -> impl Fn() -> Option<String> {
+    let now = RwSignal::new(0.0_f64);
+    Effect::new(move || {
+        #[cfg(feature = "hydrate")]
+        {
+            now.set(js_sys::Date::now());
+            let tick = gloo_timers::callback::Interval::new(1_000, move || {
+                now.set(js_sys::Date::now());
+            });
+            let tick = send_wrapper::SendWrapper::new(tick);
+            on_cleanup(move || drop(tick));
+        }
+    });
+    move || {
+        let since = since.get()?;
+        let seconds = ((now.get() - since) / 1000.0).max(0.0) as u64;
+        Some(format_duration(seconds))
+    }
+}
+
+fn quality_text(t: &Texts, quality: Quality) -> &'static str {
+    match quality {
+        Quality::Good => t.quality_good,
+        Quality::Fair => t.quality_fair,
+        Quality::Poor => t.quality_poor,
     }
 }
 
 #[component]
 fn CallView(call: Call) -> impl IntoView {
+    let t = call.texts();
     let status = move || match call.phase.get() {
         Phase::Connecting {
             role: Role::Host, ..
-        } => "Ждём собеседника…",
-        Phase::Connecting { .. } => "Соединение…",
-        Phase::Reconnecting { .. } => "Переподключение…",
+        } => t.waiting,
+        Phase::Connecting { .. } => t.connecting,
+        Phase::Reconnecting { .. } => t.reconnecting,
         _ => "",
     };
     let keys = window_event_listener(leptos::ev::keydown, move |ev| {
@@ -190,6 +281,12 @@ fn CallView(call: Call) -> impl IntoView {
             }
         )
     };
+    let timer = call_timer(call.in_call_since);
+    let can_pip = RwSignal::new(false);
+    Effect::new(move || {
+        #[cfg(feature = "hydrate")]
+        can_pip.set(crate::contours::env::can_picture_in_picture());
+    });
     view! {
         <section class="call" data-phase=move || match call.phase.get() {
             Phase::InCall { .. } => "in-call",
@@ -201,7 +298,7 @@ fn CallView(call: Call) -> impl IntoView {
                 node_ref=call.remote_video
                 autoplay
                 playsinline
-                aria-label="Собеседник"
+                aria-label=t.remote_label
             ></video>
             <video
                 class="local"
@@ -209,15 +306,30 @@ fn CallView(call: Call) -> impl IntoView {
                 autoplay
                 playsinline
                 muted
-                aria-label="Ваша камера"
+                aria-label=t.local_label
             ></video>
+            <div class="top-bar">
+                <span class="timer" aria-label="timer">{timer}</span>
+                {move || call.quality.get().map(|(quality, rtt)| view! {
+                    <span
+                        class="quality"
+                        data-quality=match quality { Quality::Good => "good", Quality::Fair => "fair", Quality::Poor => "poor" }
+                        title=format!("{rtt} ms")
+                    >
+                        {quality_text(t, quality)}
+                    </span>
+                })}
+            </div>
             <p class="status" role="status">{status}</p>
             <Show when=waiting_host>
-                <div class="waiting"><LinkBox call/></div>
+                <div class="waiting">
+                    <LinkBox call/>
+                    <LinkQr call/>
+                </div>
             </Show>
             <Show when=move || call.needs_tap_for_sound.get()>
                 <button class="button sound" on:click=move |_| call.enable_sound()>
-                    "Включить звук"
+                    {t.enable_sound}
                 </button>
             </Show>
             <div class="controls">
@@ -225,28 +337,37 @@ fn CallView(call: Call) -> impl IntoView {
                     class="button round"
                     class:off=move || !call.mic_on.get()
                     aria-pressed=move || (!call.mic_on.get()).to_string()
-                    aria-label=move || if call.mic_on.get() { "Выключить микрофон (M)" } else { "Включить микрофон (M)" }
+                    aria-label=move || if call.mic_on.get() { t.mic_turn_off } else { t.mic_turn_on }
                     disabled=move || !call.has_mic.get()
                     on:click=move |_| call.toggle_mic()
                 >
-                    {move || if call.mic_on.get() { "Микрофон" } else { "Микрофон выкл." }}
+                    {move || if call.mic_on.get() { t.mic } else { t.mic_off }}
                 </button>
                 <button
                     class="button round"
                     class:off=move || !call.cam_on.get()
                     aria-pressed=move || (!call.cam_on.get()).to_string()
-                    aria-label=move || if call.cam_on.get() { "Выключить камеру (V)" } else { "Включить камеру (V)" }
+                    aria-label=move || if call.cam_on.get() { t.cam_turn_off } else { t.cam_turn_on }
                     disabled=move || !call.has_camera.get()
                     on:click=move |_| call.toggle_cam()
                 >
-                    {move || if call.cam_on.get() { "Камера" } else { "Камера выкл." }}
+                    {move || if call.cam_on.get() { t.cam } else { t.cam_off }}
                 </button>
+                <Show when=move || can_pip.get()>
+                    <button
+                        class="button round"
+                        aria-label=t.picture_in_picture
+                        on:click=move |_| call.picture_in_picture()
+                    >
+                        "PiP"
+                    </button>
+                </Show>
                 <button
                     class="button danger round"
-                    aria-label="Завершить"
+                    aria-label=t.hang_up
                     on:click=move |_| call.hang_up()
                 >
-                    "Завершить"
+                    {t.hang_up}
                 </button>
             </div>
         </section>
@@ -254,37 +375,33 @@ fn CallView(call: Call) -> impl IntoView {
 }
 
 /// The heading and explanation of an ended call.
-fn end_texts(reason: EndReason) -> (&'static str, &'static str) {
+fn end_texts(t: &Texts, reason: EndReason) -> (&'static str, &'static str) {
     match reason {
-        EndReason::HungUp => ("Звонок завершён", ""),
-        EndReason::PeerHungUp => ("Звонок завершён", "Собеседник завершил звонок."),
-        EndReason::Refused(ErrorCode::SessionFull) => (
-            "Сеанс уже занят",
-            "В этом звонке уже двое. Попросите новую ссылку.",
-        ),
-        EndReason::Refused(ErrorCode::SessionEnded) => (
-            "Сессия завершена",
-            "Этот звонок уже закончился. Начните новый.",
-        ),
-        EndReason::Refused(_) | EndReason::BadLink => (
-            "Неверная ссылка на звонок",
-            "Ссылка повреждена или неполная: проверьте её или начните новый звонок.",
-        ),
+        EndReason::HungUp => (t.ended, ""),
+        EndReason::PeerHungUp => (t.ended, t.peer_hung_up),
+        EndReason::Refused(ErrorCode::SessionFull) => {
+            (t.error(ErrorCode::SessionFull), t.session_full_hint)
+        }
+        EndReason::Refused(ErrorCode::SessionEnded) => {
+            (t.error(ErrorCode::SessionEnded), t.session_ended_hint)
+        }
+        EndReason::Refused(_) | EndReason::BadLink => (t.bad_link, t.bad_link_hint),
     }
 }
 
 #[component]
 fn End(call: Call) -> impl IntoView {
+    let t = call.texts();
     let texts = move || match call.phase.get() {
-        Phase::Ended { reason } => end_texts(reason),
-        _ => ("Звонок завершён", ""),
+        Phase::Ended { reason } => end_texts(t, reason),
+        _ => (t.ended, ""),
     };
     view! {
         <section class="end">
             <h1>{move || texts().0}</h1>
             <p>{move || texts().1}</p>
             <button class="button primary big" on:click=move |_| call.press_call()>
-                "Позвонить снова"
+                {t.call_again}
             </button>
         </section>
     }
@@ -304,18 +421,24 @@ fn Notice(call: Call) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::i18n::{EN, RU};
 
     #[test]
     fn every_refusal_says_what_happened() {
         assert_eq!(
-            end_texts(EndReason::Refused(ErrorCode::SessionFull)).0,
+            end_texts(&RU, EndReason::Refused(ErrorCode::SessionFull)).0,
             "Сеанс уже занят"
         );
         assert_eq!(
-            end_texts(EndReason::Refused(ErrorCode::SessionEnded)).0,
+            end_texts(&RU, EndReason::Refused(ErrorCode::SessionEnded)).0,
             "Сессия завершена"
         );
-        assert_eq!(end_texts(EndReason::BadLink).0, "Неверная ссылка на звонок");
-        assert_eq!(end_texts(EndReason::PeerHungUp).0, "Звонок завершён");
+        assert_eq!(
+            end_texts(&RU, EndReason::BadLink).0,
+            "Неверная ссылка на звонок"
+        );
+        assert_eq!(end_texts(&RU, EndReason::PeerHungUp).0, "Звонок завершён");
+        assert_eq!(end_texts(&EN, EndReason::BadLink).0, "Invalid call link");
+        assert_eq!(end_texts(&EN, EndReason::HungUp).0, "Call ended");
     }
 }

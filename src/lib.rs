@@ -10,6 +10,7 @@
 //! - [`contours`]: the client's contours: Core (call phases), Env (URL, ids, storage),
 //!   Media (camera, microphone), Rtc (RTCPeerConnection), Net (signal client), and the
 //!   call conductor that wires them together.
+//! - [`i18n`]: the UI's words in Russian and English, and the choice between them.
 //! - [`logger`]: one logging API: `tracing` on the server, the console in the browser.
 //! - `config` (ssr): every server setting, from flags and `HOMECALL_*` variables.
 //! - `hub` (ssr): sessions, participants, queues, expiry; `hub::socket` is its WebSocket edge.
@@ -18,6 +19,7 @@
 
 pub mod app;
 pub mod contours;
+pub mod i18n;
 pub mod logger;
 pub mod protocol;
 

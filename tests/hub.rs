@@ -707,6 +707,19 @@ async fn messages_are_logged_with_ids_type_size_and_outcome_but_never_their_cont
     alice.hang_up().await;
     assert_eq!(bob.recv().await, SESSION_ENDED);
 
+    // A frame reaches its client a moment before the hub logs its delivery: wait for the
+    // last expected line rather than reading the logs at once.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !logs.text().contains("outcome=\"bad_message\"")
+        || logs.text().matches("outcome=\"delivered\"").count() < 2
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "logs never complete:\n{}",
+            logs.text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let text = logs.text();
     for secret in ["SECRET", "203.0.113.7", "198.51.100.9", "192.0.2.1"] {
         assert!(!text.contains(secret), "{secret} logged:\n{text}");

@@ -7,7 +7,7 @@ export async function person(browser: Browser, url = "/"): Promise<{ context: Br
   page.on("console", (m) => {
     if (m.type() === "error" || m.type() === "warning") console.log(`[page ${m.type()}] ${m.text()}`);
   });
-  await openHydrated(page, url);
+  if (url !== "about:blank") await openHydrated(page, url);
   return { context, page };
 }
 

@@ -6,14 +6,21 @@
 
 use leptos::prelude::*;
 
-use crate::contours::core::{EndReason, Event, Phase, Role, transition};
+use crate::contours::core::{EndReason, Event, Phase, Quality, Role, transition};
 use crate::contours::env::Link;
+use crate::i18n::{Lang, Texts};
 
 /// The call of this page: its phase and what the views show besides it.
 #[derive(Clone, Copy)]
 pub struct Call {
+    /// The UI's language.
+    pub lang: Lang,
     /// Where the call is; changed only through [`Call::apply`].
     pub phase: RwSignal<Phase>,
+    /// When media first flowed (milliseconds since the epoch), for the call timer.
+    pub in_call_since: RwSignal<Option<f64>>,
+    /// The connection's quality and round-trip time in milliseconds, from `getStats`.
+    pub quality: RwSignal<Option<(Quality, u32)>>,
     /// The full link to share (set in the browser, where the origin is known).
     pub share_link: RwSignal<String>,
     /// A passing message for the user (a toast), if any.
@@ -35,7 +42,7 @@ pub struct Call {
 impl Call {
     /// The call for a page opened at `link`. The same on the server and in the browser, so
     /// hydration matches; the browser then resumes or starts it in [`Call::resume`].
-    pub fn new(link: &Link) -> Call {
+    pub fn new(link: &Link, lang: Lang) -> Call {
         let phase = match link {
             Link::Home => Phase::Idle,
             Link::Call(session) => Phase::Connecting {
@@ -47,7 +54,10 @@ impl Call {
             },
         };
         let call = Call {
+            lang,
             phase: RwSignal::new(phase),
+            in_call_since: RwSignal::new(None),
+            quality: RwSignal::new(None),
             share_link: RwSignal::new(String::new()),
             notice: RwSignal::new(None),
             needs_tap_for_sound: RwSignal::new(false),
@@ -63,6 +73,11 @@ impl Call {
         #[cfg(feature = "hydrate")]
         browser::attach_streams_to_videos(call);
         call
+    }
+
+    /// The UI's words.
+    pub fn texts(&self) -> &'static Texts {
+        self.lang.texts()
     }
 
     /// Moves the phase on by `event`.
@@ -115,6 +130,18 @@ impl Call {
         browser::apply_toggles(*self);
     }
 
+    /// Shows the other side's video in picture-in-picture, where the browser can.
+    pub fn picture_in_picture(&self) {
+        #[cfg(feature = "hydrate")]
+        browser::picture_in_picture(*self);
+    }
+
+    /// Opens the system's share sheet with the link, where the browser has one.
+    pub fn share_link_natively(&self) {
+        #[cfg(feature = "hydrate")]
+        browser::share_natively(*self);
+    }
+
     /// The user tapped to allow sound that autoplay blocked.
     pub fn enable_sound(&self) {
         #[cfg(feature = "hydrate")]
@@ -136,11 +163,13 @@ mod browser {
     use web_sys::{HtmlMediaElement, MediaStream, RtcPeerConnectionState};
 
     use super::Call;
+    use crate::contours::core::grade;
     use crate::contours::core::{Event, Phase, Role, ends_the_call};
     use crate::contours::env::{self, PageConfig, Remembered};
-    use crate::contours::media::LocalMedia;
+    use crate::contours::media::{LocalMedia, MediaError, Missing};
     use crate::contours::net::{Net, NetEvent};
     use crate::contours::rtc::{Rtc, RtcEvent};
+    use crate::i18n::Texts;
     use crate::logger;
     use crate::protocol::{ErrorCode, IceCandidate, PeerId, Route, SessionId, Signal, close};
 
@@ -148,6 +177,8 @@ mod browser {
     const DISCONNECTED_GRACE_MS: u32 = 2_000;
     /// How often a connection that is not back yet is restarted again.
     const RESTART_EVERY_MS: u32 = 4_000;
+    /// How often the quality badge is refreshed from `getStats`.
+    const STATS_EVERY_MS: u32 = 2_000;
 
     /// The browser-only parts of a call.
     #[derive(Clone, Copy)]
@@ -178,6 +209,10 @@ mod browser {
         Rtc(u32, RtcEvent),
         /// Time to check whether the connection with this id came back.
         CheckConnection(u32),
+        /// Time to refresh the quality badge.
+        Stats,
+        /// The page became visible again (the wake lock needs renewing).
+        Visible,
         HangUp,
     }
 
@@ -301,15 +336,38 @@ mod browser {
         }
     }
 
+    pub fn picture_in_picture(call: Call) {
+        if let Some(video) = call.remote_video.get_untracked() {
+            env::call_method(&video, "requestPictureInPicture", &[]);
+        }
+    }
+
+    pub fn share_natively(call: Call) {
+        let data = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&data, &"title".into(), &"HomeCall".into());
+        let _ = js_sys::Reflect::set(
+            &data,
+            &"url".into(),
+            &call.share_link.get_untracked().into(),
+        );
+        if let Some(window) = web_sys::window() {
+            env::call_method(&window.navigator(), "share", &[data.into()]);
+        }
+    }
+
     pub fn copy_link(call: Call) {
         let link = call.share_link.get_untracked();
         spawn_local(async move {
             let copied = env::copy_to_clipboard(&link).await;
-            call.notice.set(Some(if copied {
-                "Ссылка скопирована".to_owned()
-            } else {
-                "Не удалось скопировать: выделите ссылку и скопируйте её".to_owned()
-            }));
+            let texts = call.texts();
+            call.notice.set(Some(
+                if copied {
+                    texts.copied
+                } else {
+                    texts.copy_failed
+                }
+                .to_owned(),
+            ));
         });
     }
 
@@ -345,8 +403,7 @@ mod browser {
             Ok(rtc) => rtc,
             Err(error) => {
                 logger::warn(&sid, format_args!("no peer connection: {error}"));
-                call.notice
-                    .set(Some("Браузер не поддерживает видеозвонки".into()));
+                call.notice.set(Some(call.texts().no_webrtc.into()));
                 return;
             }
         };
@@ -356,7 +413,8 @@ mod browser {
                 let _ = tx.unbounded_send(Input::Net(event));
             }
         });
-        let _listeners = reconnect_triggers(&net);
+        let _listeners = reconnect_triggers(&net, &tx);
+        tick(&tx, STATS_EVERY_MS, || Input::Stats);
         let mut conductor = Conductor {
             call,
             session,
@@ -368,6 +426,8 @@ mod browser {
             rtc,
             remote_pc: None,
             signal_dropped: false,
+            wake_lock: None,
+            last_packets: (0.0, 0.0),
             tx,
         };
         while let Some(input) = rx.next().await {
@@ -380,25 +440,35 @@ mod browser {
     }
 
     async fn prepare_media(call: Call, sid: &str) -> Option<Rc<LocalMedia>> {
-        match LocalMedia::prepare().await {
-            Ok(media) => {
-                call.has_camera.set(media.has_video());
-                call.has_mic.set(media.has_audio());
-                call.browser.local.set(Some(media.stream().clone()));
-                let media = Rc::new(media);
-                call.browser.media.set_value(Some(media.clone()));
-                apply_toggles(call);
-                Some(media)
-            }
-            Err(error) => {
-                logger::warn(sid, format_args!("no local media: {error}"));
-                call.has_camera.set(false);
-                call.has_mic.set(false);
-                call.notice
-                    .set(Some(format!("Камера и микрофон недоступны: {error}")));
-                None
-            }
+        let prepared = LocalMedia::prepare().await;
+        if let Some((missing, error)) = &prepared.problem {
+            logger::warn(sid, format_args!("missing {missing:?}: {error}"));
+            call.notice
+                .set(Some(media_notice(call.texts(), *missing, error)));
         }
+        let media = prepared.media?;
+        call.has_camera.set(media.has_video());
+        call.has_mic.set(media.has_audio());
+        call.browser.local.set(Some(media.stream().clone()));
+        let media = Rc::new(media);
+        call.browser.media.set_value(Some(media.clone()));
+        apply_toggles(call);
+        Some(media)
+    }
+
+    /// What to tell the user when a device is missing, and what to do about it.
+    fn media_notice(texts: &Texts, missing: Missing, error: &MediaError) -> String {
+        let what = match missing {
+            Missing::Camera => texts.camera_unavailable,
+            Missing::Microphone => texts.mic_unavailable,
+            Missing::Both => texts.media_unavailable,
+        };
+        let hint = match error {
+            MediaError::Denied => texts.media_denied_hint,
+            MediaError::Unsupported => texts.in_app_browser_hint,
+            MediaError::NotFound | MediaError::Failed(_) => texts.media_missing_hint,
+        };
+        format!("{what} {hint}")
     }
 
     fn new_rtc(
@@ -422,7 +492,7 @@ mod browser {
 
     /// Reconnects the signal socket at once when the network comes back or the page is
     /// shown again, instead of waiting for the backoff.
-    fn reconnect_triggers(net: &Net) -> Vec<env::Listener> {
+    fn reconnect_triggers(net: &Net, tx: &UnboundedSender<Input>) -> Vec<env::Listener> {
         let mut listeners = vec![env::listen(&env::window_target(), "online", {
             let net = net.clone();
             move |_| net.reconnect_now()
@@ -430,14 +500,30 @@ mod browser {
         if let Some(document) = env::document_target() {
             listeners.push(env::listen(&document, "visibilitychange", {
                 let net = net.clone();
+                let tx = tx.clone();
                 move |_| {
                     if env::page_visible() {
                         net.reconnect_now();
+                        let _ = tx.unbounded_send(Input::Visible);
                     }
                 }
             }));
         }
         listeners
+    }
+
+    /// Sends `input()` to the call's task every `ms` until the task is gone.
+    fn tick(tx: &UnboundedSender<Input>, ms: u32, input: fn() -> Input) {
+        let tx = tx.clone();
+        let interval = Rc::new(std::cell::Cell::new(
+            None::<gloo_timers::callback::Interval>,
+        ));
+        let slot = interval.clone();
+        interval.set(Some(gloo_timers::callback::Interval::new(ms, move || {
+            if tx.unbounded_send(input()).is_err() {
+                slot.take();
+            }
+        })));
     }
 
     /// The state of one running call: the W3C "perfect negotiation" pattern with the guest
@@ -455,6 +541,10 @@ mod browser {
         remote_pc: Option<u32>,
         /// The signal socket dropped since it was last open.
         signal_dropped: bool,
+        /// The screen wake lock held during the call, if the browser gave one.
+        wake_lock: Option<wasm_bindgen::JsValue>,
+        /// Totals of the previous statistics sample: (packets lost, packets received).
+        last_packets: (f64, f64),
         tx: UnboundedSender<Input>,
     }
 
@@ -482,6 +572,12 @@ mod browser {
                 Input::Rtc(..) => {}
                 Input::CheckConnection(id) if id == self.rtc.id() => self.check_connection().await,
                 Input::CheckConnection(_) => {}
+                Input::Stats => self.refresh_quality().await,
+                Input::Visible => {
+                    if matches!(self.call.phase.get_untracked(), Phase::InCall { .. }) {
+                        self.hold_wake_lock().await;
+                    }
+                }
             }
         }
 
@@ -590,10 +686,13 @@ mod browser {
 
         fn on_error(&mut self, code: ErrorCode, message: &str) {
             logger::warn(self.sid(), format_args!("hub error {code}"));
+            logger::event(self.sid(), format_args!("hub says: {message}"));
             if ends_the_call(code) {
                 self.call.apply(Event::Refused(code));
             } else {
-                self.call.notice.set(Some(message.to_owned()));
+                self.call
+                    .notice
+                    .set(Some(self.call.texts().error(code).to_owned()));
             }
         }
 
@@ -622,7 +721,13 @@ mod browser {
         async fn on_state(&mut self, state: RtcPeerConnectionState) {
             logger::event(self.sid(), format_args!("connection {state:?}"));
             match state {
-                RtcPeerConnectionState::Connected => self.call.apply(Event::MediaFlowing),
+                RtcPeerConnectionState::Connected => {
+                    self.call.apply(Event::MediaFlowing);
+                    if self.call.in_call_since.get_untracked().is_none() {
+                        self.call.in_call_since.set(Some(js_sys::Date::now()));
+                    }
+                    self.hold_wake_lock().await;
+                }
                 RtcPeerConnectionState::Disconnected => {
                     self.call.apply(Event::ConnectionLost);
                     self.check_later(DISCONNECTED_GRACE_MS);
@@ -701,8 +806,46 @@ mod browser {
             }
         }
 
+        /// Keeps the screen on during the call (released by the browser when hidden).
+        async fn hold_wake_lock(&mut self) {
+            if let Some(old) = self.wake_lock.take() {
+                env::release_wake_lock(&old);
+            }
+            self.wake_lock = env::request_wake_lock().await;
+        }
+
+        /// Updates the quality badge from the connection's statistics.
+        async fn refresh_quality(&mut self) {
+            if !self.connected() {
+                self.call.quality.set(None);
+                return;
+            }
+            let Some(report) = self.rtc.stats().await else {
+                return;
+            };
+            let sample = crate::contours::rtc::sample_stats(&report);
+            let (lost, received) = (sample.packets_lost, sample.packets_received);
+            let (last_lost, last_received) = self.last_packets;
+            self.last_packets = (lost, received);
+            let new_lost = (lost - last_lost).max(0.0);
+            let new_received = (received - last_received).max(0.0);
+            let loss = if new_lost + new_received > 0.0 {
+                new_lost / (new_lost + new_received) * 100.0
+            } else {
+                0.0
+            };
+            if let Some(rtt_ms) = sample.rtt_ms {
+                self.call
+                    .quality
+                    .set(Some((grade(rtt_ms, loss), rtt_ms.round() as u32)));
+            }
+        }
+
         /// Releases everything: socket (a hang-up closes it with 1000), connection, camera.
-        fn finish(self) {
+        fn finish(mut self) {
+            if let Some(lock) = self.wake_lock.take() {
+                env::release_wake_lock(&lock);
+            }
             self.net.stop_signal();
             self.rtc.close();
             if let Some(media) = &self.media {

@@ -86,6 +86,35 @@ impl Phase {
     }
 }
 
+/// How good the connection is, for the badge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quality {
+    Good,
+    Fair,
+    Poor,
+}
+
+/// Grades a connection by its round-trip time and recent packet loss (percent).
+pub fn grade(rtt_ms: f64, loss_percent: f64) -> Quality {
+    if rtt_ms > 400.0 || loss_percent > 5.0 {
+        Quality::Poor
+    } else if rtt_ms > 150.0 || loss_percent > 1.0 {
+        Quality::Fair
+    } else {
+        Quality::Good
+    }
+}
+
+/// The call timer's text: `m:ss`, or `h:mm:ss` from an hour on.
+pub fn format_duration(seconds: u64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
 /// Whether a hub error ends the call (the others are reported and the call goes on).
 pub fn ends_the_call(code: ErrorCode) -> bool {
     matches!(
@@ -268,6 +297,22 @@ mod tests {
         ] {
             assert_eq!(transition(&in_call, Event::Refused(code)), in_call);
         }
+    }
+
+    #[test]
+    fn quality_follows_round_trip_time_and_loss() {
+        assert_eq!(grade(40.0, 0.0), Quality::Good);
+        assert_eq!(grade(200.0, 0.0), Quality::Fair);
+        assert_eq!(grade(40.0, 2.0), Quality::Fair);
+        assert_eq!(grade(500.0, 0.0), Quality::Poor);
+        assert_eq!(grade(40.0, 10.0), Quality::Poor);
+    }
+
+    #[test]
+    fn the_timer_reads_like_a_clock() {
+        assert_eq!(format_duration(0), "0:00");
+        assert_eq!(format_duration(75), "1:15");
+        assert_eq!(format_duration(3600 + 5 * 60 + 9), "1:05:09");
     }
 
     #[test]

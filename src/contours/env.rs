@@ -102,6 +102,63 @@ mod browser {
         fetch().await.unwrap_or_default()
     }
 
+    /// Calls `target.method(...args)` if the browser has that method; returns its result.
+    pub fn call_method(
+        target: &wasm_bindgen::JsValue,
+        method: &str,
+        args: &[wasm_bindgen::JsValue],
+    ) -> Option<wasm_bindgen::JsValue> {
+        let function = js_sys::Reflect::get(target, &method.into())
+            .ok()?
+            .dyn_into::<js_sys::Function>()
+            .ok()?;
+        let args: js_sys::Array = args.iter().collect();
+        function.apply(target, &args).ok()
+    }
+
+    /// Whether `target.name` exists (feature detection).
+    pub fn has(target: &wasm_bindgen::JsValue, name: &str) -> bool {
+        js_sys::Reflect::has(target, &name.into()).unwrap_or(false)
+    }
+
+    /// Whether this browser offers a share sheet and picture-in-picture.
+    pub fn can_share() -> bool {
+        has(&window().navigator(), "share")
+    }
+
+    pub fn can_picture_in_picture() -> bool {
+        window().document().is_some_and(|d| {
+            js_sys::Reflect::get(&d, &"pictureInPictureEnabled".into())
+                .ok()
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false)
+        })
+    }
+
+    /// Asks for a screen wake lock (`navigator.wakeLock.request("screen")`).
+    pub async fn request_wake_lock() -> Option<wasm_bindgen::JsValue> {
+        let wake_lock = js_sys::Reflect::get(&window().navigator(), &"wakeLock".into()).ok()?;
+        if wake_lock.is_undefined() {
+            return None;
+        }
+        let promise = call_method(&wake_lock, "request", &["screen".into()])?;
+        wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(promise))
+            .await
+            .ok()
+    }
+
+    pub fn release_wake_lock(sentinel: &wasm_bindgen::JsValue) {
+        call_method(sentinel, "release", &[]);
+    }
+
+    /// The page's language, as the server set it on `<html lang>`.
+    pub fn page_lang() -> Option<String> {
+        window()
+            .document()?
+            .document_element()?
+            .get_attribute("lang")
+    }
+
     /// An event listener that is removed when dropped.
     pub struct Listener {
         target: web_sys::EventTarget,

@@ -19,24 +19,60 @@ pub enum MediaError {
     Failed(String),
 }
 
+/// Which of camera and microphone a call goes without.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Camera,
+    Microphone,
+    Both,
+}
+
+/// What [`LocalMedia::prepare`] got: media with whatever devices there are, and what is
+/// missing and why.
+pub struct Prepared {
+    pub media: Option<LocalMedia>,
+    pub problem: Option<(Missing, MediaError)>,
+}
+
 /// The local camera and microphone of this call.
 pub struct LocalMedia {
     stream: MediaStream,
 }
 
 impl LocalMedia {
-    /// Asks for camera and microphone; falls back to whichever one exists.
-    pub async fn prepare() -> Result<LocalMedia, MediaError> {
-        let mut last = MediaError::NotFound;
-        for (video, audio) in [(true, true), (false, true), (true, false)] {
-            match get_user_media(video, audio).await {
-                Ok(stream) => return Ok(LocalMedia { stream }),
-                Err(MediaError::Denied) => return Err(MediaError::Denied),
-                Err(MediaError::Unsupported) => return Err(MediaError::Unsupported),
-                Err(other) => last = other,
+    /// Asks for camera and microphone; where that fails, for the microphone alone (an
+    /// audio-only call), then for the camera alone.
+    pub async fn prepare() -> Prepared {
+        let first = match get_user_media(true, true).await {
+            Ok(stream) => {
+                return Prepared {
+                    media: Some(LocalMedia { stream }),
+                    problem: None,
+                };
+            }
+            Err(MediaError::Unsupported) => {
+                return Prepared {
+                    media: None,
+                    problem: Some((Missing::Both, MediaError::Unsupported)),
+                };
+            }
+            Err(error) => error,
+        };
+        for (video, audio, missing) in [
+            (false, true, Missing::Camera),
+            (true, false, Missing::Microphone),
+        ] {
+            if let Ok(stream) = get_user_media(video, audio).await {
+                return Prepared {
+                    media: Some(LocalMedia { stream }),
+                    problem: Some((missing, first)),
+                };
             }
         }
-        Err(last)
+        Prepared {
+            media: None,
+            problem: Some((Missing::Both, first)),
+        }
     }
 
     pub fn stream(&self) -> &MediaStream {

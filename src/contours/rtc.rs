@@ -259,6 +259,46 @@ impl Rtc {
     }
 }
 
+/// The numbers the quality badge needs from one `getStats()` report.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StatsSample {
+    /// Round-trip time of the active candidate pair.
+    pub rtt_ms: Option<f64>,
+    /// Totals over every inbound RTP stream.
+    pub packets_lost: f64,
+    pub packets_received: f64,
+}
+
+/// Reads an `RTCStatsReport` (a maplike of stats dictionaries).
+pub fn sample_stats(report: &wasm_bindgen::JsValue) -> StatsSample {
+    let get =
+        |stat: &wasm_bindgen::JsValue, key: &str| js_sys::Reflect::get(stat, &key.into()).ok();
+    let number = |stat: &wasm_bindgen::JsValue, key: &str| get(stat, key).and_then(|v| v.as_f64());
+    let mut sample = StatsSample::default();
+    let map: &js_sys::Map = report.unchecked_ref();
+    map.for_each(
+        &mut |stat, _| match get(&stat, "type").and_then(|t| t.as_string()).as_deref() {
+            Some("candidate-pair") => {
+                let nominated = get(&stat, "nominated").and_then(|v| v.as_bool()) == Some(true);
+                let succeeded =
+                    get(&stat, "state").and_then(|v| v.as_string()).as_deref() == Some("succeeded");
+                if nominated
+                    && succeeded
+                    && let Some(rtt) = number(&stat, "currentRoundTripTime")
+                {
+                    sample.rtt_ms = Some(rtt * 1000.0);
+                }
+            }
+            Some("inbound-rtp") => {
+                sample.packets_lost += number(&stat, "packetsLost").unwrap_or(0.0);
+                sample.packets_received += number(&stat, "packetsReceived").unwrap_or(0.0);
+            }
+            _ => {}
+        },
+    );
+    sample
+}
+
 fn sdp_of(description: &wasm_bindgen::JsValue) -> String {
     js_sys::Reflect::get(description, &"sdp".into())
         .ok()

@@ -1,0 +1,139 @@
+import { test, expect, devices, Page } from "@playwright/test";
+import { ChildProcess, spawn } from "node:child_process";
+import { expectRemoteVideoFlowing, openHydrated, person, startCallAsHost } from "./helpers";
+import { OwnServer } from "./server";
+
+/** Loudest sample of the remote audio over `ms`, measured with WebAudio in the page. */
+async function remotePeak(page: Page, ms = 2_500): Promise<number> {
+  await page.mouse.click(5, 5); // a user gesture, so the AudioContext may run
+  return page.evaluate(async (ms) => {
+    const video = document.querySelector("video.remote") as HTMLVideoElement;
+    const stream = video.srcObject as MediaStream;
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 2048;
+    ctx.createMediaStreamSource(stream).connect(analyser);
+    const data = new Float32Array(analyser.fftSize);
+    let peak = 0;
+    const end = performance.now() + ms;
+    while (performance.now() < end) {
+      analyser.getFloatTimeDomainData(data);
+      for (const v of data) peak = Math.max(peak, Math.abs(v));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await ctx.close();
+    return peak;
+  }, ms);
+}
+
+test("muting the microphone is silence on the other side", async ({ browser }) => {
+  const host = await person(browser);
+  const link = await startCallAsHost(host.page);
+  await host.page.getByRole("button", { name: "Начать звонок" }).click();
+  const guest = await person(browser, link);
+  await expectRemoteVideoFlowing(guest.page);
+  expect(await remotePeak(guest.page)).toBeGreaterThan(0.01);
+  await host.page.getByRole("button", { name: "Выключить микрофон (M)" }).click();
+  await expect(host.page.getByRole("button", { name: "Включить микрофон (M)" })).toHaveAttribute("aria-pressed", "true");
+  await guest.page.waitForTimeout(500);
+  expect(await remotePeak(guest.page)).toBeLessThan(0.001);
+  await host.page.keyboard.press("m");
+  await expect(host.page.getByRole("button", { name: "Выключить микрофон (M)" })).toBeVisible();
+  await expect.poll(() => remotePeak(guest.page), { timeout: 10_000 }).toBeGreaterThan(0.01);
+});
+
+test("the UI speaks English when the browser prefers it", async ({ browser }) => {
+  const context = await browser.newContext({ locale: "en-US" });
+  const page = await context.newPage();
+  await openHydrated(page, "/");
+  await expect(page.locator("html")).toHaveAttribute("lang", "en");
+  await page.getByRole("button", { name: "Call" }).click();
+  await expect(page.getByRole("button", { name: "Start call" })).toBeVisible();
+  await page.goto("/?session=broken");
+  await expect(page.getByRole("heading", { name: "Invalid call link" })).toBeVisible();
+  await context.close();
+});
+
+for (const name of ["Pixel 7", "iPhone 14"]) {
+  test(`${name}: home, share-link and call views fit the screen`, async ({ browser }) => {
+    const { defaultBrowserType: _, ...phone } = devices[name];
+    const context = await browser.newContext({ ...phone });
+    const page = await context.newPage();
+    const fits = async (view: string) => {
+      const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+      expect(scroll, `${view} scrolls sideways`).toBeLessThanOrEqual(width);
+      await page.screenshot({ path: test.info().outputPath(`${name.replace(/ /g, "-")}-${view}.png`) });
+    };
+    await openHydrated(page, "/");
+    await fits("home");
+    await page.getByRole("button", { name: "Позвонить" }).click();
+    await expect(page.getByRole("button", { name: "Начать звонок" })).toBeVisible();
+    await fits("share");
+    await page.getByRole("button", { name: "Начать звонок" }).click();
+    await expect(page.locator("section.call")).toBeVisible();
+    await page.waitForTimeout(500);
+    await fits("call");
+    const hangUp = page.getByRole("button", { name: "Завершить" });
+    const box = await hangUp.boundingBox();
+    expect(box!.height).toBeGreaterThanOrEqual(44);
+    await context.close();
+  });
+}
+
+test("with the camera denied the call still connects with sound only", async ({ browser }) => {
+  const host = await person(browser);
+  const link = await startCallAsHost(host.page);
+  await host.page.getByRole("button", { name: "Начать звонок" }).click();
+
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await openHydrated(page, "/");
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Browser.setPermission", {
+    permission: { name: "videoCapture" },
+    setting: "denied",
+    origin: new URL(link).origin,
+  });
+  await openHydrated(page, link);
+  await expect(page.getByRole("alert")).toContainText("Камера недоступна");
+  await expect(page.locator("section.call")).toHaveAttribute("data-phase", "in-call", { timeout: 20_000 });
+  await expectRemoteVideoFlowing(page);
+  expect(await remotePeak(host.page)).toBeGreaterThan(0.01);
+  await context.close();
+});
+
+test("a relay-only call connects through coturn", async ({ browser }) => {
+  const secret = "e2e-turn-secret";
+  const turn: ChildProcess = spawn(
+    "turnserver",
+    [
+      "--listening-ip=10.200.0.1", "--relay-ip=10.200.0.1", "--listening-port=3478",
+      "--min-port=49152", "--max-port=49400", "--use-auth-secret", `--static-auth-secret=${secret}`,
+      "--realm=homecall.test", "--no-tls", "--no-dtls", "--no-cli", "--fingerprint",
+      "--simple-log", "--log-file=stdout",
+    ],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  const server = new OwnServer(3102, {
+    HOMECALL_ICE_SERVERS: "turn:10.200.0.1:3478?transport=udp",
+    HOMECALL_TURN_SECRET: secret,
+    HOMECALL_RELAY_ONLY: "true",
+  });
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    await server.start();
+    const config = await (await fetch(`${server.url}/api/config`)).json();
+    expect(config.relayOnly).toBe(true);
+    expect(config.iceServers[0].username).toMatch(/^\d+:[0-9a-f]+$/);
+    const host = await person(browser, `${server.url}/`);
+    const link = await startCallAsHost(host.page);
+    await host.page.getByRole("button", { name: "Начать звонок" }).click();
+    const guest = await person(browser, link);
+    await expectRemoteVideoFlowing(guest.page);
+    await expectRemoteVideoFlowing(host.page);
+  } finally {
+    await server.stop();
+    turn.kill("SIGTERM");
+  }
+});

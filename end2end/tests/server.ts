@@ -1,0 +1,55 @@
+import { ChildProcess, spawn } from "node:child_process";
+import path from "node:path";
+
+/** A HomeCall server of a test's own (for restarts and special settings), on 127.0.0.1. */
+export class OwnServer {
+  private child?: ChildProcess;
+  readonly url: string;
+
+  constructor(
+    readonly port: number,
+    private readonly env: Record<string, string> = {},
+  ) {
+    this.url = `http://127.0.0.1:${port}`;
+  }
+
+  async start(): Promise<void> {
+    const root = path.resolve(__dirname, "..", "..");
+    this.child = spawn(path.join(root, "target", "release", "homecall"), [], {
+      cwd: root,
+      env: {
+        ...process.env,
+        HOMECALL_LISTEN: `127.0.0.1:${this.port}`,
+        HOMECALL_SITE_ROOT: "target/site",
+        HOMECALL_LOG: "warn",
+        ...this.env,
+      },
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      try {
+        const response = await fetch(`${this.url}/healthz`);
+        if (response.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`server on ${this.port} did not start`);
+  }
+
+  /** Stops the server (SIGTERM: it closes live sockets with 1001) and waits for its exit. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+}

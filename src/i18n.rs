@@ -1,0 +1,287 @@
+//! The UI's words in Russian (the default) and English (when the browser prefers it).
+//! Owns choosing the language (from `Accept-Language` on the server, from `<html lang>` in
+//! the browser, so hydration sees the same) and every user-facing text, including the
+//! messages for the hub's error codes. Must not hold logic: views and the conductor ask it.
+
+use crate::protocol::ErrorCode;
+
+/// A language of the UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Ru,
+    En,
+}
+
+impl Lang {
+    /// The language for an `Accept-Language` header: the first of Russian or English in
+    /// the browser's order of preference; Russian when it names neither.
+    pub fn from_accept_language(header: &str) -> Lang {
+        let mut ranked: Vec<(f32, usize, &str)> = header
+            .split(',')
+            .enumerate()
+            .filter_map(|(position, item)| {
+                let mut parts = item.trim().split(';');
+                let tag = parts.next()?.trim();
+                let quality = parts
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .and_then(|q| q.parse().ok())
+                    .unwrap_or(1.0);
+                Some((quality, position, tag))
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        ranked
+            .iter()
+            .find_map(|(_, _, tag)| Lang::from_code(tag))
+            .unwrap_or_default()
+    }
+
+    /// The language of a tag like `en-US` or `ru`, if it is one of ours.
+    pub fn from_code(tag: &str) -> Option<Lang> {
+        let primary = tag.split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "ru" => Some(Lang::Ru),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ru => "ru",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Lang::Ru => &RU,
+            Lang::En => &EN,
+        }
+    }
+}
+
+/// Every text of the UI.
+#[derive(Debug)]
+pub struct Texts {
+    pub tagline: &'static str,
+    pub call: &'static str,
+    pub share_title: &'static str,
+    pub share_hint: &'static str,
+    pub link_label: &'static str,
+    pub copy: &'static str,
+    pub copied: &'static str,
+    pub copy_failed: &'static str,
+    pub share: &'static str,
+    pub qr_label: &'static str,
+    pub start_call: &'static str,
+    pub cancel: &'static str,
+    pub waiting: &'static str,
+    pub connecting: &'static str,
+    pub reconnecting: &'static str,
+    pub remote_label: &'static str,
+    pub local_label: &'static str,
+    pub mic: &'static str,
+    pub mic_off: &'static str,
+    pub mic_turn_off: &'static str,
+    pub mic_turn_on: &'static str,
+    pub cam: &'static str,
+    pub cam_off: &'static str,
+    pub cam_turn_off: &'static str,
+    pub cam_turn_on: &'static str,
+    pub switch_camera: &'static str,
+    pub picture_in_picture: &'static str,
+    pub hang_up: &'static str,
+    pub enable_sound: &'static str,
+    pub quality_good: &'static str,
+    pub quality_fair: &'static str,
+    pub quality_poor: &'static str,
+    pub ended: &'static str,
+    pub peer_hung_up: &'static str,
+    pub session_full_hint: &'static str,
+    pub session_ended_hint: &'static str,
+    pub bad_link: &'static str,
+    pub bad_link_hint: &'static str,
+    pub call_again: &'static str,
+    pub not_found: &'static str,
+    pub to_home: &'static str,
+    pub camera_unavailable: &'static str,
+    pub mic_unavailable: &'static str,
+    pub media_unavailable: &'static str,
+    pub media_denied_hint: &'static str,
+    pub media_missing_hint: &'static str,
+    pub in_app_browser_hint: &'static str,
+    pub no_webrtc: &'static str,
+    pub hub_unreachable: &'static str,
+    pub other_tab: &'static str,
+    pub update_available: &'static str,
+    pub install: &'static str,
+    pub install_ios_hint: &'static str,
+    pub offline: &'static str,
+}
+
+impl Texts {
+    /// The message for a hub error code (PROTOCOL.md §5), in this language.
+    pub fn error(&self, code: ErrorCode) -> &'static str {
+        let ru = std::ptr::eq(self, &RU);
+        match (code, ru) {
+            (code, true) => code.message_ru(),
+            (ErrorCode::SessionEnded, false) => "The call has ended",
+            (ErrorCode::SignalNotFound, false) => "Signal not found",
+            (ErrorCode::SessionFull, false) => "This call is already taken",
+            (ErrorCode::BadRequest, false) => "Invalid call link",
+            (ErrorCode::BadMessage, false) => "Invalid message",
+            (ErrorCode::QueueFull, false) => "Too many signals waiting",
+            (ErrorCode::RateLimited, false) => "Too many messages",
+        }
+    }
+}
+
+pub static RU: Texts = Texts {
+    tagline: "Видеозвонок по ссылке. Без регистрации и установки.",
+    call: "Позвонить",
+    share_title: "Ссылка на звонок",
+    share_hint: "Отправьте её собеседнику, затем начните звонок.",
+    link_label: "Ссылка на звонок",
+    copy: "Копировать",
+    copied: "Ссылка скопирована",
+    copy_failed: "Не удалось скопировать: выделите ссылку и скопируйте её",
+    share: "Поделиться",
+    qr_label: "QR-код ссылки: наведите камеру телефона",
+    start_call: "Начать звонок",
+    cancel: "Отмена",
+    waiting: "Ждём собеседника…",
+    connecting: "Соединение…",
+    reconnecting: "Переподключение…",
+    remote_label: "Собеседник",
+    local_label: "Ваша камера",
+    mic: "Микрофон",
+    mic_off: "Микрофон выкл.",
+    mic_turn_off: "Выключить микрофон (M)",
+    mic_turn_on: "Включить микрофон (M)",
+    cam: "Камера",
+    cam_off: "Камера выкл.",
+    cam_turn_off: "Выключить камеру (V)",
+    cam_turn_on: "Включить камеру (V)",
+    switch_camera: "Сменить камеру",
+    picture_in_picture: "Картинка в картинке",
+    hang_up: "Завершить",
+    enable_sound: "Включить звук",
+    quality_good: "Хорошая связь",
+    quality_fair: "Средняя связь",
+    quality_poor: "Плохая связь",
+    ended: "Звонок завершён",
+    peer_hung_up: "Собеседник завершил звонок.",
+    session_full_hint: "В этом звонке уже двое. Попросите новую ссылку.",
+    session_ended_hint: "Этот звонок уже закончился. Начните новый.",
+    bad_link: "Неверная ссылка на звонок",
+    bad_link_hint: "Ссылка повреждена или неполная: проверьте её или начните новый звонок.",
+    call_again: "Позвонить снова",
+    not_found: "Страница не найдена",
+    to_home: "На главную",
+    camera_unavailable: "Камера недоступна — звонок только со звуком.",
+    mic_unavailable: "Микрофон недоступен — собеседник вас не услышит.",
+    media_unavailable: "Камера и микрофон недоступны — вы только смотрите и слушаете.",
+    media_denied_hint: "Разрешите доступ: значок замка в адресной строке → Камера и Микрофон → Разрешить, затем обновите страницу.",
+    media_missing_hint: "Устройство не найдено или занято другим приложением.",
+    in_app_browser_hint: "Этот браузер внутри приложения не даёт камеру. Откройте ссылку в Safari или Chrome: меню «⋯» → «Открыть в браузере».",
+    no_webrtc: "Этот браузер не поддерживает видеозвонки. Откройте ссылку в Chrome, Safari или Firefox.",
+    hub_unreachable: "Нет связи с сервером звонков. Проверяем снова…",
+    other_tab: "Звонок открыт в другой вкладке или окне",
+    update_available: "Доступно обновление — оно установится после звонка",
+    install: "Установить приложение",
+    install_ios_hint: "Чтобы установить на iPhone: «Поделиться» → «На экран „Домой“».",
+    offline: "Нет соединения с интернетом",
+};
+
+pub static EN: Texts = Texts {
+    tagline: "Video calls by link. No sign-up, nothing to install.",
+    call: "Call",
+    share_title: "Call link",
+    share_hint: "Send it to the person you are calling, then start the call.",
+    link_label: "Call link",
+    copy: "Copy",
+    copied: "Link copied",
+    copy_failed: "Could not copy: select the link and copy it",
+    share: "Share",
+    qr_label: "QR code of the link: point a phone camera at it",
+    start_call: "Start call",
+    cancel: "Cancel",
+    waiting: "Waiting for the other person…",
+    connecting: "Connecting…",
+    reconnecting: "Reconnecting…",
+    remote_label: "The other person",
+    local_label: "Your camera",
+    mic: "Microphone",
+    mic_off: "Mic off",
+    mic_turn_off: "Turn microphone off (M)",
+    mic_turn_on: "Turn microphone on (M)",
+    cam: "Camera",
+    cam_off: "Camera off",
+    cam_turn_off: "Turn camera off (V)",
+    cam_turn_on: "Turn camera on (V)",
+    switch_camera: "Switch camera",
+    picture_in_picture: "Picture in picture",
+    hang_up: "Hang up",
+    enable_sound: "Turn sound on",
+    quality_good: "Good connection",
+    quality_fair: "Fair connection",
+    quality_poor: "Poor connection",
+    ended: "Call ended",
+    peer_hung_up: "The other person hung up.",
+    session_full_hint: "Two people are already in this call. Ask for a new link.",
+    session_ended_hint: "This call is over. Start a new one.",
+    bad_link: "Invalid call link",
+    bad_link_hint: "The link is damaged or incomplete: check it or start a new call.",
+    call_again: "Call again",
+    not_found: "Page not found",
+    to_home: "Home",
+    camera_unavailable: "Camera unavailable — this call is sound only.",
+    mic_unavailable: "Microphone unavailable — the other person will not hear you.",
+    media_unavailable: "Camera and microphone unavailable — you can only watch and listen.",
+    media_denied_hint: "Allow access: the lock icon in the address bar → Camera and Microphone → Allow, then reload.",
+    media_missing_hint: "No device found, or another app is using it.",
+    in_app_browser_hint: "This in-app browser gives no camera. Open the link in Safari or Chrome: menu “⋯” → “Open in browser”.",
+    no_webrtc: "This browser cannot make video calls. Open the link in Chrome, Safari or Firefox.",
+    hub_unreachable: "Cannot reach the call server. Trying again…",
+    other_tab: "This call is open in another tab or window",
+    update_available: "An update is ready — it installs after the call",
+    install: "Install the app",
+    install_ios_hint: "To install on iPhone: Share → Add to Home Screen.",
+    offline: "No internet connection",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_browsers_first_known_language_wins() {
+        assert_eq!(Lang::from_accept_language("en-US,en;q=0.9"), Lang::En);
+        assert_eq!(
+            Lang::from_accept_language("ru-RU,ru;q=0.9,en;q=0.8"),
+            Lang::Ru
+        );
+        assert_eq!(
+            Lang::from_accept_language("de-DE,en;q=0.7,ru;q=0.5"),
+            Lang::En
+        );
+        assert_eq!(Lang::from_accept_language("ru;q=0.4,en;q=0.8"), Lang::En);
+        assert_eq!(Lang::from_accept_language("fr-FR"), Lang::Ru);
+        assert_eq!(Lang::from_accept_language(""), Lang::Ru);
+    }
+
+    #[test]
+    fn every_error_code_has_a_message_in_each_language() {
+        for code in ErrorCode::ALL {
+            assert_eq!(RU.error(code), code.message_ru());
+            assert!(!EN.error(code).is_empty());
+            assert_ne!(EN.error(code), code.message_ru());
+        }
+        assert_eq!(
+            EN.error(ErrorCode::SessionFull),
+            "This call is already taken"
+        );
+    }
+}
