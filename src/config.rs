@@ -104,6 +104,11 @@ impl Config {
         Ok(())
     }
 
+    /// Whether browsers reach this server over TLS (so `Strict-Transport-Security` is sent).
+    pub fn clients_use_tls(&self) -> bool {
+        self.behind_tls_proxy
+    }
+
     /// The hub's limits and timers.
     pub fn hub_limits(&self) -> HubLimits {
         HubLimits {

@@ -2,6 +2,10 @@
 //! hub, the PWA files (`/manifest.webmanifest`, `/sw.js`), `/healthz` and the built assets,
 //! and `serve`, which runs it until a shutdown signal. Owns HTTP wiring only: the hub's
 //! rules live in `hub`, settings in `config`.
+//!
+//! - [`security`]: the security headers every response carries.
+
+pub mod security;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -43,22 +47,31 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
     let options = leptos_options(config);
     let pages = Router::new()
-        .leptos_routes(&options, generate_route_list(App), {
-            let options = options.clone();
-            move || shell(options.clone())
-        })
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        .leptos_routes_with_context(
+            &options,
+            generate_route_list(App),
+            security::provide_page_csp,
+            {
+                let options = options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            security::provide_page_csp,
+            shell,
+        ))
         .with_state(options);
     let signal = socket::router(SignalState {
         hub,
         allowed_origins: config.allowed_origins.clone(),
     });
-    Router::new()
+    let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/manifest.webmanifest", get(manifest))
         .route("/sw.js", get(service_worker))
         .merge(signal)
-        .merge(pages)
+        .merge(pages);
+    security::apply(app, config.clients_use_tls())
 }
 
 async fn manifest() -> impl IntoResponse {
@@ -84,13 +97,20 @@ async fn service_worker() -> impl IntoResponse {
     )
 }
 
+/// Why the server stopped other than by its shutdown signal.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("serving HTTP failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
 /// Serves HomeCall on `listener` until `shutdown` completes, then closes every live signal
 /// socket with 1001 (axum's graceful shutdown alone would wait for them forever).
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> Result<(), ServeError> {
     let hub = Hub::new(config.hub_limits());
     hub.spawn_sweeper();
     let app = router(&config, hub.clone());
@@ -107,5 +127,6 @@ pub async fn serve(
             tracing::warn!("some signal sockets did not close in time");
         }
     })
-    .await
+    .await?;
+    Ok(())
 }

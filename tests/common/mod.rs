@@ -275,3 +275,77 @@ impl Client {
         drop(self.ws);
     }
 }
+
+/// The whole HomeCall server (`homecall::server::serve`) on port 0: pages, `/signal`,
+/// PWA files, `/healthz`, `/metrics`. Shut down by [`AppServer::stop`] or on `Drop`.
+pub struct AppServer {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), homecall::server::ServeError>>>,
+}
+
+impl AppServer {
+    pub async fn start(args: &[&str]) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
+        Self::start_on(listener, args).await
+    }
+
+    pub async fn start_on(listener: tokio::net::TcpListener, args: &[&str]) -> Self {
+        use clap::Parser;
+        let addr = listener.local_addr().expect("local addr");
+        let config = homecall::config::Config::parse_from(
+            std::iter::once("homecall").chain(args.iter().copied()),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(homecall::server::serve(listener, config, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn http(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn ws(&self, session: &str, peer: &str) -> String {
+        format!("ws://{}/signal?session={session}&peer={peer}", self.addr)
+    }
+
+    /// Connects `peer` to `session` over plain `ws://`.
+    pub async fn connect(&self, session: &str, peer: &str) -> Client {
+        let (ws, response) = tokio_tungstenite::connect_async(self.ws(session, peer))
+            .await
+            .expect("websocket upgrade");
+        assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+        Client { ws }
+    }
+
+    /// Triggers shutdown; `serve` must then return within `within`.
+    pub async fn stop(mut self, within: Duration) -> Result<(), homecall::server::ServeError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = self.task.take().expect("server task");
+        tokio::time::timeout(within, task)
+            .await
+            .expect("serve returned in time")
+            .expect("serve did not panic")
+    }
+}
+
+impl Drop for AppServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
