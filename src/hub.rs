@@ -10,9 +10,11 @@
 //! - [`ended`]: ended ids, time-limited and bounded.
 //! - [`rate`]: the per-socket token bucket.
 //! - [`session`]: slots, routing, reconnects, drops; the [`Membership`] handle.
+//! - [`metrics`]: counters and their Prometheus rendering.
 //! - [`socket`]: the WebSocket upgrade and the per-socket task.
 
 mod ended;
+pub mod metrics;
 mod queue;
 mod rate;
 mod session;
@@ -29,6 +31,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::protocol::{MAX_INVALID_MESSAGES, PeerId, SessionId};
 use ended::EndedIds;
+use metrics::{Gauges, HubMetrics};
 use session::{Joined, Session, SlotRefused};
 
 pub use session::{EndReason, Membership, Outbound, SubmitError, Submitted};
@@ -181,6 +184,7 @@ pub struct Hub {
     /// Woken when a socket leaves; lets shutdown wait for the sockets to close.
     left: Notify,
     live_sockets: AtomicU64,
+    metrics: HubMetrics,
 }
 
 impl Hub {
@@ -200,6 +204,7 @@ impl Hub {
             shutting_down: AtomicBool::new(false),
             left: Notify::new(),
             live_sockets: AtomicU64::new(0),
+            metrics: HubMetrics::default(),
         })
     }
 
@@ -239,6 +244,7 @@ impl Hub {
                         self.limits.queue_bytes,
                     ));
                     sessions.active.insert(session_id, Arc::clone(&session));
+                    self.metrics.session_started();
                     (session, true)
                 }
             }
@@ -290,6 +296,7 @@ impl Hub {
             }
             sessions.ended.insert(&session.id, now);
         }
+        self.metrics.session_ended(reason);
         tracing::info!(session = %session.id, reason = reason.as_str(), "session ended");
         true
     }
@@ -384,6 +391,32 @@ impl Hub {
     pub fn queued(&self, session_id: &SessionId) -> (usize, usize) {
         let session = self.lock().active.get(session_id).cloned();
         session.map_or((0, 0), |session| session.queued())
+    }
+
+    /// The hub's counters (the socket edge bumps the ones it sees).
+    pub fn metrics(&self) -> &HubMetrics {
+        &self.metrics
+    }
+
+    /// Every counter and gauge in the Prometheus text format.
+    pub fn render_metrics(&self) -> String {
+        let (sessions, ended_ids_remembered) = {
+            let sessions = self.lock();
+            let list: Vec<Arc<Session>> = sessions.active.values().cloned().collect();
+            (list, sessions.ended.len())
+        };
+        let (queued_messages, queued_bytes) = sessions
+            .iter()
+            .map(|session| session.queued())
+            .fold((0, 0), |(m, b), (sm, sb)| (m + sm, b + sb));
+        let gauges = Gauges {
+            sessions_active: sessions.len(),
+            sockets_connected: self.live_socket_count(),
+            queued_messages,
+            queued_bytes,
+            ended_ids_remembered,
+        };
+        metrics::render(&self.metrics, gauges)
     }
 
     /// Sockets being served, from upgrade to close (for metrics and tests).

@@ -1,5 +1,5 @@
 //! The server half: one axum router for the pages (server-rendered `<App/>`), the `/signal`
-//! hub, the PWA files (`/manifest.webmanifest`, `/sw.js`), `/healthz` and the built assets,
+//! hub, the PWA files (`/manifest.webmanifest`, `/sw.js`), `/healthz`, `/metrics` and the built assets,
 //! and `serve`, which runs it until a shutdown signal. Owns HTTP wiring only: the hub's
 //! rules live in `hub`, settings in `config`.
 //!
@@ -61,6 +61,10 @@ pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
             shell,
         ))
         .with_state(options);
+    let metrics = {
+        let hub = Arc::clone(&hub);
+        move || async move { render_metrics(&hub) }
+    };
     let signal = socket::router(SignalState {
         hub,
         allowed_origins: config.allowed_origins.clone(),
@@ -69,9 +73,21 @@ pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/manifest.webmanifest", get(manifest))
         .route("/sw.js", get(service_worker))
+        .route("/metrics", get(metrics))
         .merge(signal)
         .merge(pages);
     security::apply(app, config.clients_use_tls())
+}
+
+/// `GET /metrics`: the hub's counters and gauges for Prometheus.
+fn render_metrics(hub: &Hub) -> impl IntoResponse + use<> {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        hub.render_metrics(),
+    )
 }
 
 async fn manifest() -> impl IntoResponse {

@@ -118,3 +118,128 @@ async fn hsts_is_sent_behind_the_tls_proxy() {
         );
     }
 }
+
+/// A valid candidate from `from`, numbered.
+fn candidate(from: &str, n: usize) -> String {
+    format!(
+        r#"{{"type":"candidate","sessionId":"{SESSION}","from":"{from}","candidate":{{"candidate":"candidate:{n} 1 udp 1 10.0.0.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0}}}}"#
+    )
+}
+
+/// `GET /metrics` until every line in `want` is there (the server counts asynchronously).
+async fn metrics_with(server: &AppServer, want: &[String]) -> String {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let response = reqwest::get(server.http("/metrics")).await.expect("GET");
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            header(&response, "content-type"),
+            Some("text/plain; version=0.0.4; charset=utf-8")
+        );
+        let text = response.text().await.expect("body");
+        if want.iter().all(|line| text.lines().any(|l| l == line)) {
+            return text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "missing some of {want:#?} in\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+fn lines(list: &[&str]) -> Vec<String> {
+    list.iter().map(|line| (*line).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn metrics_count_sessions_sockets_messages_rejections_and_queue_bytes() {
+    let server = AppServer::start(&[]).await;
+    metrics_with(
+        &server,
+        &lines(&[
+            "# TYPE homecall_sessions_active gauge",
+            "homecall_sessions_active 0",
+            "homecall_sockets_connected 0",
+            "# TYPE homecall_messages_delivered_total counter",
+        ]),
+    )
+    .await;
+
+    let mut alice = server.connect(SESSION, ALICE).await;
+    alice.send(&candidate(ALICE, 1)).await;
+    alice.send(&candidate(ALICE, 2)).await;
+    metrics_with(&server, &lines(&["homecall_messages_queued_total 2"])).await;
+    let mut bob = server.connect(SESSION, BOB).await;
+    assert_eq!(bob.recv().await, candidate(ALICE, 1));
+    assert_eq!(bob.recv().await, candidate(ALICE, 2));
+    bob.send(&candidate(BOB, 3)).await;
+    assert_eq!(alice.recv().await, candidate(BOB, 3));
+    alice.send(r#"{"type":"offer"}"#).await;
+    alice.recv().await;
+    metrics_with(
+        &server,
+        &lines(&[
+            "homecall_sessions_active 1",
+            "homecall_sessions_started_total 1",
+            "homecall_sockets_connected 2",
+            "homecall_messages_queued_total 2",
+            "homecall_messages_relayed_total 1",
+            "homecall_messages_delivered_total 3",
+            "homecall_rejected_total{code=\"bad_message\"} 1",
+            "homecall_rejected_total{code=\"queue_full\"} 0",
+            "homecall_queue_bytes 0",
+        ]),
+    )
+    .await;
+
+    // Bob drops (1001): what Alice sends now waits in the queue.
+    bob.close(Some(1001)).await;
+    metrics_with(&server, &lines(&["homecall_sockets_connected 1"])).await;
+    let waiting = candidate(ALICE, 4);
+    alice.send(&waiting).await;
+    metrics_with(
+        &server,
+        &[
+            "homecall_queue_messages 1".to_owned(),
+            format!("homecall_queue_bytes {}", waiting.len()),
+            "homecall_messages_queued_total 3".to_owned(),
+        ],
+    )
+    .await;
+
+    alice.hang_up().await;
+    metrics_with(
+        &server,
+        &lines(&[
+            "homecall_sessions_active 0",
+            "homecall_sessions_ended_total{reason=\"hang_up\"} 1",
+            "homecall_queue_bytes 0",
+            "homecall_sockets_connected 0",
+            "homecall_ended_sessions_remembered 1",
+        ]),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_live_sockets_with_1001_and_serve_returns() {
+    let server = AppServer::start(&[]).await;
+    let mut alice = server.connect(SESSION, ALICE).await;
+    let mut bob = server.connect(SESSION, BOB).await;
+    // Both have joined once a message crosses each way.
+    alice.send(&candidate(ALICE, 1)).await;
+    assert_eq!(bob.recv().await, candidate(ALICE, 1));
+    bob.send(&candidate(BOB, 2)).await;
+    assert_eq!(alice.recv().await, candidate(BOB, 2));
+
+    let started = std::time::Instant::now();
+    let stopping = tokio::spawn(server.stop(PATIENCE));
+    alice.expect_close(1001, "server shutting down").await;
+    bob.expect_close(1001, "server shutting down").await;
+    stopping
+        .await
+        .expect("stop task")
+        .expect("serve returned without error");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}

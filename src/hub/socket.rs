@@ -21,6 +21,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 use tracing::{Instrument, field};
 
+use super::metrics::UpgradeRefusal;
 use super::rate::RateLimiter;
 use super::{EndReason, Hub, HubLimits, JoinError, Membership, Outbound, SubmitError};
 use crate::protocol::{ErrorCode, PeerId, SessionId, Signal, close, validate_client_frame};
@@ -65,6 +66,7 @@ async fn upgrade(
             .is_ok_and(|origin| origin_allowed(origin, host, &state.allowed_origins));
         if !allowed {
             tracing::info!(origin = ?origin, "signal upgrade refused: origin not allowed");
+            state.hub.metrics().upgrade_refused(UpgradeRefusal::Origin);
             return StatusCode::FORBIDDEN.into_response();
         }
     }
@@ -153,6 +155,7 @@ async fn serve(mut socket: WebSocket, hub: Arc<Hub>, link: Link) {
         Ok(ids) => ids,
         Err(session) => {
             tracing::info!(outcome = "bad_request", "signal link refused");
+            hub.metrics().rejected(ErrorCode::BadRequest);
             let session = session.as_ref().map(SessionId::as_str);
             out.error(session, ErrorCode::BadRequest).await;
             out.close(close::POLICY, "bad link").await;
@@ -166,10 +169,12 @@ async fn serve(mut socket: WebSocket, hub: Arc<Hub>, link: Link) {
             tracing::info!(outcome = %refused, "join refused");
             match refused {
                 JoinError::SessionEnded => {
+                    hub.metrics().rejected(ErrorCode::SessionEnded);
                     out.error(sid, ErrorCode::SessionEnded).await;
                     out.close(close::NORMAL, "session ended").await;
                 }
                 JoinError::SessionFull => {
+                    hub.metrics().rejected(ErrorCode::SessionFull);
                     out.error(sid, ErrorCode::SessionFull).await;
                     out.close(close::POLICY, "session full").await;
                 }
@@ -351,6 +356,7 @@ impl Out<'_> {
                     }
                 }
             };
+            member.metrics().rejected(refused);
             if !self.error(Some(session.as_str()), refused).await {
                 return Ending::Broken("error reply not sent");
             }
