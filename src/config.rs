@@ -23,7 +23,8 @@ pub struct Config {
     pub site_root: PathBuf,
 
     /// A TLS-terminating proxy stands in front of this server, so clients speak `wss://`
-    /// to the proxy even though this server listens in plain text.
+    /// to the proxy even though this server listens in plain text. The client's address
+    /// is then the last `X-Forwarded-For` entry, which that proxy must append.
     #[arg(long, env = "HOMECALL_BEHIND_TLS_PROXY")]
     pub behind_tls_proxy: bool,
 
@@ -71,6 +72,20 @@ pub struct Config {
     /// A socket silent (no frame, no pong) for this long counts as dropped.
     #[arg(long, env = "HOMECALL_SILENCE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     pub silence_timeout: Duration,
+
+    /// Signal sockets one client address may hold open at once (IPv6: per /64); beyond
+    /// it the upgrade gets HTTP 429.
+    #[arg(long, env = "HOMECALL_MAX_SOCKETS_PER_IP", default_value_t = 20)]
+    pub max_sockets_per_ip: usize,
+
+    /// Sessions one client address may start per minute; beyond it an upgrade naming a
+    /// new session gets HTTP 429.
+    #[arg(
+        long,
+        env = "HOMECALL_NEW_SESSIONS_PER_IP_PER_MINUTE",
+        default_value_t = 30
+    )]
+    pub new_sessions_per_ip_per_minute: u32,
 
     /// How long ended session ids are remembered (they can never be used again).
     #[arg(long, env = "HOMECALL_ENDED_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
@@ -123,6 +138,8 @@ impl Config {
             silence_timeout: self.silence_timeout,
             ended_ttl: self.ended_ttl,
             ended_capacity: self.ended_capacity,
+            max_sockets_per_ip: self.max_sockets_per_ip,
+            new_sessions_per_ip_per_minute: self.new_sessions_per_ip_per_minute,
             ..HubLimits::default()
         }
     }
@@ -144,6 +161,9 @@ mod tests {
         assert_eq!(config.max_message_bytes, 65_536);
         assert_eq!(config.idle_timeout, Duration::from_secs(600));
         assert_eq!(config.max_session_age, Duration::from_secs(12 * 3600));
+        let limits = config.hub_limits();
+        assert_eq!(limits.max_sockets_per_ip, 20);
+        assert_eq!(limits.new_sessions_per_ip_per_minute, 30);
         assert_eq!(config.validate(), Ok(()));
     }
 

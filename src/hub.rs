@@ -11,16 +11,19 @@
 //! - [`rate`]: the per-socket token bucket.
 //! - [`session`]: slots, routing, reconnects, drops; the [`Membership`] handle.
 //! - [`metrics`]: counters and their Prometheus rendering.
+//! - [`per_ip`]: open sockets and new sessions per client address.
 //! - [`socket`]: the WebSocket upgrade and the per-socket task.
 
 mod ended;
 pub mod metrics;
+pub mod per_ip;
 mod queue;
 mod rate;
 mod session;
 pub mod socket;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
@@ -32,6 +35,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::protocol::{MAX_INVALID_MESSAGES, PeerId, SessionId};
 use ended::EndedIds;
 use metrics::{Gauges, HubMetrics};
+use per_ip::{AdmitError, ClientBounds, ClientKey, ClientTicket, Clients};
 use session::{Joined, Session, SlotRefused};
 
 pub use session::{EndReason, Membership, Outbound, SubmitError, Submitted};
@@ -70,6 +74,12 @@ pub struct HubLimits {
     /// Active sessions the hub keeps; a socket naming a new session beyond this is closed
     /// with 1013 (try again later). Not in PROTOCOL.md: a guard on memory.
     pub max_sessions: usize,
+    /// Signal sockets one client address may hold open at once (IPv6: one /64). Not in
+    /// PROTOCOL.md: a guard against hostile clients; beyond it the upgrade gets HTTP 429.
+    pub max_sockets_per_ip: usize,
+    /// Sessions one client address may start per minute (a bucket of this many, refilled
+    /// over a minute). Beyond it an upgrade naming a new session gets HTTP 429.
+    pub new_sessions_per_ip_per_minute: u32,
     /// How often the sweeper looks for idle, old and forgotten sessions.
     pub sweep_interval: Duration,
     /// How long the hub waits for a client's close reply after sending its own close.
@@ -93,6 +103,8 @@ impl Default for HubLimits {
             ended_capacity: 1_000_000,
             max_invalid_messages: MAX_INVALID_MESSAGES,
             max_sessions: 100_000,
+            max_sockets_per_ip: 20,
+            new_sessions_per_ip_per_minute: 30,
             sweep_interval: Duration::from_secs(5),
             close_grace: Duration::from_secs(5),
         }
@@ -124,6 +136,11 @@ impl HubLimits {
             ("ended_capacity", self.ended_capacity),
             ("max_invalid_messages", self.max_invalid_messages as usize),
             ("max_sessions", self.max_sessions),
+            ("max_sockets_per_ip", self.max_sockets_per_ip),
+            (
+                "new_sessions_per_ip_per_minute",
+                self.new_sessions_per_ip_per_minute as usize,
+            ),
         ];
         let timers = [
             ("idle_timeout", self.idle_timeout),
@@ -185,6 +202,8 @@ pub struct Hub {
     left: Notify,
     live_sockets: AtomicU64,
     metrics: HubMetrics,
+    /// Per-address counts; its own lock, never nested with `sessions`.
+    clients: Clients,
 }
 
 impl Hub {
@@ -194,6 +213,10 @@ impl Hub {
             *timer = (*timer).max(Duration::from_millis(1));
         }
         let ended = EndedIds::new(limits.ended_ttl, limits.ended_capacity);
+        let clients = Clients::new(ClientBounds {
+            max_sockets: limits.max_sockets_per_ip,
+            new_sessions_per_minute: limits.new_sessions_per_ip_per_minute,
+        });
         Arc::new(Hub {
             limits,
             sessions: Mutex::new(Sessions {
@@ -205,6 +228,7 @@ impl Hub {
             left: Notify::new(),
             live_sockets: AtomicU64::new(0),
             metrics: HubMetrics::default(),
+            clients,
         })
     }
 
@@ -214,6 +238,30 @@ impl Hub {
 
     fn lock(&self) -> MutexGuard<'_, Sessions> {
         self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Lets a client at `ip` open one more socket, naming `session` if its link has a
+    /// good one: refused when the address holds `max_sockets_per_ip` sockets, or when the
+    /// session is new (neither active nor ended) and the address has started
+    /// `new_sessions_per_ip_per_minute` sessions in the last minute. The ticket holds the
+    /// socket's place until it is dropped.
+    pub fn admit(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        session: Option<&SessionId>,
+    ) -> Result<ClientTicket, AdmitError> {
+        let now = Instant::now();
+        let new_session = session.is_some_and(|id| {
+            let sessions = self.lock();
+            !sessions.active.contains_key(id) && !sessions.ended.contains(id, now)
+        });
+        let key = ClientKey::of(ip);
+        self.clients.admit(key, new_session, now)?;
+        Ok(ClientTicket::new(Arc::clone(self), key))
+    }
+
+    pub(crate) fn clients(&self) -> &Clients {
+        &self.clients
     }
 
     /// Joins `peer` to `session_id`, creating the session if the id is new. A peer that
@@ -312,6 +360,7 @@ impl Hub {
             }
             sessions.active.values().cloned().collect()
         };
+        self.clients.sweep(now);
         let mut ended = 0;
         for session in candidates {
             if let Some(reason) = session.expiry(now, self.limits.idle_timeout, self.limits.max_age)

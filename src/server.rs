@@ -68,6 +68,7 @@ pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
     let signal = socket::router(SignalState {
         hub,
         allowed_origins: config.allowed_origins.clone(),
+        behind_tls_proxy: config.behind_tls_proxy,
     });
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use tokio_tungstenite::tungstenite::http::StatusCode;
 
 const REFERRER: &str = "no-referrer";
 const PERMISSIONS: &str = "camera=(self), microphone=(self), display-capture=()";
@@ -242,4 +243,125 @@ async fn shutdown_closes_live_sockets_with_1001_and_serve_returns() {
         .expect("stop task")
         .expect("serve returned without error");
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}
+
+/// Another valid session id, numbered.
+fn session(n: u8) -> String {
+    format!("123e4567-e89b-42d3-a456-4266141740{n:02}")
+}
+
+const TOO_MANY: StatusCode = StatusCode::TOO_MANY_REQUESTS;
+
+#[tokio::test]
+async fn one_address_may_hold_only_so_many_sockets_and_gets_429_beyond() {
+    let server = AppServer::start(&["--max-sockets-per-ip", "3"]).await;
+    let mut alice = server.connect(SESSION, ALICE).await;
+    let _bob = server.connect(SESSION, BOB).await;
+    // A bad link is a socket too (it gets its error, then 1008).
+    let _bad = server.try_connect(SESSION, "x", &[]).await.expect("101");
+    assert_eq!(
+        server.try_connect(&session(1), CAROL, &[]).await.err(),
+        Some(TOO_MANY)
+    );
+    // Reconnects count as well: the limit is on sockets, not participants.
+    assert_eq!(
+        server.try_connect(SESSION, ALICE, &[]).await.err(),
+        Some(TOO_MANY)
+    );
+    metrics_with(
+        &server,
+        &lines(&["homecall_upgrades_refused_total{reason=\"too_many_sockets\"} 2"]),
+    )
+    .await;
+
+    // A socket that closes gives its place back.
+    alice.send(&candidate(ALICE, 1)).await;
+    alice.hang_up().await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match server.try_connect(&session(1), CAROL, &[]).await {
+            Ok(_) => break,
+            Err(status) => assert_eq!(status, TOO_MANY),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no place given back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn one_address_may_start_only_so_many_sessions_a_minute() {
+    let server = AppServer::start(&["--new-sessions-per-ip-per-minute", "2"]).await;
+    let mut first = server.connect(&session(1), ALICE).await;
+    let _second = server.connect(&session(2), ALICE).await;
+    assert_eq!(
+        server.try_connect(&session(3), ALICE, &[]).await.err(),
+        Some(TOO_MANY)
+    );
+    // Joining a session that exists is not starting one.
+    let mut bob = server
+        .try_connect(&session(1), BOB, &[])
+        .await
+        .expect("join an active session");
+    first
+        .send(&format!(
+            r#"{{"type":"candidate","sessionId":"{}","from":"{ALICE}","candidate":null}}"#,
+            session(1)
+        ))
+        .await;
+    assert!(bob.recv().await.contains(r#""candidate":null"#));
+    // An ended session gets its session_ended answer, not a 429.
+    first.hang_up().await;
+    bob.next().await;
+    let mut late = server
+        .try_connect(&session(1), CAROL, &[])
+        .await
+        .expect("an ended session is not a new one");
+    assert!(late.recv().await.contains("session_ended"));
+    metrics_with(
+        &server,
+        &lines(&["homecall_upgrades_refused_total{reason=\"too_many_new_sessions\"} 1"]),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn x_forwarded_for_names_the_client_only_behind_the_tls_proxy() {
+    let args = ["--max-sockets-per-ip", "1"];
+    let xff = |value| [("x-forwarded-for", value)];
+
+    // Without the proxy switch the header is ignored: every socket here is 127.0.0.1.
+    let server = AppServer::start(&args).await;
+    let _one = server
+        .try_connect(SESSION, ALICE, &xff("203.0.113.1"))
+        .await
+        .expect("first socket");
+    assert_eq!(
+        server
+            .try_connect(SESSION, BOB, &xff("198.51.100.2"))
+            .await
+            .err(),
+        Some(TOO_MANY)
+    );
+    drop(server);
+
+    // Behind the proxy the last entry counts, whatever the client put before it.
+    let server = AppServer::start(&[args[0], args[1], "--behind-tls-proxy"]).await;
+    let _one = server
+        .try_connect(SESSION, ALICE, &xff("203.0.113.1"))
+        .await
+        .expect("first socket of 203.0.113.1");
+    assert_eq!(
+        server
+            .try_connect(SESSION, BOB, &xff("198.51.100.2, 203.0.113.1"))
+            .await
+            .err(),
+        Some(TOO_MANY)
+    );
+    let _two = server
+        .try_connect(SESSION, BOB, &xff("203.0.113.1, 198.51.100.2"))
+        .await
+        .expect("another address");
 }

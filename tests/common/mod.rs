@@ -62,6 +62,7 @@ impl TestServer {
         let app = router(SignalState {
             hub: Arc::clone(&hub),
             allowed_origins,
+            behind_tls_proxy: false,
         });
         let server = tokio::spawn(async move {
             axum::serve(
@@ -324,6 +325,30 @@ impl AppServer {
             .expect("websocket upgrade");
         assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
         Client { ws }
+    }
+
+    /// Tries an upgrade with extra headers: `Ok` on 101, else the HTTP status.
+    pub async fn try_connect(
+        &self,
+        session: &str,
+        peer: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Client, StatusCode> {
+        let mut request = self
+            .ws(session, peer)
+            .into_client_request()
+            .expect("request");
+        for (name, value) in headers {
+            request.headers_mut().append(
+                tungstenite::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                HeaderValue::from_str(value).expect("value"),
+            );
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(Client { ws }),
+            Err(tungstenite::Error::Http(response)) => Err(response.status()),
+            Err(other) => panic!("unexpected upgrade failure: {other}"),
+        }
     }
 
     /// Triggers shutdown; `serve` must then return within `within`.
