@@ -28,6 +28,15 @@ pub struct Config {
     #[arg(long, env = "HOMECALL_BEHIND_TLS_PROXY")]
     pub behind_tls_proxy: bool,
 
+    /// PEM certificate chain. With --tls-key, this server speaks `https://` and `wss://`
+    /// itself (no proxy needed).
+    #[arg(long, env = "HOMECALL_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "HOMECALL_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// Origins allowed to open `/signal` (comma-separated, e.g. `https://call.example`).
     /// Empty: only the server's own origin.
     #[arg(long, env = "HOMECALL_ALLOWED_ORIGINS", value_delimiter = ',')]
@@ -101,8 +110,9 @@ pub struct Config {
 pub enum ConfigError {
     #[error(
         "refusing to listen on {0} without TLS: browsers need wss:// on the internet. \
-         Listen on 127.0.0.1 for development, or put a TLS-terminating proxy in front \
-         and pass --behind-tls-proxy (HOMECALL_BEHIND_TLS_PROXY=true)"
+         Listen on 127.0.0.1 for development, give this server a certificate \
+         (--tls-cert and --tls-key), or put a TLS-terminating proxy in front and pass \
+         --behind-tls-proxy (HOMECALL_BEHIND_TLS_PROXY=true)"
     )]
     PlainTextOnPublicAddress(SocketAddr),
     #[error("bad hub limits: {0}")]
@@ -112,16 +122,17 @@ pub enum ConfigError {
 impl Config {
     /// Checks the settings as a whole.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.listen.ip().is_loopback() && !self.behind_tls_proxy {
+        if !self.listen.ip().is_loopback() && !self.clients_use_tls() {
             return Err(ConfigError::PlainTextOnPublicAddress(self.listen));
         }
         self.hub_limits().validate()?;
         Ok(())
     }
 
-    /// Whether browsers reach this server over TLS (so `Strict-Transport-Security` is sent).
+    /// Whether browsers reach this server over TLS, its own or a proxy's (so public
+    /// addresses are allowed and `Strict-Transport-Security` is sent).
     pub fn clients_use_tls(&self) -> bool {
-        self.behind_tls_proxy
+        self.behind_tls_proxy || self.tls_cert.is_some()
     }
 
     /// The hub's limits and timers.
@@ -175,5 +186,24 @@ mod tests {
         let config =
             Config::parse_from(["homecall", "--listen", "0.0.0.0:3000", "--behind-tls-proxy"]);
         assert_eq!(config.validate(), Ok(()));
+        let config = Config::parse_from([
+            "homecall",
+            "--listen",
+            "[::]:443",
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "key.pem",
+        ]);
+        assert_eq!(config.validate(), Ok(()));
+        assert!(config.clients_use_tls());
+    }
+
+    #[test]
+    fn a_certificate_needs_its_key() {
+        let alone = Config::try_parse_from(["homecall", "--tls-cert", "cert.pem"]);
+        assert!(alone.is_err());
+        let alone = Config::try_parse_from(["homecall", "--tls-key", "key.pem"]);
+        assert!(alone.is_err());
     }
 }

@@ -4,8 +4,10 @@
 //! rules live in `hub`, settings in `config`.
 //!
 //! - [`security`]: the security headers every response carries.
+//! - [`tls`]: built-in TLS (`--tls-cert`, `--tls-key`).
 
 pub mod security;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,6 +17,7 @@ use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use leptos::config::{Env, LeptosOptions};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
@@ -119,31 +122,46 @@ async fn service_worker() -> impl IntoResponse {
 pub enum ServeError {
     #[error("serving HTTP failed: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Serves HomeCall on `listener` until `shutdown` completes, then closes every live signal
-/// socket with 1001 (axum's graceful shutdown alone would wait for them forever).
+/// socket with 1001 (axum's graceful shutdown alone would wait for them forever). With
+/// `--tls-cert` and `--tls-key` it speaks TLS on `listener` itself.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
     let hub = Hub::new(config.hub_limits());
     hub.spawn_sweeper();
-    let app = router(&config, hub.clone());
-    let hub_for_shutdown = hub.clone();
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let app = router(&config, hub.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let graceful = async move {
         shutdown.await;
-        hub_for_shutdown.shutdown();
-        let closed = tokio::time::timeout(SOCKET_CLOSE_WAIT, hub_for_shutdown.sockets_closed());
+        hub.shutdown();
+        let closed = tokio::time::timeout(SOCKET_CLOSE_WAIT, hub.sockets_closed());
         if closed.await.is_err() {
             tracing::warn!("some signal sockets did not close in time");
         }
-    })
-    .await?;
+    };
+    match tls {
+        Some(tls) => {
+            // `tap_io` only so that axum provides `ConnectInfo<SocketAddr>` for it.
+            let listener = tls::TlsListener::new(listener, tls)?.tap_io(|_| ());
+            axum::serve(listener, app)
+                .with_graceful_shutdown(graceful)
+                .await?;
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(graceful)
+                .await?;
+        }
+    }
     Ok(())
 }

@@ -365,3 +365,108 @@ async fn x_forwarded_for_names_the_client_only_behind_the_tls_proxy() {
         .await
         .expect("another address");
 }
+
+/// A self-signed certificate for 127.0.0.1 and localhost, written as PEM files into a
+/// fresh folder: (certificate path, key path, certificate DER).
+fn self_signed(name: &str) -> (std::path::PathBuf, std::path::PathBuf, Vec<u8>) {
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .expect("self-signed certificate");
+    let dir = std::env::temp_dir().join(format!("homecall-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp folder");
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert.pem()).expect("write cert");
+    std::fs::write(&key_path, signing_key.serialize_pem()).expect("write key");
+    (cert_path, key_path, cert.der().to_vec())
+}
+
+/// A rustls client configuration that trusts only `cert_der`.
+fn trusting(cert_der: &[u8]) -> std::sync::Arc<tokio_rustls::rustls::ClientConfig> {
+    use tokio_rustls::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(cert_der.to_vec()))
+        .expect("trust the test certificate");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    std::sync::Arc::new(config)
+}
+
+async fn connect_wss(
+    server: &AppServer,
+    tls: &std::sync::Arc<tokio_rustls::rustls::ClientConfig>,
+    peer: &str,
+) -> Client {
+    let url = format!(
+        "wss://127.0.0.1:{}/signal?session={SESSION}&peer={peer}",
+        server.addr.port()
+    );
+    let connector = tokio_tungstenite::Connector::Rustls(std::sync::Arc::clone(tls));
+    let (ws, response) =
+        tokio_tungstenite::connect_async_tls_with_config(url, None, false, Some(connector))
+            .await
+            .expect("wss upgrade");
+    assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+    Client { ws }
+}
+
+#[tokio::test]
+async fn with_a_certificate_the_server_speaks_wss_and_https_itself() {
+    let (cert, key, der) = self_signed("tls");
+    let (cert, key) = (cert.to_str().expect("path"), key.to_str().expect("path"));
+    let server = AppServer::start(&["--tls-cert", cert, "--tls-key", key]).await;
+    let tls = trusting(&der);
+
+    let mut alice = connect_wss(&server, &tls, ALICE).await;
+    let mut bob = connect_wss(&server, &tls, BOB).await;
+    let offer =
+        format!(r#"{{"type":"offer","sessionId":"{SESSION}","from":"{ALICE}","sdp":"v=0\r\n"}}"#);
+    alice.send(&offer).await;
+    assert_eq!(bob.recv().await, offer);
+    let answer =
+        format!(r#"{{"type":"answer","sessionId":"{SESSION}","from":"{BOB}","sdp":"v=0\r\n"}}"#);
+    bob.send(&answer).await;
+    assert_eq!(alice.recv().await, answer);
+
+    let https = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_der(&der).expect("certificate"))
+        .build()
+        .expect("https client");
+    let url = format!("https://127.0.0.1:{}/healthz", server.addr.port());
+    let response = https.get(&url).send().await.expect("GET over TLS");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "strict-transport-security"),
+        Some("max-age=31536000")
+    );
+    assert_eq!(header(&response, "referrer-policy"), Some(REFERRER));
+    assert_eq!(response.text().await.expect("body"), "ok");
+    // Plain text on the TLS port gets nowhere.
+    assert!(reqwest::get(server.http("/healthz")).await.is_err());
+
+    // Graceful shutdown works over TLS too.
+    let stopping = tokio::spawn(server.stop(PATIENCE));
+    alice.expect_close(1001, "server shutting down").await;
+    bob.expect_close(1001, "server shutting down").await;
+    stopping.await.expect("stop task").expect("serve returned");
+}
+
+#[tokio::test]
+async fn a_certificate_that_cannot_be_read_stops_serve_with_a_tls_error() {
+    let (cert, _, _) = self_signed("tls-bad");
+    let cert = cert.to_str().expect("path");
+    let server = AppServer::start(&["--tls-cert", cert, "--tls-key", "/nonexistent/key.pem"]).await;
+    let error = server.stop(PATIENCE).await.expect_err("a TLS error");
+    assert!(
+        matches!(error, homecall::server::ServeError::Tls(_)),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("/nonexistent/key.pem"),
+        "{error}"
+    );
+}

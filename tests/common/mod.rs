@@ -175,7 +175,11 @@ pub fn capture_logs() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
         .with_ansi(false)
         .with_max_level(tracing::Level::INFO)
         .finish();
-    (buffer, tracing::subscriber::set_default(subscriber))
+    let guard = tracing::subscriber::set_default(subscriber);
+    // A callsite that another test's thread registered while this subscriber was being
+    // set up can keep a stale "never" interest; recompute them all now.
+    tracing::callsite::rebuild_interest_cache();
+    (buffer, guard)
 }
 
 /// What the server sent, as the test sees it.
