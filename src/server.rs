@@ -1,7 +1,7 @@
 //! The server half: one axum router for the pages (server-rendered `<App/>`), the `/signal`
-//! hub, the PWA files (`/manifest.webmanifest`, `/sw.js`), `/healthz`, `/metrics` and the built assets,
-//! and `serve`, which runs it until a shutdown signal. Owns HTTP wiring only: the hub's
-//! rules live in `hub`, settings in `config`.
+//! hub, the PWA files (`/manifest.webmanifest`, `/sw.js`), `/healthz`, `/metrics` and the
+//! built assets, and `serve`, which runs it (plain or TLS) until a shutdown signal. Owns
+//! HTTP wiring only: the hub's rules live in `hub`, settings in `config`.
 //!
 //! - [`security`]: the security headers every response carries.
 //! - [`tls`]: built-in TLS (`--tls-cert`, `--tls-key`).
