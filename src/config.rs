@@ -24,9 +24,19 @@ pub struct Config {
     pub site_root: PathBuf,
 
     /// A TLS-terminating proxy stands in front of this server, so clients speak `wss://`
-    /// to the proxy even though this server listens in plain text.
+    /// to the proxy even though this server listens in plain text. The client's address
+    /// is then the last `X-Forwarded-For` entry, which that proxy must append.
     #[arg(long, env = "HOMECALL_BEHIND_TLS_PROXY")]
     pub behind_tls_proxy: bool,
+
+    /// PEM certificate chain. With --tls-key, this server speaks `https://` and `wss://`
+    /// itself (no proxy needed).
+    #[arg(long, env = "HOMECALL_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "HOMECALL_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 
     /// Origins allowed to open `/signal` (comma-separated, e.g. `https://call.example`).
     /// Empty: only the server's own origin.
@@ -73,6 +83,20 @@ pub struct Config {
     #[arg(long, env = "HOMECALL_SILENCE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     pub silence_timeout: Duration,
 
+    /// Signal sockets one client address may hold open at once (IPv6: per /64); beyond
+    /// it the upgrade gets HTTP 429.
+    #[arg(long, env = "HOMECALL_MAX_SOCKETS_PER_IP", default_value_t = 20)]
+    pub max_sockets_per_ip: usize,
+
+    /// Sessions one client address may start per minute; beyond it an upgrade naming a
+    /// new session gets HTTP 429.
+    #[arg(
+        long,
+        env = "HOMECALL_NEW_SESSIONS_PER_IP_PER_MINUTE",
+        default_value_t = 30
+    )]
+    pub new_sessions_per_ip_per_minute: u32,
+
     /// How long ended session ids are remembered (they can never be used again).
     #[arg(long, env = "HOMECALL_ENDED_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
     pub ended_ttl: Duration,
@@ -104,8 +128,9 @@ pub struct Config {
 pub enum ConfigError {
     #[error(
         "refusing to listen on {0} without TLS: browsers need wss:// on the internet. \
-         Listen on 127.0.0.1 for development, or put a TLS-terminating proxy in front \
-         and pass --behind-tls-proxy (HOMECALL_BEHIND_TLS_PROXY=true)"
+         Listen on 127.0.0.1 for development, give this server a certificate \
+         (--tls-cert and --tls-key), or put a TLS-terminating proxy in front and pass \
+         --behind-tls-proxy (HOMECALL_BEHIND_TLS_PROXY=true)"
     )]
     PlainTextOnPublicAddress(SocketAddr),
     #[error("bad hub limits: {0}")]
@@ -115,11 +140,17 @@ pub enum ConfigError {
 impl Config {
     /// Checks the settings as a whole.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.listen.ip().is_loopback() && !self.behind_tls_proxy {
+        if !self.listen.ip().is_loopback() && !self.clients_use_tls() {
             return Err(ConfigError::PlainTextOnPublicAddress(self.listen));
         }
         self.hub_limits().validate()?;
         Ok(())
+    }
+
+    /// Whether browsers reach this server over TLS, its own or a proxy's (so public
+    /// addresses are allowed and `Strict-Transport-Security` is sent).
+    pub fn clients_use_tls(&self) -> bool {
+        self.behind_tls_proxy || self.tls_cert.is_some()
     }
 
     /// The hub's limits and timers.
@@ -136,6 +167,8 @@ impl Config {
             silence_timeout: self.silence_timeout,
             ended_ttl: self.ended_ttl,
             ended_capacity: self.ended_capacity,
+            max_sockets_per_ip: self.max_sockets_per_ip,
+            new_sessions_per_ip_per_minute: self.new_sessions_per_ip_per_minute,
             ..HubLimits::default()
         }
     }
@@ -167,6 +200,9 @@ mod tests {
         assert_eq!(config.max_message_bytes, 65_536);
         assert_eq!(config.idle_timeout, Duration::from_secs(600));
         assert_eq!(config.max_session_age, Duration::from_secs(12 * 3600));
+        let limits = config.hub_limits();
+        assert_eq!(limits.max_sockets_per_ip, 20);
+        assert_eq!(limits.new_sessions_per_ip_per_minute, 30);
         assert_eq!(config.validate(), Ok(()));
     }
 
@@ -178,5 +214,24 @@ mod tests {
         let config =
             Config::parse_from(["homecall", "--listen", "0.0.0.0:3000", "--behind-tls-proxy"]);
         assert_eq!(config.validate(), Ok(()));
+        let config = Config::parse_from([
+            "homecall",
+            "--listen",
+            "[::]:443",
+            "--tls-cert",
+            "cert.pem",
+            "--tls-key",
+            "key.pem",
+        ]);
+        assert_eq!(config.validate(), Ok(()));
+        assert!(config.clients_use_tls());
+    }
+
+    #[test]
+    fn a_certificate_needs_its_key() {
+        let alone = Config::try_parse_from(["homecall", "--tls-cert", "cert.pem"]);
+        assert!(alone.is_err());
+        let alone = Config::try_parse_from(["homecall", "--tls-key", "key.pem"]);
+        assert!(alone.is_err());
     }
 }

@@ -10,15 +10,20 @@
 //! - [`ended`]: ended ids, time-limited and bounded.
 //! - [`rate`]: the per-socket token bucket.
 //! - [`session`]: slots, routing, reconnects, drops; the [`Membership`] handle.
+//! - [`metrics`]: counters and their Prometheus rendering.
+//! - [`per_ip`]: open sockets and new sessions per client address.
 //! - [`socket`]: the WebSocket upgrade and the per-socket task.
 
 mod ended;
+pub mod metrics;
+pub mod per_ip;
 mod queue;
 mod rate;
 mod session;
 pub mod socket;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
@@ -29,6 +34,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::protocol::{MAX_INVALID_MESSAGES, PeerId, SessionId};
 use ended::EndedIds;
+use metrics::{Gauges, HubMetrics};
+use per_ip::{AdmitError, ClientBounds, ClientKey, ClientTicket, Clients};
 use session::{Joined, Session, SlotRefused};
 
 pub use session::{EndReason, Membership, Outbound, SubmitError, Submitted};
@@ -67,6 +74,12 @@ pub struct HubLimits {
     /// Active sessions the hub keeps; a socket naming a new session beyond this is closed
     /// with 1013 (try again later). Not in PROTOCOL.md: a guard on memory.
     pub max_sessions: usize,
+    /// Signal sockets one client address may hold open at once (IPv6: one /64). Not in
+    /// PROTOCOL.md: a guard against hostile clients; beyond it the upgrade gets HTTP 429.
+    pub max_sockets_per_ip: usize,
+    /// Sessions one client address may start per minute (a bucket of this many, refilled
+    /// over a minute). Beyond it an upgrade naming a new session gets HTTP 429.
+    pub new_sessions_per_ip_per_minute: u32,
     /// How often the sweeper looks for idle, old and forgotten sessions.
     pub sweep_interval: Duration,
     /// How long the hub waits for a client's close reply after sending its own close.
@@ -90,6 +103,8 @@ impl Default for HubLimits {
             ended_capacity: 1_000_000,
             max_invalid_messages: MAX_INVALID_MESSAGES,
             max_sessions: 100_000,
+            max_sockets_per_ip: 20,
+            new_sessions_per_ip_per_minute: 30,
             sweep_interval: Duration::from_secs(5),
             close_grace: Duration::from_secs(5),
         }
@@ -121,6 +136,11 @@ impl HubLimits {
             ("ended_capacity", self.ended_capacity),
             ("max_invalid_messages", self.max_invalid_messages as usize),
             ("max_sessions", self.max_sessions),
+            ("max_sockets_per_ip", self.max_sockets_per_ip),
+            (
+                "new_sessions_per_ip_per_minute",
+                self.new_sessions_per_ip_per_minute as usize,
+            ),
         ];
         let timers = [
             ("idle_timeout", self.idle_timeout),
@@ -181,6 +201,9 @@ pub struct Hub {
     /// Woken when a socket leaves; lets shutdown wait for the sockets to close.
     left: Notify,
     live_sockets: AtomicU64,
+    metrics: HubMetrics,
+    /// Per-address counts; its own lock, never nested with `sessions`.
+    clients: Clients,
 }
 
 impl Hub {
@@ -190,6 +213,10 @@ impl Hub {
             *timer = (*timer).max(Duration::from_millis(1));
         }
         let ended = EndedIds::new(limits.ended_ttl, limits.ended_capacity);
+        let clients = Clients::new(ClientBounds {
+            max_sockets: limits.max_sockets_per_ip,
+            new_sessions_per_minute: limits.new_sessions_per_ip_per_minute,
+        });
         Arc::new(Hub {
             limits,
             sessions: Mutex::new(Sessions {
@@ -200,6 +227,8 @@ impl Hub {
             shutting_down: AtomicBool::new(false),
             left: Notify::new(),
             live_sockets: AtomicU64::new(0),
+            metrics: HubMetrics::default(),
+            clients,
         })
     }
 
@@ -209,6 +238,30 @@ impl Hub {
 
     fn lock(&self) -> MutexGuard<'_, Sessions> {
         self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Lets a client at `ip` open one more socket, naming `session` if its link has a
+    /// good one: refused when the address holds `max_sockets_per_ip` sockets, or when the
+    /// session is new (neither active nor ended) and the address has started
+    /// `new_sessions_per_ip_per_minute` sessions in the last minute. The ticket holds the
+    /// socket's place until it is dropped.
+    pub fn admit(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        session: Option<&SessionId>,
+    ) -> Result<ClientTicket, AdmitError> {
+        let now = Instant::now();
+        let new_session = session.is_some_and(|id| {
+            let sessions = self.lock();
+            !sessions.active.contains_key(id) && !sessions.ended.contains(id, now)
+        });
+        let key = ClientKey::of(ip);
+        self.clients.admit(key, new_session, now)?;
+        Ok(ClientTicket::new(Arc::clone(self), key))
+    }
+
+    pub(crate) fn clients(&self) -> &Clients {
+        &self.clients
     }
 
     /// Joins `peer` to `session_id`, creating the session if the id is new. A peer that
@@ -239,6 +292,7 @@ impl Hub {
                         self.limits.queue_bytes,
                     ));
                     sessions.active.insert(session_id, Arc::clone(&session));
+                    self.metrics.session_started();
                     (session, true)
                 }
             }
@@ -290,6 +344,7 @@ impl Hub {
             }
             sessions.ended.insert(&session.id, now);
         }
+        self.metrics.session_ended(reason);
         tracing::info!(session = %session.id, reason = reason.as_str(), "session ended");
         true
     }
@@ -305,6 +360,7 @@ impl Hub {
             }
             sessions.active.values().cloned().collect()
         };
+        self.clients.sweep(now);
         let mut ended = 0;
         for session in candidates {
             if let Some(reason) = session.expiry(now, self.limits.idle_timeout, self.limits.max_age)
@@ -384,6 +440,32 @@ impl Hub {
     pub fn queued(&self, session_id: &SessionId) -> (usize, usize) {
         let session = self.lock().active.get(session_id).cloned();
         session.map_or((0, 0), |session| session.queued())
+    }
+
+    /// The hub's counters (the socket edge bumps the ones it sees).
+    pub fn metrics(&self) -> &HubMetrics {
+        &self.metrics
+    }
+
+    /// Every counter and gauge in the Prometheus text format.
+    pub fn render_metrics(&self) -> String {
+        let (sessions, ended_ids_remembered) = {
+            let sessions = self.lock();
+            let list: Vec<Arc<Session>> = sessions.active.values().cloned().collect();
+            (list, sessions.ended.len())
+        };
+        let (queued_messages, queued_bytes) = sessions
+            .iter()
+            .map(|session| session.queued())
+            .fold((0, 0), |(m, b), (sm, sb)| (m + sm, b + sb));
+        let gauges = Gauges {
+            sessions_active: sessions.len(),
+            sockets_connected: self.live_socket_count(),
+            queued_messages,
+            queued_bytes,
+            ended_ids_remembered,
+        };
+        metrics::render(&self.metrics, gauges)
     }
 
     /// Sockets being served, from upgrade to close (for metrics and tests).

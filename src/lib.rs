@@ -14,7 +14,9 @@
 //! - [`logger`]: one logging API: `tracing` on the server, the console in the browser.
 //! - `config` (ssr): every server setting, from flags and `HOMECALL_*` variables.
 //! - `hub` (ssr): sessions, participants, queues, expiry; `hub::socket` is its WebSocket edge.
-//! - `server` (ssr): the axum router (pages, `/signal`, PWA files, health) and serving.
+//! - `server` (ssr): the axum router (pages, `/signal`, PWA files, `/healthz`, `/metrics`)
+//!   and serving; `server::security` sets the security headers, `server::tls` is the
+//!   built-in TLS.
 //! - `turn` (ssr): the page's ICE configuration, with coturn REST TURN credentials.
 
 pub mod app;

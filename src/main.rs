@@ -15,7 +15,12 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    tracing::info!(address = %config.listen, "HomeCall is listening");
+    let scheme = if config.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(address = %config.listen, scheme, "HomeCall is listening");
     homecall::server::serve(listener, config, shutdown_signal()).await?;
     tracing::info!("HomeCall stopped");
     Ok(())

@@ -1,7 +1,14 @@
 //! The server half: one axum router for the pages (server-rendered `<App/>`), the `/signal`
-//! hub, the PWA files (`/manifest.webmanifest`, `/sw.js`), `/healthz` and the built assets,
-//! and `serve`, which runs it until a shutdown signal. Owns HTTP wiring only: the hub's
-//! rules live in `hub`, settings in `config`.
+//! hub, the PWA files (`/manifest.webmanifest`, `/sw.js`), `/healthz`, `/metrics` and the
+//! built assets, and `serve`, which runs it (plain or TLS) until a shutdown signal. Owns
+//! HTTP wiring only: the hub's rules live in `hub`, settings in `config`.
+//!
+//! - [`security`]: the security headers every response carries.
+//! - [`tls`]: built-in TLS (`--tls-cert`, `--tls-key`).
+
+pub mod qr;
+pub mod security;
+pub mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,6 +20,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use leptos::config::{Env, LeptosOptions};
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -47,17 +55,30 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
 pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
     let options = leptos_options(config);
     let pages = Router::new()
-        .leptos_routes(&options, generate_route_list(App), {
-            let options = options.clone();
-            move || shell(options.clone())
-        })
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        .leptos_routes_with_context(
+            &options,
+            generate_route_list(App),
+            security::provide_page_csp,
+            {
+                let options = options.clone();
+                move || shell(options.clone())
+            },
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            security::provide_page_csp,
+            shell,
+        ))
         .with_state(options);
+    let metrics = {
+        let hub = Arc::clone(&hub);
+        move || async move { render_metrics(&hub) }
+    };
     let signal = socket::router(SignalState {
         hub,
         allowed_origins: config.allowed_origins.clone(),
+        behind_tls_proxy: config.behind_tls_proxy,
     });
-    Router::new()
+    let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/manifest.webmanifest", get(manifest))
         .route("/sw.js", get(service_worker))
@@ -65,8 +86,27 @@ pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
             "/api/config",
             get(page_config).with_state(Arc::new(config.ice_settings())),
         )
+        .route("/metrics", get(metrics))
+        .route(
+            "/qr.svg",
+            get(qr::qr_code).with_state(qr::Scheme {
+                https: config.clients_use_tls(),
+            }),
+        )
         .merge(signal)
-        .merge(pages)
+        .merge(pages);
+    security::apply(app, config.clients_use_tls())
+}
+
+/// `GET /metrics`: the hub's counters and gauges for Prometheus.
+fn render_metrics(hub: &Hub) -> impl IntoResponse + use<> {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        hub.render_metrics(),
+    )
 }
 
 /// The page's STUN/TURN configuration, with fresh TURN credentials; never cached.
@@ -100,28 +140,51 @@ async fn service_worker() -> impl IntoResponse {
     )
 }
 
+/// Why the server stopped other than by its shutdown signal.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("serving HTTP failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+}
+
 /// Serves HomeCall on `listener` until `shutdown` completes, then closes every live signal
-/// socket with 1001 (axum's graceful shutdown alone would wait for them forever).
+/// socket with 1001 (axum's graceful shutdown alone would wait for them forever). With
+/// `--tls-cert` and `--tls-key` it speaks TLS on `listener` itself.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> Result<(), ServeError> {
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
+        _ => None,
+    };
     let hub = Hub::new(config.hub_limits());
     hub.spawn_sweeper();
-    let app = router(&config, hub.clone());
-    let hub_for_shutdown = hub.clone();
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let app = router(&config, hub.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let graceful = async move {
         shutdown.await;
-        hub_for_shutdown.shutdown();
-        let closed = tokio::time::timeout(SOCKET_CLOSE_WAIT, hub_for_shutdown.sockets_closed());
+        hub.shutdown();
+        let closed = tokio::time::timeout(SOCKET_CLOSE_WAIT, hub.sockets_closed());
         if closed.await.is_err() {
             tracing::warn!("some signal sockets did not close in time");
         }
-    })
-    .await
+    };
+    match tls {
+        Some(tls) => {
+            // `tap_io` only so that axum provides `ConnectInfo<SocketAddr>` for it.
+            let listener = tls::TlsListener::new(listener, tls)?.tap_io(|_| ());
+            axum::serve(listener, app)
+                .with_graceful_shutdown(graceful)
+                .await?;
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(graceful)
+                .await?;
+        }
+    }
+    Ok(())
 }

@@ -288,6 +288,11 @@ impl Membership {
         &self.peer
     }
 
+    /// The hub's counters.
+    pub fn metrics(&self) -> &super::metrics::HubMetrics {
+        self.hub.metrics()
+    }
+
     fn other(&self) -> SlotIndex {
         1 - self.slot
     }
@@ -309,6 +314,7 @@ impl Membership {
         if let Some(conn) = recipient {
             conn.wake.notify_one();
         }
+        self.hub.metrics().accepted(recipient.is_some());
         Ok(Submitted {
             recipient_connected: recipient.is_some(),
             waiting,
@@ -341,8 +347,11 @@ impl Membership {
     /// The frame `seq` from [`Self::next_outbound`] was written to the socket.
     pub fn delivered(&self, seq: u64) {
         let mut state = self.session.lock();
-        if state.ended.is_none() && state.is_current(self.slot, self.conn) {
-            state.queues.remove_front(self.slot, seq);
+        if state.ended.is_none()
+            && state.is_current(self.slot, self.conn)
+            && state.queues.remove_front(self.slot, seq)
+        {
+            self.hub.metrics().delivered();
         }
     }
 

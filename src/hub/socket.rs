@@ -7,13 +7,14 @@
 //! protocol's codes. Must not touch session state directly (it asks the [`Hub`]) and never
 //! logs SDP or candidate contents: only ids, types, sizes and outcomes.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -21,6 +22,8 @@ use bytes::Bytes;
 use tokio::time::Instant;
 use tracing::{Instrument, field};
 
+use super::metrics::UpgradeRefusal;
+use super::per_ip::AdmitError;
 use super::rate::RateLimiter;
 use super::{EndReason, Hub, HubLimits, JoinError, Membership, Outbound, SubmitError};
 use crate::protocol::{ErrorCode, PeerId, SessionId, Signal, close, validate_client_frame};
@@ -37,9 +40,14 @@ pub struct SignalState {
     /// Origins allowed to open a socket, as browsers send them (`https://call.example`).
     /// Empty: the server's own origin only, i.e. the `Origin` host equals `Host`.
     pub allowed_origins: Vec<String>,
+    /// A TLS-terminating proxy stands in front: the client's address is the last
+    /// `X-Forwarded-For` entry (the one that proxy appended). Otherwise the header is
+    /// ignored, since any client can send it.
+    pub behind_tls_proxy: bool,
 }
 
-/// `GET /signal?session=<sessionId>&peer=<peerId>`, upgraded to a WebSocket.
+/// `GET /signal?session=<sessionId>&peer=<peerId>`, upgraded to a WebSocket. The router
+/// must be served with `ConnectInfo<SocketAddr>` (the per-address limits need it).
 pub fn router(state: SignalState) -> Router {
     Router::new()
         .route("/signal", get(upgrade))
@@ -52,6 +60,7 @@ type Link = Result<(SessionId, PeerId), Option<SessionId>>;
 
 async fn upgrade(
     State(state): State<Arc<SignalState>>,
+    ConnectInfo(peer_addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -65,6 +74,7 @@ async fn upgrade(
             .is_ok_and(|origin| origin_allowed(origin, host, &state.allowed_origins));
         if !allowed {
             tracing::info!(origin = ?origin, "signal upgrade refused: origin not allowed");
+            state.hub.metrics().upgrade_refused(UpgradeRefusal::Origin);
             return StatusCode::FORBIDDEN.into_response();
         }
     }
@@ -88,12 +98,53 @@ async fn upgrade(
         Err(None) => {}
     }
     let hub = Arc::clone(&state.hub);
+    let ip = client_ip(peer_addr, &headers, state.behind_tls_proxy);
+    let ticket = match hub.admit(ip, link.as_ref().ok().map(|(session, _)| session)) {
+        Ok(ticket) => ticket,
+        Err(refused) => {
+            // The address itself is not logged: it is the user's.
+            span.in_scope(|| tracing::info!(outcome = %refused, "signal upgrade refused: 429"));
+            hub.metrics().upgrade_refused(match refused {
+                AdmitError::TooManySockets => UpgradeRefusal::TooManySockets,
+                AdmitError::TooManyNewSessions => UpgradeRefusal::TooManyNewSessions,
+            });
+            return StatusCode::TOO_MANY_REQUESTS.into_response();
+        }
+    };
     let hard = hub.limits().hard_frame_bytes;
     ws.read_buffer_size(SOCKET_BUFFER_BYTES)
         .write_buffer_size(SOCKET_BUFFER_BYTES)
         .max_message_size(hard)
         .max_frame_size(hard)
-        .on_upgrade(move |socket| serve(socket, hub, link).instrument(span))
+        .on_upgrade(move |socket| {
+            async move {
+                let _ticket = ticket;
+                serve(socket, hub, link).await;
+            }
+            .instrument(span)
+        })
+}
+
+/// The client's address: the TCP peer, or behind the TLS proxy the last
+/// `X-Forwarded-For` entry (earlier entries are whatever the client claimed).
+fn client_ip(peer: SocketAddr, headers: &HeaderMap, behind_tls_proxy: bool) -> IpAddr {
+    if !behind_tls_proxy {
+        return peer.ip();
+    }
+    let last = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.rsplit(',').next())
+        .map(str::trim);
+    let parsed = last.and_then(|entry| {
+        entry
+            .parse::<IpAddr>()
+            .or_else(|_| entry.parse::<SocketAddr>().map(|addr| addr.ip()))
+            .ok()
+    });
+    parsed.unwrap_or_else(|| peer.ip())
 }
 
 /// Whether a browser page at `origin` may open a socket (PROTOCOL.md §1).
@@ -153,6 +204,7 @@ async fn serve(mut socket: WebSocket, hub: Arc<Hub>, link: Link) {
         Ok(ids) => ids,
         Err(session) => {
             tracing::info!(outcome = "bad_request", "signal link refused");
+            hub.metrics().rejected(ErrorCode::BadRequest);
             let session = session.as_ref().map(SessionId::as_str);
             out.error(session, ErrorCode::BadRequest).await;
             out.close(close::POLICY, "bad link").await;
@@ -166,10 +218,12 @@ async fn serve(mut socket: WebSocket, hub: Arc<Hub>, link: Link) {
             tracing::info!(outcome = %refused, "join refused");
             match refused {
                 JoinError::SessionEnded => {
+                    hub.metrics().rejected(ErrorCode::SessionEnded);
                     out.error(sid, ErrorCode::SessionEnded).await;
                     out.close(close::NORMAL, "session ended").await;
                 }
                 JoinError::SessionFull => {
+                    hub.metrics().rejected(ErrorCode::SessionFull);
                     out.error(sid, ErrorCode::SessionFull).await;
                     out.close(close::POLICY, "session full").await;
                 }
@@ -351,6 +405,7 @@ impl Out<'_> {
                     }
                 }
             };
+            member.metrics().rejected(refused);
             if !self.error(Some(session.as_str()), refused).await {
                 return Ending::Broken("error reply not sent");
             }
@@ -510,6 +565,24 @@ mod tests {
         assert_eq!(claimed_kind(r#"{"type":"<script>"}"#), "unknown");
         assert_eq!(claimed_kind(r#"{"sdp":"x"}"#), "unknown");
         assert_eq!(claimed_kind("not json"), "unknown");
+    }
+
+    #[test]
+    fn the_client_address_comes_from_the_proxy_only_behind_it() {
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        assert_eq!(client_ip(peer, &headers, true), ip("127.0.0.1"));
+        headers.append(
+            "x-forwarded-for",
+            "198.51.100.1, 203.0.113.9".parse().unwrap(),
+        );
+        assert_eq!(client_ip(peer, &headers, false), ip("127.0.0.1"));
+        assert_eq!(client_ip(peer, &headers, true), ip("203.0.113.9"));
+        headers.append("x-forwarded-for", "[2001:db8::1]:443".parse().unwrap());
+        assert_eq!(client_ip(peer, &headers, true), ip("2001:db8::1"));
+        headers.append("x-forwarded-for", "garbage".parse().unwrap());
+        assert_eq!(client_ip(peer, &headers, true), ip("127.0.0.1"));
     }
 
     #[test]

@@ -62,6 +62,7 @@ impl TestServer {
         let app = router(SignalState {
             hub: Arc::clone(&hub),
             allowed_origins,
+            behind_tls_proxy: false,
         });
         let server = tokio::spawn(async move {
             axum::serve(
@@ -174,7 +175,11 @@ pub fn capture_logs() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
         .with_ansi(false)
         .with_max_level(tracing::Level::INFO)
         .finish();
-    (buffer, tracing::subscriber::set_default(subscriber))
+    let guard = tracing::subscriber::set_default(subscriber);
+    // A callsite that another test's thread registered while this subscriber was being
+    // set up can keep a stale "never" interest; recompute them all now.
+    tracing::callsite::rebuild_interest_cache();
+    (buffer, guard)
 }
 
 /// What the server sent, as the test sees it.
@@ -273,5 +278,103 @@ impl Client {
     /// Drops the TCP connection without a close frame.
     pub fn drop_abruptly(self) {
         drop(self.ws);
+    }
+}
+
+/// The whole HomeCall server (`homecall::server::serve`) on port 0: pages, `/signal`,
+/// PWA files, `/healthz`, `/metrics`. Shut down by [`AppServer::stop`] or on `Drop`.
+pub struct AppServer {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), homecall::server::ServeError>>>,
+}
+
+impl AppServer {
+    pub async fn start(args: &[&str]) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
+        Self::start_on(listener, args).await
+    }
+
+    pub async fn start_on(listener: tokio::net::TcpListener, args: &[&str]) -> Self {
+        use clap::Parser;
+        let addr = listener.local_addr().expect("local addr");
+        let config = homecall::config::Config::parse_from(
+            std::iter::once("homecall").chain(args.iter().copied()),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(homecall::server::serve(listener, config, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn http(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn ws(&self, session: &str, peer: &str) -> String {
+        format!("ws://{}/signal?session={session}&peer={peer}", self.addr)
+    }
+
+    /// Connects `peer` to `session` over plain `ws://`.
+    pub async fn connect(&self, session: &str, peer: &str) -> Client {
+        let (ws, response) = tokio_tungstenite::connect_async(self.ws(session, peer))
+            .await
+            .expect("websocket upgrade");
+        assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+        Client { ws }
+    }
+
+    /// Tries an upgrade with extra headers: `Ok` on 101, else the HTTP status.
+    pub async fn try_connect(
+        &self,
+        session: &str,
+        peer: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Client, StatusCode> {
+        let mut request = self
+            .ws(session, peer)
+            .into_client_request()
+            .expect("request");
+        for (name, value) in headers {
+            request.headers_mut().append(
+                tungstenite::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                HeaderValue::from_str(value).expect("value"),
+            );
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(Client { ws }),
+            Err(tungstenite::Error::Http(response)) => Err(response.status()),
+            Err(other) => panic!("unexpected upgrade failure: {other}"),
+        }
+    }
+
+    /// Triggers shutdown; `serve` must then return within `within`.
+    pub async fn stop(mut self, within: Duration) -> Result<(), homecall::server::ServeError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = self.task.take().expect("server task");
+        tokio::time::timeout(within, task)
+            .await
+            .expect("serve returned in time")
+            .expect("serve did not panic")
+    }
+}
+
+impl Drop for AppServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
     }
 }
