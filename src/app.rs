@@ -14,6 +14,7 @@ use crate::contours::core::{Quality, format_duration};
 use crate::contours::env::Link;
 use crate::i18n::{Lang, Texts};
 use crate::protocol::ErrorCode;
+use crate::pwa::Pwa;
 
 /// The language of this page: from `Accept-Language` on the server, and from what the
 /// server wrote on `<html lang>` in the browser (so hydration renders the same words).
@@ -122,10 +123,26 @@ fn CallPage() -> impl IntoView {
     let query = use_query_map();
     let link = Link::from_query(query.with_untracked(|q| q.get("session")).as_deref());
     let call = Call::new(&link, page_lang());
+    let pwa = Pwa::new();
     Effect::new(move || {
         call.resume();
+        pwa.start();
+        #[cfg(feature = "hydrate")]
+        crate::contours::env::forget_other_calls(call.phase.get_untracked().session().as_ref());
         #[cfg(feature = "hydrate")]
         crate::contours::env::mark_hydrated();
+    });
+    // A new version never cuts a call: reload into it once no call runs.
+    Effect::new(move || {
+        let live = call.phase.with(Phase::is_live);
+        if pwa.update_ready.get() {
+            if live {
+                call.notice
+                    .set(Some(call.texts().update_available.to_owned()));
+            } else {
+                pwa.reload();
+            }
+        }
     });
     let screen = Memo::new(move |_| call.phase.with(screen_of));
     view! {
@@ -136,7 +153,7 @@ fn CallPage() -> impl IntoView {
             Screen::End => "end",
         }>
             {move || match screen.get() {
-                Screen::Home => view! { <Home call/> }.into_any(),
+                Screen::Home => view! { <Home call pwa/> }.into_any(),
                 Screen::Share => view! { <ShareLink call/> }.into_any(),
                 Screen::Call => view! { <CallView call/> }.into_any(),
                 Screen::End => view! { <End call/> }.into_any(),
@@ -147,15 +164,22 @@ fn CallPage() -> impl IntoView {
 }
 
 #[component]
-fn Home(call: Call) -> impl IntoView {
+fn Home(call: Call, pwa: Pwa) -> impl IntoView {
     let t = call.texts();
     view! {
         <section class="home">
+            <img class="logo" src="/icons/icon.svg" alt="" width="96" height="96"/>
             <h1 class="brand">"HomeCall"</h1>
             <p class="tagline">{t.tagline}</p>
             <button class="button primary big" on:click=move |_| call.press_call()>
                 {t.call}
             </button>
+            <Show when=move || pwa.can_install.get()>
+                <button class="button" on:click=move |_| pwa.install()>{t.install}</button>
+            </Show>
+            <Show when=move || pwa.show_ios_hint.get()>
+                <p class="hint">{t.install_ios_hint}</p>
+            </Show>
         </section>
     }
 }

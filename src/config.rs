@@ -118,6 +118,11 @@ pub struct Config {
     #[arg(long, env = "HOMECALL_TURN_CREDENTIAL_TTL", default_value = "12h", value_parser = humantime::parse_duration)]
     pub turn_credential_ttl: Duration,
 
+    /// The build's id, which names the service worker's cache; by default a hash of the
+    /// built assets, so each release gets its own cache.
+    #[arg(long, env = "HOMECALL_BUILD_ID")]
+    pub build_id: Option<String>,
+
     /// Tell pages to relay all media through TURN (`iceTransportPolicy: "relay"`).
     #[arg(long, env = "HOMECALL_RELAY_ONLY")]
     pub relay_only: bool,

@@ -11,6 +11,7 @@
 //!   Media (camera, microphone), Rtc (RTCPeerConnection), Net (signal client), and the
 //!   call conductor that wires them together.
 //! - [`i18n`]: the UI's words in Russian and English, and the choice between them.
+//! - [`pwa`]: service worker registration, update notices, the install button.
 //! - [`logger`]: one logging API: `tracing` on the server, the console in the browser.
 //! - `config` (ssr): every server setting, from flags and `HOMECALL_*` variables.
 //! - `hub` (ssr): sessions, participants, queues, expiry; `hub::socket` is its WebSocket edge.
@@ -24,6 +25,7 @@ pub mod contours;
 pub mod i18n;
 pub mod logger;
 pub mod protocol;
+pub mod pwa;
 
 #[cfg(feature = "ssr")]
 pub mod config;

@@ -6,6 +6,7 @@
 //! - [`security`]: the security headers every response carries.
 //! - [`tls`]: built-in TLS (`--tls-cert`, `--tls-key`).
 
+pub mod pwa;
 pub mod qr;
 pub mod security;
 pub mod tls;
@@ -25,6 +26,7 @@ use axum::{Json, Router};
 use leptos::config::{Env, LeptosOptions};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::app::{App, shell};
 use crate::config::Config;
@@ -34,11 +36,6 @@ use crate::turn::{self, IceSettings};
 
 /// How long shutdown waits for signal sockets to finish their closing handshake.
 const SOCKET_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// The web app manifest, kept at the top level of the repository.
-const MANIFEST: &str = include_str!("../manifest.webmanifest");
-/// The service worker, kept at the top level of the repository.
-const SERVICE_WORKER: &str = include_str!("../sw.js");
 
 /// The Leptos settings, derived from ours (no `LEPTOS_*` variables needed).
 pub fn leptos_options(config: &Config) -> LeptosOptions {
@@ -68,7 +65,13 @@ pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
             security::provide_page_csp,
             shell,
         ))
-        .with_state(options);
+        .with_state(options)
+        // Pages carry a fresh nonce and assets keep their names across builds: the browser
+        // revalidates both (the service worker keeps the build's own copies).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ));
     let metrics = {
         let hub = Arc::clone(&hub);
         move || async move { render_metrics(&hub) }
@@ -80,8 +83,15 @@ pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
     });
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/manifest.webmanifest", get(manifest))
-        .route("/sw.js", get(service_worker))
+        .route("/manifest.webmanifest", get(pwa::manifest))
+        .route(
+            "/sw.js",
+            get(pwa::service_worker).with_state(Arc::new(pwa::PwaFiles::load(
+                &config.site_root,
+                config.build_id.as_deref(),
+            ))),
+        )
+        .route("/offline", get(pwa::offline))
         .route(
             "/api/config",
             get(page_config).with_state(Arc::new(config.ice_settings())),
@@ -114,29 +124,6 @@ async fn page_config(State(settings): State<Arc<IceSettings>>) -> impl IntoRespo
     (
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
         Json(turn::page_config(&settings, SystemTime::now())),
-    )
-}
-
-async fn manifest() -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/manifest+json"),
-        )],
-        MANIFEST,
-    )
-}
-
-async fn service_worker() -> impl IntoResponse {
-    (
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/javascript; charset=utf-8"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        ],
-        SERVICE_WORKER,
     )
 }
 

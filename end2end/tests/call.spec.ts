@@ -1,5 +1,7 @@
 import { test, expect } from "@playwright/test";
-import { expectRemoteVideoFlowing, openHydrated, person, startCallAsHost } from "./helpers";
+import { closeOpened, expectRemoteVideoFlowing, openHydrated, person, startCallAsHost } from "./helpers";
+
+test.afterEach(closeOpened);
 
 test("two people call each other by link, and hang-up ends it for both", async ({ browser }) => {
   const host = await person(browser);

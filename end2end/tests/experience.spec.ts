@@ -1,7 +1,9 @@
 import { test, expect, devices, Page } from "@playwright/test";
 import { ChildProcess, spawn } from "node:child_process";
-import { expectRemoteVideoFlowing, openHydrated, person, startCallAsHost } from "./helpers";
+import { closeOpened, expectRemoteVideoFlowing, newContext, openHydrated, person, startCallAsHost } from "./helpers";
 import { OwnServer } from "./server";
+
+test.afterEach(closeOpened);
 
 /** Loudest sample of the remote audio over `ms`, measured with WebAudio in the page. */
 async function remotePeak(page: Page, ms = 2_500): Promise<number> {
@@ -44,7 +46,7 @@ test("muting the microphone is silence on the other side", async ({ browser }) =
 });
 
 test("the UI speaks English when the browser prefers it", async ({ browser }) => {
-  const context = await browser.newContext({ locale: "en-US" });
+  const context = await newContext(browser, { locale: "en-US" });
   const page = await context.newPage();
   await openHydrated(page, "/");
   await expect(page.locator("html")).toHaveAttribute("lang", "en");
@@ -58,7 +60,7 @@ test("the UI speaks English when the browser prefers it", async ({ browser }) =>
 for (const name of ["Pixel 7", "iPhone 14"]) {
   test(`${name}: home, share-link and call views fit the screen`, async ({ browser }) => {
     const { defaultBrowserType: _, ...phone } = devices[name];
-    const context = await browser.newContext({ ...phone });
+    const context = await newContext(browser, { ...phone });
     const page = await context.newPage();
     const fits = async (view: string) => {
       const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
@@ -86,12 +88,12 @@ test("with the camera denied the call still connects with sound only", async ({ 
   const link = await startCallAsHost(host.page);
   await host.page.getByRole("button", { name: "Начать звонок" }).click();
 
-  const context = await browser.newContext();
+  const context = await newContext(browser);
   const page = await context.newPage();
   await openHydrated(page, "/");
   const cdp = await context.newCDPSession(page);
   await cdp.send("Browser.setPermission", {
-    permission: { name: "videoCapture" },
+    permission: { name: "camera" },
     setting: "denied",
     origin: new URL(link).origin,
   });

@@ -1,8 +1,23 @@
 import { expect, Browser, BrowserContext, Page } from "@playwright/test";
 
+/** Every context a test opened, closed after it so no page keeps calling in the background. */
+const opened: BrowserContext[] = [];
+
+/** Closes the contexts the test opened; each spec file runs it after every test. */
+export async function closeOpened(): Promise<void> {
+  for (const context of opened.splice(0)) await context.close().catch(() => {});
+}
+
+/** A new browser context that is closed after the test. */
+export async function newContext(browser: Browser, options = {}): Promise<BrowserContext> {
+  const context = await browser.newContext(options);
+  opened.push(context);
+  return context;
+}
+
 /** Opens a page in its own browser context (a person of their own) and waits for hydration. */
 export async function person(browser: Browser, url = "/"): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext();
+  const context = await newContext(browser);
   const page = await context.newPage();
   page.on("console", (m) => {
     if (m.type() === "error" || m.type() === "warning") console.log(`[page ${m.type()}] ${m.text()}`);

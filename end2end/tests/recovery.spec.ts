@@ -1,6 +1,8 @@
 import { test, expect, Page } from "@playwright/test";
-import { expectRemoteVideoFlowing, openHydrated, person, startCallAsHost } from "./helpers";
+import { closeOpened, expectRemoteVideoFlowing, openHydrated, person, startCallAsHost } from "./helpers";
 import { OwnServer } from "./server";
+
+test.afterEach(closeOpened);
 
 /** A connected call between two people; returns both pages. */
 async function connectedCall(browser, base = "") {

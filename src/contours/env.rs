@@ -291,6 +291,20 @@ mod browser {
         }
     }
 
+    /// Forgets every call this tab remembers but `keep`: ended sessions leave no ids behind.
+    pub fn forget_other_calls(keep: Option<&SessionId>) {
+        let Some(storage) = storage() else { return };
+        let keep = keep.map(key);
+        let count = storage.length().unwrap_or(0);
+        let stale: Vec<String> = (0..count)
+            .filter_map(|i| storage.key(i).ok().flatten())
+            .filter(|k| k.starts_with("homecall:") && Some(k) != keep.as_ref())
+            .collect();
+        for k in stale {
+            let _ = storage.remove_item(&k);
+        }
+    }
+
     /// Copies `text` to the clipboard; false where the browser refuses.
     pub async fn copy_to_clipboard(text: &str) -> bool {
         let clipboard = js_sys::Reflect::get(&window().navigator(), &"clipboard".into())
