@@ -41,12 +41,15 @@ impl Pwa {
         browser::install(*self);
     }
 
-    /// Loads the new version now.
+    /// Loads the new version, a moment from now (so a hang-up's close frame goes out first).
     pub fn reload(&self) {
         #[cfg(feature = "hydrate")]
-        if let Some(window) = web_sys::window() {
-            let _ = window.location().reload();
-        }
+        gloo_timers::callback::Timeout::new(300, || {
+            if let Some(window) = web_sys::window() {
+                let _ = window.location().reload();
+            }
+        })
+        .forget();
     }
 }
 

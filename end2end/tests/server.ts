@@ -8,7 +8,7 @@ export class OwnServer {
 
   constructor(
     readonly port: number,
-    private readonly env: Record<string, string> = {},
+    readonly env: Record<string, string> = {},
   ) {
     this.url = `http://127.0.0.1:${port}`;
   }
