@@ -33,7 +33,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: "target/release/homecall",
+    command: process.env.HOMECALL_BIN ?? "target/release/homecall",
     cwd: "..",
     url: `http://127.0.0.1:${port}/healthz`,
     reuseExistingServer: false,

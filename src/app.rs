@@ -377,6 +377,15 @@ fn CallView(call: Call) -> impl IntoView {
                 >
                     {move || if call.cam_on.get() { t.cam } else { t.cam_off }}
                 </button>
+                <Show when=move || { call.camera_count.get() > 1 && call.cam_on.get() }>
+                    <button
+                        class="button round"
+                        aria-label=t.switch_camera
+                        on:click=move |_| call.switch_camera()
+                    >
+                        {t.switch_camera}
+                    </button>
+                </Show>
                 <Show when=move || can_pip.get()>
                     <button
                         class="button round"

@@ -1,4 +1,4 @@
-import { test, expect, devices, Page } from "@playwright/test";
+import { test, expect, devices, chromium, Page } from "@playwright/test";
 import { ChildProcess, spawn } from "node:child_process";
 import { closeOpened, expectRemoteVideoFlowing, newContext, openHydrated, person, startCallAsHost } from "./helpers";
 import { OwnServer } from "./server";
@@ -88,21 +88,25 @@ test("with the camera denied the call still connects with sound only", async ({ 
   const link = await startCallAsHost(host.page);
   await host.page.getByRole("button", { name: "Начать звонок" }).click();
 
-  const context = await newContext(browser);
-  const page = await context.newPage();
-  await openHydrated(page, "/");
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("Browser.setPermission", {
-    permission: { name: "camera" },
-    setting: "denied",
-    origin: new URL(link).origin,
+  // A browser that asks for permission like a real one (no auto-accepting fake UI), where
+  // this person allowed the microphone and not the camera.
+  const use = test.info().project.use;
+  const asking = await chromium.launch({
+    ...use.launchOptions,
+    args: (use.launchOptions?.args ?? []).filter((a) => a !== "--use-fake-ui-for-media-stream"),
   });
-  await openHydrated(page, link);
-  await expect(page.getByRole("alert")).toContainText("Камера недоступна");
-  await expect(page.locator("section.call")).toHaveAttribute("data-phase", "in-call", { timeout: 20_000 });
-  await expectRemoteVideoFlowing(page);
-  expect(await remotePeak(host.page)).toBeGreaterThan(0.01);
-  await context.close();
+  try {
+    const context = await asking.newContext({ locale: "ru-RU", permissions: ["microphone"] });
+    const page = await context.newPage();
+    await openHydrated(page, link);
+    await expect(page.getByRole("alert")).toContainText("Камера недоступна");
+    await expect(page.getByRole("alert")).toContainText("Разрешите доступ");
+    await expect(page.locator("section.call")).toHaveAttribute("data-phase", "in-call", { timeout: 20_000 });
+    await expectRemoteVideoFlowing(page);
+    expect(await remotePeak(host.page)).toBeGreaterThan(0.01);
+  } finally {
+    await asking.close();
+  }
 });
 
 test("a relay-only call connects through coturn", async ({ browser }) => {
@@ -137,5 +141,30 @@ test("a relay-only call connects through coturn", async ({ browser }) => {
   } finally {
     await server.stop();
     turn.kill("SIGTERM");
+  }
+});
+
+test("with two cameras the switch moves to the other one and video keeps flowing", async ({ browser }) => {
+  const use = test.info().project.use;
+  const args = (use.launchOptions?.args ?? []).map((a) =>
+    a === "--use-fake-device-for-media-stream" ? "--use-fake-device-for-media-stream=device-count=2" : a,
+  );
+  const twoCameras = await chromium.launch({ ...use.launchOptions, args });
+  try {
+    const hostContext = await twoCameras.newContext({ locale: "ru-RU" });
+    const host = await hostContext.newPage();
+    await openHydrated(host, `${use.baseURL}/`);
+    const link = await startCallAsHost(host);
+    await host.getByRole("button", { name: "Начать звонок" }).click();
+    const guest = await person(browser, link);
+    await expectRemoteVideoFlowing(guest.page);
+    const label = () =>
+      host.evaluate(() => ((document.querySelector("video.local") as HTMLVideoElement).srcObject as MediaStream).getVideoTracks()[0]?.label);
+    const before = await label();
+    await host.getByRole("button", { name: "Сменить камеру" }).click();
+    await expect.poll(label).not.toBe(before);
+    await expectRemoteVideoFlowing(guest.page);
+  } finally {
+    await twoCameras.close();
   }
 });

@@ -90,7 +90,12 @@ test("the service worker controls the page and serves the build's assets from it
   await page.waitForLoadState("networkidle");
   expect(fromWorker.get("/pkg/homecall.wasm")).toBe(true);
   expect(fromWorker.get("/pkg/homecall.js")).toBe(true);
-  expect(fromWorker.get("/")).toBe(false); // pages are network-first
+  // Pages are network-first: each load is a fresh render, with a fresh nonce.
+  const nonce = () => page.evaluate(() => (document.querySelector("script[nonce]") as HTMLScriptElement).nonce);
+  const seen = await nonce();
+  await page.reload();
+  await page.locator("html[data-hydrated]").waitFor({ state: "attached" });
+  expect(await nonce()).not.toBe(seen);
   console.log(`home page transfer: first visit ${firstVisit} bytes, repeat visit ${repeatBytes} bytes`);
   test.info().annotations.push({ type: "transfer-bytes", description: `first ${firstVisit}, repeat ${repeatBytes}` });
 

@@ -15,7 +15,8 @@ export class OwnServer {
 
   async start(): Promise<void> {
     const root = path.resolve(__dirname, "..", "..");
-    this.child = spawn(path.join(root, "target", "release", "homecall"), [], {
+    const binary = process.env.HOMECALL_BIN ?? path.join("target", "release", "homecall");
+    this.child = spawn(path.resolve(root, binary), [], {
       cwd: root,
       env: {
         ...process.env,

@@ -33,6 +33,8 @@ pub struct Call {
     /// Whether this side has a camera / microphone at all.
     pub has_camera: RwSignal<bool>,
     pub has_mic: RwSignal<bool>,
+    /// How many cameras there are (the switch shows from two on).
+    pub camera_count: RwSignal<usize>,
     pub local_video: NodeRef<leptos::html::Video>,
     pub remote_video: NodeRef<leptos::html::Video>,
     #[cfg(feature = "hydrate")]
@@ -65,6 +67,7 @@ impl Call {
             cam_on: RwSignal::new(true),
             has_camera: RwSignal::new(true),
             has_mic: RwSignal::new(true),
+            camera_count: RwSignal::new(0),
             local_video: NodeRef::new(),
             remote_video: NodeRef::new(),
             #[cfg(feature = "hydrate")]
@@ -128,6 +131,12 @@ impl Call {
         self.cam_on.update(|on| *on = !*on);
         #[cfg(feature = "hydrate")]
         browser::apply_toggles(*self);
+    }
+
+    /// Moves to the next camera (front ⇄ back on a phone).
+    pub fn switch_camera(&self) {
+        #[cfg(feature = "hydrate")]
+        browser::send(*self, browser::Input::SwitchCamera);
     }
 
     /// Shows the other side's video in picture-in-picture, where the browser can.
@@ -213,6 +222,8 @@ mod browser {
         Stats,
         /// The page became visible again (the wake lock needs renewing).
         Visible,
+        /// Move to the next camera.
+        SwitchCamera,
         HangUp,
     }
 
@@ -320,13 +331,17 @@ mod browser {
         start(call, session, Role::Host, &memory.peer);
     }
 
-    pub fn hang_up(call: Call) {
-        let sent = call.browser.commands.with_value(|commands| {
+    /// Hands `input` to the running call's task, if one runs.
+    pub fn send(call: Call, input: Input) -> bool {
+        call.browser.commands.with_value(|commands| {
             commands
                 .as_ref()
-                .is_some_and(|tx| tx.unbounded_send(Input::HangUp).is_ok())
-        });
-        if !sent {
+                .is_some_and(|tx| tx.unbounded_send(input).is_ok())
+        })
+    }
+
+    pub fn hang_up(call: Call) {
+        if !send(call, Input::HangUp) {
             // Nothing runs yet (the share-link view): just leave.
             if let Some(session) = call.phase.get_untracked().session() {
                 env::forget(&session);
@@ -450,6 +465,9 @@ mod browser {
         call.has_camera.set(media.has_video());
         call.has_mic.set(media.has_audio());
         call.browser.local.set(Some(media.stream().clone()));
+        if media.has_video() {
+            call.camera_count.set(LocalMedia::camera_count().await);
+        }
         let media = Rc::new(media);
         call.browser.media.set_value(Some(media.clone()));
         apply_toggles(call);
@@ -573,6 +591,7 @@ mod browser {
                 Input::CheckConnection(id) if id == self.rtc.id() => self.check_connection().await,
                 Input::CheckConnection(_) => {}
                 Input::Stats => self.refresh_quality().await,
+                Input::SwitchCamera => self.switch_camera().await,
                 Input::Visible => {
                     if matches!(self.call.phase.get_untracked(), Phase::InCall { .. }) {
                         self.hold_wake_lock().await;
@@ -803,6 +822,25 @@ mod browser {
                     self.rtc = rtc;
                 }
                 Err(error) => logger::warn(self.sid(), format_args!("no new connection: {error}")),
+            }
+        }
+
+        /// Sends the next camera's video instead of the current one.
+        async fn switch_camera(&mut self) {
+            let Some(media) = self.media.clone() else {
+                return;
+            };
+            match media.switch_camera().await {
+                Ok(track) => {
+                    if let Err(error) = self.rtc.replace_video_track(&track).await {
+                        logger::warn(self.sid(), format_args!("camera switch not sent: {error}"));
+                    }
+                    self.call.browser.local.set(Some(media.stream().clone()));
+                    logger::event(self.sid(), format_args!("camera switched"));
+                }
+                Err(error) => {
+                    logger::warn(self.sid(), format_args!("camera switch failed: {error}"))
+                }
             }
         }
 

@@ -116,6 +116,48 @@ impl LocalMedia {
         }
     }
 
+    /// How many cameras the device has (front and back on a phone).
+    pub async fn camera_count() -> usize {
+        video_inputs().await.len()
+    }
+
+    /// Moves to the next camera: returns the new video track, already in this stream and
+    /// enabled like the old one, which is stopped.
+    pub async fn switch_camera(&self) -> Result<MediaStreamTrack, MediaError> {
+        let old = self
+            .tracks_of("video")
+            .into_iter()
+            .next()
+            .ok_or(MediaError::NotFound)?;
+        let current = js_sys::Reflect::get(&old.get_settings(), &"deviceId".into())
+            .ok()
+            .and_then(|id| id.as_string())
+            .unwrap_or_default();
+        let cameras = video_inputs().await;
+        let position = cameras.iter().position(|id| *id == current).unwrap_or(0);
+        let next = cameras
+            .get((position + 1) % cameras.len().max(1))
+            .cloned()
+            .ok_or(MediaError::NotFound)?;
+        let exact = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&exact, &"exact".into(), &next.into());
+        let video = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&video, &"deviceId".into(), &exact);
+        let constraints = MediaStreamConstraints::new();
+        constraints.set_video(&video);
+        let stream = request(&constraints).await?;
+        let track = stream
+            .get_video_tracks()
+            .get(0)
+            .dyn_into::<MediaStreamTrack>()
+            .map_err(|_| MediaError::NotFound)?;
+        track.set_enabled(old.enabled());
+        self.stream.remove_track(&old);
+        old.stop();
+        self.stream.add_track(&track);
+        Ok(track)
+    }
+
     /// Stops every track: the camera light goes off.
     pub fn stop(&self) {
         for track in self.tracks() {
@@ -124,15 +166,40 @@ impl LocalMedia {
     }
 }
 
+/// The device ids of the cameras.
+async fn video_inputs() -> Vec<String> {
+    let Some(devices) = media_devices() else {
+        return Vec::new();
+    };
+    let Ok(promise) = devices.enumerate_devices() else {
+        return Vec::new();
+    };
+    let Ok(list) = JsFuture::from(promise).await else {
+        return Vec::new();
+    };
+    js_sys::Array::from(&list)
+        .iter()
+        .filter_map(|d| d.dyn_into::<web_sys::MediaDeviceInfo>().ok())
+        .filter(|d| d.kind() == web_sys::MediaDeviceKind::Videoinput)
+        .map(|d| d.device_id())
+        .collect()
+}
+
+fn media_devices() -> Option<web_sys::MediaDevices> {
+    web_sys::window().and_then(|w| w.navigator().media_devices().ok())
+}
+
 async fn get_user_media(video: bool, audio: bool) -> Result<MediaStream, MediaError> {
-    let devices = web_sys::window()
-        .and_then(|w| w.navigator().media_devices().ok())
-        .ok_or(MediaError::Unsupported)?;
     let constraints = MediaStreamConstraints::new();
     constraints.set_video_bool(video);
     constraints.set_audio_bool(audio);
+    request(&constraints).await
+}
+
+async fn request(constraints: &MediaStreamConstraints) -> Result<MediaStream, MediaError> {
+    let devices = media_devices().ok_or(MediaError::Unsupported)?;
     let promise = devices
-        .get_user_media_with_constraints(&constraints)
+        .get_user_media_with_constraints(constraints)
         .map_err(|e| MediaError::Failed(error_name(&e)))?;
     let stream = JsFuture::from(promise).await.map_err(classify)?;
     stream

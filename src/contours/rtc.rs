@@ -161,6 +161,22 @@ impl Rtc {
         }
     }
 
+    /// Sends `track` instead of the current video track (no renegotiation).
+    pub async fn replace_video_track(
+        &self,
+        track: &web_sys::MediaStreamTrack,
+    ) -> Result<(), RtcError> {
+        for sender in self.pc.get_senders().iter() {
+            let Ok(sender) = sender.dyn_into::<web_sys::RtcRtpSender>() else {
+                continue;
+            };
+            if sender.track().is_some_and(|t| t.kind() == "video") {
+                JsFuture::from(sender.replace_track(Some(track))).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Makes sure this side receives audio and video even where it sends neither.
     pub fn receive_audio_and_video(&self) {
         let transceivers = self.pc.get_transceivers();
