@@ -62,7 +62,7 @@ impl Default for Pwa {
 #[cfg(feature = "hydrate")]
 mod browser {
     use leptos::prelude::*;
-    use wasm_bindgen::JsValue;
+    use wasm_bindgen::{JsCast, JsValue};
 
     use super::Pwa;
     use crate::contours::env;
@@ -103,10 +103,23 @@ mod browser {
                     .ok()
                     .and_then(|t| t.as_string());
                 if kind.as_deref() == Some("homecall-updated") {
+                    crate::logger::event("-", format_args!("a new version is active"));
                     pwa.update_ready.set(true);
                 }
             });
             std::mem::forget(on_message);
+            // A page that had a controller and gets another one runs an old version.
+            let had_controller = js_sys::Reflect::get(&container, &"controller".into())
+                .is_ok_and(|c| !c.is_null() && !c.is_undefined());
+            if had_controller {
+                let on_change =
+                    env::listen(container.unchecked_ref(), "controllerchange", move |_| {
+                        crate::logger::event("-", format_args!("a new service worker took over"));
+                        pwa.update_ready.set(true);
+                    });
+                std::mem::forget(on_change);
+            }
+            env::call_method(&container, "startMessages", &[]);
         }
         if installed() {
             return;
@@ -136,6 +149,4 @@ mod browser {
             pwa.can_install.set(false);
         }
     }
-
-    use wasm_bindgen::JsCast;
 }

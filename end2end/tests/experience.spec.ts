@@ -144,27 +144,3 @@ test("a relay-only call connects through coturn", async ({ browser }) => {
   }
 });
 
-test("with two cameras the switch moves to the other one and video keeps flowing", async ({ browser }) => {
-  const use = test.info().project.use;
-  const args = (use.launchOptions?.args ?? []).map((a) =>
-    a === "--use-fake-device-for-media-stream" ? "--use-fake-device-for-media-stream=device-count=2" : a,
-  );
-  const twoCameras = await chromium.launch({ ...use.launchOptions, args });
-  try {
-    const hostContext = await twoCameras.newContext({ locale: "ru-RU" });
-    const host = await hostContext.newPage();
-    await openHydrated(host, `${use.baseURL}/`);
-    const link = await startCallAsHost(host);
-    await host.getByRole("button", { name: "Начать звонок" }).click();
-    const guest = await person(browser, link);
-    await expectRemoteVideoFlowing(guest.page);
-    const label = () =>
-      host.evaluate(() => ((document.querySelector("video.local") as HTMLVideoElement).srcObject as MediaStream).getVideoTracks()[0]?.label);
-    const before = await label();
-    await host.getByRole("button", { name: "Сменить камеру" }).click();
-    await expect.poll(label).not.toBe(before);
-    await expectRemoteVideoFlowing(guest.page);
-  } finally {
-    await twoCameras.close();
-  }
-});

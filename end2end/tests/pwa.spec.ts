@@ -148,6 +148,9 @@ test("a new version replaces old caches, reloads idle pages and waits for calls 
     await idle.page.locator("html[data-hydrated]").waitFor({ state: "attached" });
     await expect.poll(() => cacheNames(idle.page), { timeout: 10_000 }).toEqual(["homecall-e2e-v2"]);
 
+    // Each browser context has its own registration: the host's browser checks for the
+    // update too (browsers do on navigation and periodically).
+    await host.page.evaluate(() => navigator.serviceWorker.getRegistration().then((r) => r?.update()));
     // The page in a call keeps its call and is told an update waits.
     await expect(host.page.getByRole("alert")).toContainText("Доступно обновление");
     await expect(host.page.locator("section.call")).toHaveAttribute("data-phase", "in-call");

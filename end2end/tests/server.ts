@@ -23,6 +23,8 @@ export class OwnServer {
         HOMECALL_LISTEN: `127.0.0.1:${this.port}`,
         HOMECALL_SITE_ROOT: "target/site",
         HOMECALL_LOG: "warn",
+        HOMECALL_MAX_SOCKETS_PER_IP: "10000",
+        HOMECALL_NEW_SESSIONS_PER_IP_PER_MINUTE: "10000",
         ...this.env,
       },
       stdio: ["ignore", "inherit", "inherit"],

@@ -830,11 +830,12 @@ mod browser {
             let Some(media) = self.media.clone() else {
                 return;
             };
-            match media.switch_camera().await {
-                Ok(track) => {
-                    if let Err(error) = self.rtc.replace_video_track(&track).await {
+            match media.open_next_camera().await {
+                Ok((old, new)) => {
+                    if let Err(error) = self.rtc.replace_video_track(&new).await {
                         logger::warn(self.sid(), format_args!("camera switch not sent: {error}"));
                     }
+                    media.use_video_track(&old, &new);
                     self.call.browser.local.set(Some(media.stream().clone()));
                     logger::event(self.sid(), format_args!("camera switched"));
                 }

@@ -121,9 +121,11 @@ impl LocalMedia {
         video_inputs().await.len()
     }
 
-    /// Moves to the next camera: returns the new video track, already in this stream and
-    /// enabled like the old one, which is stopped.
-    pub async fn switch_camera(&self) -> Result<MediaStreamTrack, MediaError> {
+    /// Opens the next camera: returns the current video track and the new one, which the
+    /// caller sends before [`LocalMedia::use_video_track`] swaps them in this stream.
+    pub async fn open_next_camera(
+        &self,
+    ) -> Result<(MediaStreamTrack, MediaStreamTrack), MediaError> {
         let old = self
             .tracks_of("video")
             .into_iter()
@@ -152,10 +154,14 @@ impl LocalMedia {
             .dyn_into::<MediaStreamTrack>()
             .map_err(|_| MediaError::NotFound)?;
         track.set_enabled(old.enabled());
-        self.stream.remove_track(&old);
+        Ok((old, track))
+    }
+
+    /// Puts `new` in this stream in place of `old`, and stops `old` (its camera goes off).
+    pub fn use_video_track(&self, old: &MediaStreamTrack, new: &MediaStreamTrack) {
+        self.stream.remove_track(old);
         old.stop();
-        self.stream.add_track(&track);
-        Ok(track)
+        self.stream.add_track(new);
     }
 
     /// Stops every track: the camera light goes off.
