@@ -40,6 +40,7 @@ if [ "$WITH_BROWSER" = 1 ]; then
   command -v chromium >/dev/null || missing+=(chromium)
   command -v ip >/dev/null || missing+=(iproute2)
   command -v unshare >/dev/null || missing+=(util-linux)
+  command -v turnserver >/dev/null || missing+=(coturn)
   if [ ${#missing[@]} -gt 0 ]; then
     step "Debian packages: ${missing[*]}"
     apt-get update -qq
