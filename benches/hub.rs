@@ -464,6 +464,8 @@ async fn ping_pong(
 #[derive(Debug, Default)]
 struct Results {
     p50: Duration,
+    /// p50 with a single session (no queueing behind other sessions).
+    p50_alone: Duration,
     p99: Duration,
     cpu_per_message: Duration,
     messages_per_second: f64,
@@ -471,6 +473,9 @@ struct Results {
     rss_start: u64,
     rss_idle: u64,
     rss_end: u64,
+    /// RSS with a second, identical round of idle sockets open, and after it ends.
+    rss_idle_again: u64,
+    rss_end_again: u64,
     sessions_after: usize,
     idle_sockets: usize,
 }
@@ -479,6 +484,13 @@ impl Results {
     fn memory_back(&self) -> bool {
         let tolerance = (self.rss_idle.saturating_sub(self.rss_start) / 10).max(1 << 20);
         self.sessions_after == 0 && self.rss_end <= self.rss_start + tolerance
+    }
+
+    /// The second round fits in the memory the first one left (nothing leaked).
+    fn memory_reused(&self) -> bool {
+        let tolerance = (self.rss_idle.saturating_sub(self.rss_start) / 10).max(1 << 20);
+        self.rss_idle_again <= self.rss_idle + tolerance
+            && self.rss_end_again <= self.rss_end + tolerance
     }
 
     /// RSS for 100,000 sessions (200,000 sockets) at the measured cost per socket.
@@ -494,19 +506,21 @@ fn env_number(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-async fn measure(kind: Kind) -> Results {
-    let sessions = env_number("BENCH_SESSIONS", 100);
-    let rounds = env_number("BENCH_ROUNDS", 200);
-    let idle_sessions = env_number("BENCH_IDLE_SESSIONS", 2_000);
-    let mut server = Server::start(kind);
-    let mut results = Results::default();
+/// Latency, CPU and throughput of one run of `sessions` × `rounds` on `server`.
+#[derive(Clone, Copy)]
+struct LatencyRun {
+    p50: Duration,
+    p99: Duration,
+    cpu_per_message: Duration,
+    messages_per_second: f64,
+}
 
-    // Latency, CPU and throughput.
+async fn latency_run(server: &mut Server, phase: u8, sessions: usize, rounds: usize) -> LatencyRun {
     let start = Arc::new(Barrier::new(sessions + 1));
     let done = Arc::new(Barrier::new(sessions + 1));
     let mut tasks = Vec::new();
     for n in 0..sessions {
-        let session = session_id(1, n);
+        let session = session_id(phase, n);
         let ids = peers(n);
         let (url_a, url_b) = (server.url(&session, &ids.0), server.url(&session, &ids.1));
         let (start, done) = (Arc::clone(&start), Arc::clone(&done));
@@ -531,22 +545,25 @@ async fn measure(kind: Kind) -> Results {
     }
     let messages = latencies.len();
     latencies.sort();
-    results.p50 = latencies[messages / 2];
-    results.p99 = latencies[messages * 99 / 100];
-    results.cpu_per_message = Duration::from_secs_f64((cpu_after - cpu_before) / messages as f64);
-    results.messages_per_second = messages as f64 / wall.as_secs_f64();
     futures_util::future::join_all(sockets.into_iter().map(hang_up)).await;
     assert!(
         server.wait_sessions(0).await,
         "latency sessions did not end"
     );
+    LatencyRun {
+        p50: latencies[messages / 2],
+        p99: latencies[messages * 99 / 100],
+        cpu_per_message: Duration::from_secs_f64((cpu_after - cpu_before) / messages as f64),
+        messages_per_second: messages as f64 / wall.as_secs_f64(),
+    }
+}
 
-    // Memory: idle sockets, then everything hung up.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    results.rss_start = server.usage().1;
+/// Opens `idle_sessions` idle pairs (session ids of `phase`), returns the RSS with them
+/// open, then hangs them all up.
+async fn idle_round(server: &mut Server, phase: u8, idle_sessions: usize) -> (u64, usize) {
     let urls: Vec<String> = (0..idle_sessions)
         .flat_map(|n| {
-            let session = session_id(2, n);
+            let session = session_id(phase, n);
             let (a, b) = peers(n);
             [server.url(&session, &a), server.url(&session, &b)]
         })
@@ -555,24 +572,74 @@ async fn measure(kind: Kind) -> Results {
         .buffered(64)
         .collect()
         .await;
-    results.idle_sockets = idle.len();
     assert!(
         server.wait_sessions(idle_sessions).await,
         "idle sessions not all live"
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
-    results.rss_idle = server.usage().1;
-    results.bytes_per_idle_socket =
-        results.rss_idle.saturating_sub(results.rss_start) as f64 / results.idle_sockets as f64;
+    let rss = server.usage().1;
+    let sockets = idle.len();
     futures_util::stream::iter(idle.into_iter().map(hang_up))
         .buffer_unordered(256)
         .collect::<Vec<()>>()
         .await;
     server.wait_sessions(0).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
+    (rss, sockets)
+}
+
+/// The median of `runs` by `key`.
+fn median<T: Copy, K: PartialOrd>(runs: &[T], key: impl Fn(&T) -> K) -> K {
+    let mut keys: Vec<K> = runs.iter().map(key).collect();
+    keys.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
+    keys.swap_remove(keys.len() / 2)
+}
+
+/// Memory phases: RSS before, with idle sockets, after they end; then a second round to
+/// tell memory kept for reuse by the allocator from memory leaked.
+async fn memory(server: &mut Server, results: &mut Results) {
+    let idle_sessions = env_number("BENCH_IDLE_SESSIONS", 2_000);
+    results.rss_start = server.usage().1;
+    let (rss_idle, sockets) = idle_round(server, 2, idle_sessions).await;
+    results.rss_idle = rss_idle;
+    results.idle_sockets = sockets;
+    results.bytes_per_idle_socket =
+        rss_idle.saturating_sub(results.rss_start) as f64 / sockets as f64;
     results.sessions_after = server.sessions();
     results.rss_end = server.usage().1;
-    results
+    let (rss_idle_again, _) = idle_round(server, 3, idle_sessions).await;
+    results.rss_idle_again = rss_idle_again;
+    results.rss_end_again = server.usage().1;
+}
+
+async fn measure_both() -> (Results, Results) {
+    let repeats = env_number("BENCH_REPEATS", 3).max(1);
+    let mut servers = [Server::start(Kind::Bare), Server::start(Kind::HomeCall)];
+    let mut runs: [Vec<LatencyRun>; 2] = [Vec::new(), Vec::new()];
+    // Alternating runs, medians kept: drift in the machine's load hits both alike.
+    let sessions = env_number("BENCH_SESSIONS", 100);
+    let rounds = env_number("BENCH_ROUNDS", 200);
+    let mut results = [Results::default(), Results::default()];
+    for repeat in 0..repeats {
+        for (server, runs) in servers.iter_mut().zip(runs.iter_mut()) {
+            let phase = 10 + repeat as u8;
+            runs.push(latency_run(server, phase, sessions, rounds).await);
+        }
+    }
+    // One session alone: the cost of a hop without queueing behind other sessions.
+    for (server, results) in servers.iter_mut().zip(results.iter_mut()) {
+        results.p50_alone = latency_run(server, 9, 1, 1_000).await.p50;
+    }
+    for ((server, runs), results) in servers.iter_mut().zip(&runs).zip(results.iter_mut()) {
+        results.p50 = median(runs, |r| r.p50);
+        results.p99 = median(runs, |r| r.p99);
+        results.cpu_per_message = median(runs, |r| r.cpu_per_message);
+        results.messages_per_second = median(runs, |r| r.messages_per_second);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        memory(server, results).await;
+    }
+    let [bare, home] = results;
+    (home, bare)
 }
 
 fn micros(d: Duration) -> String {
@@ -610,6 +677,17 @@ fn report(home: &Results, bare: &Results) -> bool {
             format!("{p50_ratio:.2}×"),
             "≤ 1.15× bare",
             Some(checks[1]),
+        ),
+        (
+            "one-way latency p50, 1 session alone",
+            micros(home.p50_alone),
+            micros(bare.p50_alone),
+            format!(
+                "{:.2}×",
+                ratio(home.p50_alone.as_secs_f64(), bare.p50_alone.as_secs_f64())
+            ),
+            "",
+            None,
         ),
         (
             "one-way latency p99",
@@ -671,6 +749,22 @@ fn report(home: &Results, bare: &Results) -> bool {
             Some(checks[3]),
         ),
         (
+            "RSS 2nd round idle / end (reuse, no leak)",
+            format!(
+                "{} / {}",
+                mib(home.rss_idle_again as f64),
+                mib(home.rss_end_again as f64)
+            ),
+            format!(
+                "{} / {}",
+                mib(bare.rss_idle_again as f64),
+                mib(bare.rss_end_again as f64)
+            ),
+            String::new(),
+            "≤ 1st round",
+            Some(home.memory_reused()),
+        ),
+        (
             "live sessions after all ended",
             home.sessions_after.to_string(),
             bare.sessions_after.to_string(),
@@ -688,10 +782,11 @@ fn report(home: &Results, bare: &Results) -> bool {
         ),
     ];
     println!(
-        "\n{} idle sockets; latency: {} sessions × {} rounds\n",
+        "\n{} idle sockets; latency: {} sessions × {} rounds, median of {} alternating runs\n",
         home.idle_sockets,
         env_number("BENCH_SESSIONS", 100),
-        env_number("BENCH_ROUNDS", 200)
+        env_number("BENCH_ROUNDS", 200),
+        env_number("BENCH_REPEATS", 3).max(1)
     );
     println!("| metric | HomeCall hub | bare relay | ratio | target | |");
     println!("| --- | ---: | ---: | ---: | --- | --- |");
@@ -717,12 +812,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let (home, bare) = runtime.block_on(async {
-        // Bare first, so a warm page cache or CPU frequency never favours the hub.
-        let bare = measure(Kind::Bare).await;
-        let home = measure(Kind::HomeCall).await;
-        (home, bare)
-    });
+    let (home, bare) = runtime.block_on(measure_both());
     let all = report(&home, &bare);
     println!("\nall targets: {}", verdict(all));
 }

@@ -265,11 +265,24 @@ enum SendError {
 
 impl Out<'_> {
     async fn send(&mut self, message: Message) -> Result<(), SendError> {
-        match tokio::time::timeout(self.limits.silence_timeout, self.socket.send(message)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(SendError::Broken),
-            Err(_) => Err(SendError::TimedOut),
-        }
+        let mut send = std::pin::pin!(self.socket.send(message));
+        // Most writes complete at once: try one poll before arming a timer, since every
+        // dropped tokio timer takes the timer driver's lock (one lock per message).
+        // Polling again below with the real waker replaces the no-op one.
+        let at_once = {
+            let mut now = std::task::Context::from_waker(std::task::Waker::noop());
+            send.as_mut().poll(&mut now)
+        };
+        let sent = match at_once {
+            std::task::Poll::Ready(sent) => sent,
+            std::task::Poll::Pending => {
+                match tokio::time::timeout(self.limits.silence_timeout, send).await {
+                    Ok(sent) => sent,
+                    Err(_) => return Err(SendError::TimedOut),
+                }
+            }
+        };
+        sent.map_err(|_| SendError::Broken)
     }
 
     /// Sends one `error` to this socket's client (best effort: a broken socket ends soon).
@@ -316,12 +329,19 @@ impl Out<'_> {
         let silence = tokio::time::sleep(limits.silence_timeout);
         tokio::pin!(silence);
         let mut last_heard = Instant::now();
+        // One wake-up future for the socket's life, renewed only when it fires: a new one
+        // per loop would join and leave the Notify's waiter list once per frame.
+        let changed = member.changed();
+        tokio::pin!(changed);
         loop {
             if let Some(ending) = self.flush_outbound(member).await {
                 return ending;
             }
             let received = tokio::select! {
-                () = member.changed() => continue,
+                () = &mut changed => {
+                    changed.set(member.changed());
+                    continue;
+                }
                 _ = ping.tick() => {
                     if self.send(Message::Ping(Bytes::new())).await.is_err() {
                         return Ending::Broken("ping not sent");
