@@ -36,6 +36,14 @@ pub mod server;
 #[cfg(feature = "ssr")]
 pub mod turn;
 
+/// The server's allocator. With glibc's, the memory of ended sessions stayed resident
+/// (it is reused, but freed chunks below the top of a heap are never returned to the OS);
+/// jemalloc's background threads return unused pages within its decay time (10 s).
+/// See BENCHMARKS.md.
+#[cfg(feature = "ssr")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// The browser entry point: hydrates the server-rendered page.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

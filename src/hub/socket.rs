@@ -29,7 +29,10 @@ use super::{EndReason, Hub, HubLimits, JoinError, Membership, Outbound, SubmitEr
 use crate::protocol::{ErrorCode, PeerId, SessionId, Signal, close, validate_client_frame};
 
 /// WebSocket read and write buffers: small, since messages are small and sockets many.
-const SOCKET_BUFFER_BYTES: usize = 8 * 1024;
+/// Public for the benchmark, whose bare relay uses the same sizes. tungstenite zero-fills
+/// the whole read buffer, so it is resident for every idle socket: 2 KiB keeps an idle
+/// socket under 8 KiB (larger frames are assembled across reads).
+pub const SOCKET_BUFFER_BYTES: usize = 2 * 1024;
 /// Close code for "try again later" (RFC 6455 registry), used when the hub is full.
 const TRY_AGAIN_LATER: u16 = 1013;
 
@@ -316,11 +319,24 @@ enum SendError {
 
 impl Out<'_> {
     async fn send(&mut self, message: Message) -> Result<(), SendError> {
-        match tokio::time::timeout(self.limits.silence_timeout, self.socket.send(message)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(SendError::Broken),
-            Err(_) => Err(SendError::TimedOut),
-        }
+        let mut send = std::pin::pin!(self.socket.send(message));
+        // Most writes complete at once: try one poll before arming a timer, since every
+        // dropped tokio timer takes the timer driver's lock (one lock per message).
+        // Polling again below with the real waker replaces the no-op one.
+        let at_once = {
+            let mut now = std::task::Context::from_waker(std::task::Waker::noop());
+            send.as_mut().poll(&mut now)
+        };
+        let sent = match at_once {
+            std::task::Poll::Ready(sent) => sent,
+            std::task::Poll::Pending => {
+                match tokio::time::timeout(self.limits.silence_timeout, send).await {
+                    Ok(sent) => sent,
+                    Err(_) => return Err(SendError::TimedOut),
+                }
+            }
+        };
+        sent.map_err(|_| SendError::Broken)
     }
 
     /// Sends one `error` to this socket's client (best effort: a broken socket ends soon).
@@ -366,24 +382,39 @@ impl Out<'_> {
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let silence = tokio::time::sleep(limits.silence_timeout);
         tokio::pin!(silence);
+        let mut last_heard = Instant::now();
+        // One wake-up future for the socket's life, renewed only when it fires: a new one
+        // per loop would join and leave the Notify's waiter list once per frame.
+        let changed = member.changed();
+        tokio::pin!(changed);
         loop {
             if let Some(ending) = self.flush_outbound(member).await {
                 return ending;
             }
             let received = tokio::select! {
-                () = member.changed() => continue,
+                () = &mut changed => {
+                    changed.set(member.changed());
+                    continue;
+                }
                 _ = ping.tick() => {
                     if self.send(Message::Ping(Bytes::new())).await.is_err() {
                         return Ending::Broken("ping not sent");
                     }
                     continue;
                 }
-                () = &mut silence => return Ending::Broken("nothing received in time"),
+                () = &mut silence => {
+                    // Re-armed lazily: resetting the timer on every frame costs a timer
+                    // re-registration per message.
+                    let quiet_until = last_heard + limits.silence_timeout;
+                    if quiet_until <= Instant::now() {
+                        return Ending::Broken("nothing received in time");
+                    }
+                    silence.as_mut().reset(quiet_until);
+                    continue;
+                }
                 received = self.socket.recv() => received,
             };
-            silence
-                .as_mut()
-                .reset(Instant::now() + limits.silence_timeout);
+            last_heard = Instant::now();
             let refused = match received {
                 None => return Ending::Broken("connection closed"),
                 Some(Err(error)) => return read_failure(&error),

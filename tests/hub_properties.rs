@@ -1,0 +1,448 @@
+//! Property tests of the hub's routing (PROTOCOL.md §3): random interleavings of connects,
+//! drops, reconnects, sends and socket writes by the two participants of one session,
+//! driven through the transport-free API ([`Hub::join`], [`Membership`]) exactly as
+//! `hub::socket` drives it, and checked against a small model of the two queues.
+//!
+//! What must hold, for every interleaving:
+//! - each participant receives exactly the frames the other had accepted, in order, once;
+//! - the only repeat allowed is the one `hub/session.rs` documents: a frame stays queued
+//!   until the *current* socket confirms its write ([`Membership::delivered`]), so a frame
+//!   whose write was not confirmed (the socket broke after the bytes left, or it had been
+//!   replaced meanwhile) is sent again by the next socket, and only that frame;
+//! - `queue_full` is answered exactly when the frame would take the session past its
+//!   bound, never below it; the hub's queue totals always equal the model's;
+//! - no wake-up is lost: a socket with something new to do finds `changed()` ready.
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use homecall::hub::{Hub, HubLimits, Membership, Outbound, SubmitError};
+use homecall::protocol::{Kind, PeerId, SessionId};
+use proptest::prelude::*;
+use proptest::sample::Index;
+
+const PEERS: [&str; 2] = ["alice-0001", "bob-00002"];
+
+/// How a write the socket task started ends.
+#[derive(Debug, Clone, Copy)]
+enum Write {
+    /// The client got the frame and the task confirmed it with `delivered`.
+    Confirmed,
+    /// The connection broke before the frame left: the client did not get it.
+    Lost,
+    /// The client got the frame, but the write reported an error (a timeout after the
+    /// bytes left): the task drops the socket without confirming.
+    ArrivedUnconfirmed,
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// Participant `p` opens a socket (a first connect or a reconnect).
+    Connect(usize),
+    /// One of `p`'s live sockets is dropped (any close but a hang-up).
+    Drop(usize, Index),
+    /// `p`'s current socket submits a frame of about `len` bytes.
+    Send(usize, usize),
+    /// A replaced (stale) socket of `p` tries to submit: it must be refused.
+    SendStale(usize, Index),
+    /// One of `p`'s sockets asks what to do next and starts writing a frame if there is one.
+    Take(usize, Index),
+    /// One of `p`'s sockets finishes the write it started.
+    Finish(usize, Index, Write),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let p = 0..2usize;
+    let write = prop_oneof![
+        6 => Just(Write::Confirmed),
+        1 => Just(Write::Lost),
+        1 => Just(Write::ArrivedUnconfirmed),
+    ];
+    prop_oneof![
+        2 => p.clone().prop_map(Op::Connect),
+        1 => (p.clone(), any::<Index>()).prop_map(|(p, i)| Op::Drop(p, i)),
+        5 => (p.clone(), 1..300usize).prop_map(|(p, len)| Op::Send(p, len)),
+        1 => (p.clone(), any::<Index>()).prop_map(|(p, i)| Op::SendStale(p, i)),
+        4 => (p.clone(), any::<Index>()).prop_map(|(p, i)| Op::Take(p, i)),
+        4 => (p, any::<Index>(), write).prop_map(|(p, i, w)| Op::Finish(p, i, w)),
+    ]
+}
+
+/// One received frame and whether its write was confirmed by the then-current socket.
+#[derive(Debug, Clone)]
+struct Receipt {
+    text: Bytes,
+    confirmed: bool,
+}
+
+/// A live socket of one participant, as its task would hold it.
+struct Conn {
+    /// Global connection number: receipts are read back in connection order.
+    number: usize,
+    member: Membership,
+    /// The frame this socket is writing (`next_outbound` gave it, `delivered` not yet).
+    in_flight: Option<(u64, Bytes)>,
+}
+
+struct Model {
+    hub: std::sync::Arc<Hub>,
+    session: SessionId,
+    limits: HubLimits,
+    /// Live sockets per participant; the current one (if any) is `current[p]`.
+    conns: [Vec<Conn>; 2],
+    current: [Option<usize>; 2],
+    next_conn: usize,
+    /// Frames accepted from each participant, in order.
+    sent: [Vec<Bytes>; 2],
+    /// Frames the hub should still hold for each participant (front = oldest).
+    pending: [VecDeque<Bytes>; 2],
+    /// Receipts per participant, tagged with the connection number that got them.
+    received: [Vec<(usize, Receipt)>; 2],
+    counter: usize,
+}
+
+impl Model {
+    fn new(limits: HubLimits) -> Self {
+        let hub = Hub::new(limits.clone());
+        Self {
+            hub,
+            session: SessionId::from_random_bytes([7; 16]),
+            limits,
+            conns: [Vec::new(), Vec::new()],
+            current: [None, None],
+            next_conn: 0,
+            sent: [Vec::new(), Vec::new()],
+            pending: [VecDeque::new(), VecDeque::new()],
+            received: [Vec::new(), Vec::new()],
+            counter: 0,
+        }
+    }
+
+    fn is_current(&self, p: usize, number: usize) -> bool {
+        self.current[p] == Some(number)
+    }
+
+    fn totals(&self) -> (usize, usize) {
+        let frames = self.pending.iter().map(VecDeque::len).sum();
+        let bytes = self
+            .pending
+            .iter()
+            .flat_map(|queue| queue.iter().map(Bytes::len))
+            .sum();
+        (frames, bytes)
+    }
+
+    fn frame(&mut self, from: usize, len: usize) -> Bytes {
+        self.counter += 1;
+        let head = format!("{from}:{}:", self.counter);
+        let pad = len.saturating_sub(head.len());
+        Bytes::from(format!("{head}{}", "x".repeat(pad)))
+    }
+
+    fn pick(&self, p: usize, index: &Index) -> Option<usize> {
+        (!self.conns[p].is_empty()).then(|| index.index(self.conns[p].len()))
+    }
+
+    fn connect(&mut self, p: usize) {
+        let peer = PeerId::parse(PEERS[p]).expect("a valid peer id");
+        let member = self
+            .hub
+            .join(self.session, peer)
+            .expect("a participant may always (re)join");
+        // The new socket is woken at once (its queue is sent first) ...
+        assert!(
+            member.changed().now_or_never().is_some(),
+            "new socket not woken"
+        );
+        // ... and the socket it replaces is woken to learn that it was replaced.
+        if let Some(old) = self.current[p] {
+            let old = self.conns[p]
+                .iter()
+                .find(|c| c.number == old)
+                .expect("old conn");
+            assert!(
+                old.member.changed().now_or_never().is_some(),
+                "old socket not woken"
+            );
+        }
+        let number = self.next_conn;
+        self.next_conn += 1;
+        self.conns[p].push(Conn {
+            number,
+            member,
+            in_flight: None,
+        });
+        self.current[p] = Some(number);
+    }
+
+    fn drop_conn(&mut self, p: usize, at: usize) {
+        let conn = self.conns[p].remove(at);
+        if self.is_current(p, conn.number) {
+            self.current[p] = None;
+        }
+        // An unfinished write never reaches the client.
+        drop(conn);
+    }
+
+    fn send(&mut self, p: usize, len: usize) {
+        let Some(number) = self.current[p] else {
+            return;
+        };
+        let text = self.frame(p, len);
+        let to = 1 - p;
+        let (frames, bytes) = self.totals();
+        let fits =
+            frames < self.limits.queue_messages && bytes + text.len() <= self.limits.queue_bytes;
+        let conn = self.conns[p]
+            .iter()
+            .find(|c| c.number == number)
+            .expect("current conn");
+        let result = conn.member.submit(Kind::Candidate, text.clone());
+        if !fits {
+            assert_eq!(result, Err(SubmitError::QueueFull), "over the bound");
+            return;
+        }
+        let submitted = result.expect("a frame below the bound is stored");
+        self.pending[to].push_back(text.clone());
+        self.sent[p].push(text);
+        assert_eq!(submitted.waiting, self.pending[to].len());
+        assert_eq!(submitted.recipient_connected, self.current[to].is_some());
+        if let Some(recipient) = self.current[to] {
+            let recipient = self.conns[to]
+                .iter()
+                .find(|c| c.number == recipient)
+                .expect("conn");
+            assert!(
+                recipient.member.changed().now_or_never().is_some(),
+                "recipient not woken"
+            );
+        }
+    }
+
+    fn send_stale(&mut self, p: usize, at: usize) {
+        if self.is_current(p, self.conns[p][at].number) {
+            return;
+        }
+        let text = self.frame(p, 10);
+        assert_eq!(
+            self.conns[p][at].member.submit(Kind::Candidate, text),
+            Err(SubmitError::Replaced)
+        );
+    }
+
+    fn take(&mut self, p: usize, at: usize) {
+        let current = self.is_current(p, self.conns[p][at].number);
+        if self.conns[p][at].in_flight.is_some() {
+            return; // one write at a time, as the socket task does
+        }
+        match self.conns[p][at].member.next_outbound() {
+            Outbound::Frame { seq, text, .. } => {
+                assert!(current, "a replaced socket was given a frame");
+                assert_eq!(Some(&text), self.pending[p].front(), "not the oldest frame");
+                self.conns[p][at].in_flight = Some((seq, text));
+            }
+            Outbound::Idle => {
+                assert!(current, "a replaced socket was not told so");
+                assert!(self.pending[p].is_empty(), "idle with frames waiting");
+            }
+            Outbound::Replaced => {
+                assert!(!current, "the current socket was told it was replaced");
+                // The socket task closes it with 4001.
+                self.drop_conn(p, at);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn finish(&mut self, p: usize, at: usize, write: Write) {
+        let number = self.conns[p][at].number;
+        let Some((seq, text)) = self.conns[p][at].in_flight.take() else {
+            return;
+        };
+        match write {
+            Write::Confirmed => {
+                let current = self.is_current(p, number);
+                self.conns[p][at].member.delivered(seq);
+                let removed = current && self.pending[p].front() == Some(&text);
+                if removed {
+                    self.pending[p].pop_front();
+                }
+                self.received[p].push((
+                    number,
+                    Receipt {
+                        text,
+                        confirmed: removed,
+                    },
+                ));
+            }
+            Write::Lost => self.drop_conn(p, at),
+            Write::ArrivedUnconfirmed => {
+                self.received[p].push((
+                    number,
+                    Receipt {
+                        text,
+                        confirmed: false,
+                    },
+                ));
+                self.drop_conn(p, at);
+            }
+        }
+    }
+
+    fn apply(&mut self, op: &Op) {
+        match *op {
+            Op::Connect(p) => self.connect(p),
+            Op::Drop(p, ref i) => {
+                if let Some(at) = self.pick(p, i) {
+                    self.drop_conn(p, at);
+                }
+            }
+            Op::Send(p, len) => self.send(p, len),
+            Op::SendStale(p, ref i) => {
+                if let Some(at) = self.pick(p, i) {
+                    self.send_stale(p, at);
+                }
+            }
+            Op::Take(p, ref i) => {
+                if let Some(at) = self.pick(p, i) {
+                    self.take(p, at);
+                }
+            }
+            Op::Finish(p, ref i, write) => {
+                if let Some(at) = self.pick(p, i) {
+                    self.finish(p, at, write);
+                }
+            }
+        }
+        assert_eq!(
+            self.hub.queued(&self.session),
+            self.totals(),
+            "after {op:?}"
+        );
+    }
+
+    /// Ends every stale socket, connects both participants and lets them write until
+    /// nothing is left, as live socket tasks eventually would.
+    fn settle(&mut self) {
+        for p in 0..2 {
+            while let Some(at) = self.conns[p]
+                .iter()
+                .position(|c| !self.is_current(p, c.number))
+            {
+                self.finish(p, at, Write::Confirmed);
+                self.drop_conn(p, at);
+            }
+            if self.current[p].is_none() {
+                self.connect(p);
+            } else if let Some(at) = self.conns[p].iter().position(|c| c.in_flight.is_some()) {
+                self.finish(p, at, Write::Confirmed);
+            }
+        }
+        for p in 0..2 {
+            let mut budget = 10_000;
+            loop {
+                budget -= 1;
+                assert!(budget > 0, "the queue never drained");
+                self.take(p, 0);
+                if self.conns[p][0].in_flight.is_none() {
+                    break;
+                }
+                self.finish(p, 0, Write::Confirmed);
+            }
+        }
+        assert_eq!(self.hub.queued(&self.session), (0, 0));
+    }
+
+    /// Each participant's receipts, read in connection order, are the other's accepted
+    /// frames in order, each once, apart from re-sends of unconfirmed writes.
+    fn check_delivery(&self) {
+        for p in 0..2 {
+            let mut by_conn = self.received[p].clone();
+            // Stable: within one connection, receipts keep the order they arrived in.
+            by_conn.sort_by_key(|(number, _)| *number);
+            let mut stream: Vec<Receipt> = Vec::new();
+            for (_, receipt) in by_conn {
+                if let Some(seen) = stream.iter().find(|r| r.text == receipt.text) {
+                    assert!(
+                        !seen.confirmed,
+                        "participant {p} got a confirmed frame twice: {:?}",
+                        receipt.text
+                    );
+                    assert_eq!(
+                        stream.last().map(|r| &r.text),
+                        Some(&receipt.text),
+                        "participant {p}: a re-sent frame came after newer ones"
+                    );
+                    // The repeat stands in for the earlier receipt.
+                    stream.pop();
+                }
+                stream.push(receipt);
+            }
+            let texts: Vec<&Bytes> = stream.iter().map(|r| &r.text).collect();
+            let sent: Vec<&Bytes> = self.sent[1 - p].iter().collect();
+            assert_eq!(
+                texts, sent,
+                "participant {p} did not get exactly what was sent"
+            );
+        }
+    }
+}
+
+fn limits() -> impl Strategy<Value = HubLimits> {
+    // Small bounds so `queue_full` is reached often; large ones so it is not.
+    prop_oneof![
+        (1..12usize, 100..2_000usize).prop_map(|(messages, bytes)| HubLimits {
+            queue_messages: messages,
+            queue_bytes: bytes,
+            ..HubLimits::default()
+        }),
+        Just(HubLimits::default()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 1_000,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn no_interleaving_reorders_or_loses_a_frame_below_the_bound(
+        limits in limits(),
+        ops in prop::collection::vec(op(), 1..200),
+    ) {
+        let mut model = Model::new(limits);
+        for op in &ops {
+            model.apply(op);
+        }
+        model.settle();
+        model.check_delivery();
+    }
+}
+
+/// The check itself can fail: a participant that misses a frame is caught.
+#[test]
+#[should_panic(expected = "did not get exactly what was sent")]
+fn a_lost_frame_is_caught() {
+    let mut model = Model::new(HubLimits::default());
+    model.connect(0);
+    model.send(0, 20);
+    model.send(0, 20);
+    model.settle();
+    model.received[1].remove(0);
+    model.check_delivery();
+}
+
+/// A repeat of a confirmed frame is caught too.
+#[test]
+#[should_panic(expected = "a confirmed frame twice")]
+fn a_repeated_confirmed_frame_is_caught() {
+    let mut model = Model::new(HubLimits::default());
+    model.connect(0);
+    model.send(0, 20);
+    model.settle();
+    let again = model.received[1][0].clone();
+    model.received[1].push((usize::MAX, again.1));
+    model.check_delivery();
+}
