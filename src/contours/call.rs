@@ -186,6 +186,11 @@ mod browser {
     const DISCONNECTED_GRACE_MS: u32 = 2_000;
     /// How often a connection that is not back yet is restarted again.
     const RESTART_EVERY_MS: u32 = 4_000;
+    /// How long a fresh guest waits for the host's offer before making its own.
+    const GUEST_OFFER_WAIT_MS: u32 = 1_500;
+    /// How long after an offer/answer exchange a connection may take to come up before
+    /// an ICE restart.
+    const CONNECT_WITHIN_MS: u32 = 6_000;
     /// How often the quality badge is refreshed from `getStats`.
     const STATS_EVERY_MS: u32 = 2_000;
 
@@ -218,6 +223,8 @@ mod browser {
         Rtc(u32, RtcEvent),
         /// Time to check whether the connection with this id came back.
         CheckConnection(u32),
+        /// A guest's own offer is due if the host stayed silent (connection id).
+        OfferIfSilent(u32),
         /// Time to refresh the quality badge.
         Stats,
         /// The page became visible again (the wake lock needs renewing).
@@ -590,6 +597,12 @@ mod browser {
                 Input::Rtc(..) => {}
                 Input::CheckConnection(id) if id == self.rtc.id() => self.check_connection().await,
                 Input::CheckConnection(_) => {}
+                Input::OfferIfSilent(id) if id == self.rtc.id() => {
+                    if self.remote_pc.is_none() && self.rtc.is_stable() {
+                        self.offer(false).await;
+                    }
+                }
+                Input::OfferIfSilent(_) => {}
                 Input::Stats => self.refresh_quality().await,
                 Input::SwitchCamera => self.switch_camera().await,
                 Input::Visible => {
@@ -664,6 +677,7 @@ mod browser {
             }
             let answer = self.rtc.accept_offer(sdp).await?;
             self.remote_pc = route.pc;
+            self.check_later(CONNECT_WITHIN_MS);
             let (pc, to_pc) = self.route();
             self.net.send(&Signal::Answer {
                 session_id: Cow::Borrowed(self.session.as_str()),
@@ -687,6 +701,7 @@ mod browser {
             }
             self.rtc.accept_answer(sdp).await?;
             self.remote_pc = route.pc;
+            self.check_later(CONNECT_WITHIN_MS);
             Ok(())
         }
 
@@ -718,7 +733,12 @@ mod browser {
         async fn on_rtc(&mut self, event: RtcEvent) {
             match event {
                 RtcEvent::NegotiationNeeded => {
-                    if self.rtc.is_stable() {
+                    if self.polite() && self.remote_pc.is_none() {
+                        // A guest that has not heard from the host yet first gives the
+                        // host's offer (often waiting in the hub's queue) time to arrive:
+                        // answering it avoids a glare at the start of every call.
+                        self.later(GUEST_OFFER_WAIT_MS, Input::OfferIfSilent(self.rtc.id()));
+                    } else if self.rtc.is_stable() {
                         self.offer(false).await;
                     }
                 }
@@ -766,10 +786,7 @@ mod browser {
 
         /// Restarts ICE if the connection has not come back by itself.
         async fn check_connection(&mut self) {
-            if matches!(
-                self.rtc.state(),
-                RtcPeerConnectionState::Disconnected | RtcPeerConnectionState::Failed
-            ) {
+            if !self.connected() {
                 logger::event(self.sid(), format_args!("restarting ICE"));
                 self.offer(true).await;
                 self.check_later(RESTART_EVERY_MS);
@@ -777,10 +794,14 @@ mod browser {
         }
 
         fn check_later(&self, ms: u32) {
+            self.later(ms, Input::CheckConnection(self.rtc.id()));
+        }
+
+        /// Hands `input` to this task in `ms` milliseconds.
+        fn later(&self, ms: u32, input: Input) {
             let tx = self.tx.clone();
-            let id = self.rtc.id();
             gloo_timers::callback::Timeout::new(ms, move || {
-                let _ = tx.unbounded_send(Input::CheckConnection(id));
+                let _ = tx.unbounded_send(input);
             })
             .forget();
         }
