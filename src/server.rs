@@ -26,7 +26,6 @@ use axum::{Json, Router};
 use leptos::config::{Env, LeptosOptions};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::app::{App, shell};
 use crate::config::Config;
@@ -45,6 +44,7 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
         .env(Env::PROD)
+        .hash_files(true)
         .build()
 }
 
@@ -66,16 +66,16 @@ pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
             shell,
         ))
         .with_state(options)
-        // Pages carry a fresh nonce and assets keep their names across builds: the browser
-        // revalidates both (the service worker keeps the build's own copies).
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
-        ));
+        .layer(axum::middleware::from_fn(cache_policy));
     let metrics = {
         let hub = Arc::clone(&hub);
         move || async move { render_metrics(&hub) }
     };
+    let pwa_files = Arc::new(pwa::PwaFiles::load(
+        &config.site_root,
+        config.build_id.as_deref(),
+        pwa::hash_file_beside_binary().as_deref(),
+    ));
     let signal = socket::router(SignalState {
         hub,
         allowed_origins: config.allowed_origins.clone(),
@@ -86,12 +86,9 @@ pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
         .route("/manifest.webmanifest", get(pwa::manifest))
         .route(
             "/sw.js",
-            get(pwa::service_worker).with_state(Arc::new(pwa::PwaFiles::load(
-                &config.site_root,
-                config.build_id.as_deref(),
-            ))),
+            get(pwa::service_worker).with_state(Arc::clone(&pwa_files)),
         )
-        .route("/offline", get(pwa::offline))
+        .route("/offline", get(pwa::offline).with_state(pwa_files))
         .route(
             "/api/config",
             get(page_config).with_state(Arc::new(config.ice_settings())),
@@ -106,6 +103,35 @@ pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
         .merge(signal)
         .merge(pages);
     security::apply(app, config.clients_use_tls())
+}
+
+/// Whether `path` is a build asset whose name carries its content hash
+/// (`/pkg/homecall.<hash>.wasm`): it never changes, so browsers may keep it for good.
+pub fn is_hashed_asset(path: &str) -> bool {
+    !path.ends_with(".d.ts")
+        && path
+            .strip_prefix("/pkg/homecall.")
+            .is_some_and(|rest| rest.split('.').count() == 2)
+}
+
+/// Hashed assets are immutable; pages (a fresh nonce each) and anything else are
+/// revalidated. The service worker keeps each build's own copies.
+async fn cache_policy(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let immutable = is_hashed_asset(request.uri().path());
+    let mut response = next.run(request).await;
+    let policy = if immutable {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static(policy));
+    response
 }
 
 /// `GET /metrics`: the hub's counters and gauges for Prometheus.
@@ -174,4 +200,19 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_hashed_build_assets_are_immutable() {
+        assert!(is_hashed_asset("/pkg/homecall.a1b2c3.wasm"));
+        assert!(is_hashed_asset("/pkg/homecall.a1b2c3.css"));
+        assert!(!is_hashed_asset("/pkg/homecall.wasm"));
+        assert!(!is_hashed_asset("/pkg/homecall.d.ts"));
+        assert!(!is_hashed_asset("/"));
+        assert!(!is_hashed_asset("/sw.js"));
+    }
 }

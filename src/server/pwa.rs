@@ -28,22 +28,53 @@ const SHELL: [&str; 5] = [
 pub struct PwaFiles {
     pub build: String,
     service_worker: String,
+    offline: String,
+}
+
+/// The file names cargo-leptos' `hash.txt` gives this build's assets
+/// (lines like `wasm: 1a2b3c`), e.g. `homecall.1a2b3c.wasm`.
+pub fn hashed_names(hash_file: &str) -> Vec<String> {
+    hash_file
+        .lines()
+        .filter_map(|line| {
+            let (kind, hash) = line.trim().split_once(':')?;
+            let kind = kind.trim();
+            ["js", "wasm", "css"]
+                .contains(&kind)
+                .then(|| format!("homecall.{}.{kind}", hash.trim()))
+        })
+        .collect()
+}
+
+/// `hash.txt` beside the running binary, where cargo-leptos writes it and Leptos reads it.
+pub fn hash_file_beside_binary() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    std::fs::read_to_string(exe.parent()?.join("hash.txt")).ok()
 }
 
 impl PwaFiles {
-    /// Reads the built assets under `site_root/pkg` to name the build (unless `build` is
-    /// given) and list what the service worker precaches.
-    pub fn load(site_root: &Path, build: Option<&str>) -> PwaFiles {
+    /// Reads the built assets under `site_root/pkg` (only this build's, when `hash_file`
+    /// names them) to name the build (unless `build` is given) and list what the service
+    /// worker precaches.
+    pub fn load(site_root: &Path, build: Option<&str>, hash_file: Option<&str>) -> PwaFiles {
+        let current = hash_file
+            .map(hashed_names)
+            .filter(|names| !names.is_empty());
         let mut assets: Vec<(String, Vec<u8>)> = std::fs::read_dir(site_root.join("pkg"))
             .into_iter()
             .flatten()
             .flatten()
             .filter_map(|entry| {
                 let name = entry.file_name().into_string().ok()?;
-                let wanted = [".js", ".wasm", ".css"]
-                    .iter()
-                    .any(|ext| name.ends_with(ext))
-                    && !name.ends_with(".d.ts");
+                let wanted = match &current {
+                    Some(names) => names.contains(&name),
+                    None => {
+                        [".js", ".wasm", ".css"]
+                            .iter()
+                            .any(|ext| name.ends_with(ext))
+                            && !name.ends_with(".d.ts")
+                    }
+                };
                 wanted.then(|| Some((format!("/pkg/{name}"), std::fs::read(entry.path()).ok()?)))?
             })
             .collect();
@@ -62,9 +93,15 @@ impl PwaFiles {
                 "__HOMECALL_PRECACHE__",
                 &serde_json::to_string(&precache).expect("strings serialise"),
             );
+        let stylesheet = assets
+            .iter()
+            .map(|(path, _)| path.as_str())
+            .find(|path| path.ends_with(".css"))
+            .unwrap_or("/pkg/homecall.css");
         PwaFiles {
             build,
             service_worker,
+            offline: OFFLINE_PAGE.replace("__HOMECALL_CSS__", stylesheet),
         }
     }
 }
@@ -111,31 +148,45 @@ pub async fn service_worker(State(files): State<Arc<PwaFiles>>) -> impl IntoResp
 }
 
 /// The page for no network, in both languages (it is shown before any choice can be made).
-pub async fn offline() -> impl IntoResponse {
+pub async fn offline(State(files): State<Arc<PwaFiles>>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/html; charset=utf-8"),
         )],
-        r##"<!DOCTYPE html>
+        files.offline.clone(),
+    )
+}
+
+const OFFLINE_PAGE: &str = r##"<!DOCTYPE html>
 <html lang="ru"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
 <meta name="theme-color" content="#0f172a">
 <title>HomeCall — нет соединения</title>
-<link rel="stylesheet" href="/pkg/homecall.css"></head>
+<link rel="stylesheet" href="__HOMECALL_CSS__"></head>
 <body><main class="screen"><section class="home">
 <img class="logo" src="/icons/icon.svg" alt="" width="96" height="96">
 <h1>Нет соединения с интернетом</h1>
 <p class="tagline">Проверьте Wi-Fi или мобильную сеть и попробуйте снова.</p>
 <p class="tagline" lang="en">No internet connection. Check Wi-Fi or mobile data and try again.</p>
 <a class="button primary big" href="/">Повторить</a>
-</section></main></body></html>"##,
-    )
-}
+</section></main></body></html>"##;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hash_file_lines_name_the_hashed_assets() {
+        assert_eq!(
+            hashed_names("js: 11aa\nwasm: 22bb\ncss: 33cc\n\nother: x"),
+            vec![
+                "homecall.11aa.js",
+                "homecall.22bb.wasm",
+                "homecall.33cc.css"
+            ]
+        );
+    }
 
     #[test]
     fn the_service_worker_names_its_build_and_lists_the_assets() {
@@ -144,7 +195,7 @@ mod tests {
         std::fs::write(root.join("pkg/homecall.js"), "js-1").unwrap();
         std::fs::write(root.join("pkg/homecall.wasm"), "wasm-1").unwrap();
         std::fs::write(root.join("pkg/homecall.d.ts"), "types").unwrap();
-        let first = PwaFiles::load(&root, None);
+        let first = PwaFiles::load(&root, None, None);
         assert!(
             first
                 .service_worker
@@ -156,9 +207,24 @@ mod tests {
         assert!(!first.service_worker.contains("__HOMECALL_"));
 
         std::fs::write(root.join("pkg/homecall.wasm"), "wasm-2").unwrap();
-        let second = PwaFiles::load(&root, None);
+        let second = PwaFiles::load(&root, None, None);
         assert_ne!(first.build, second.build, "new assets, new build id");
-        assert_eq!(PwaFiles::load(&root, Some("v9")).build, "v9");
+        assert_eq!(PwaFiles::load(&root, Some("v9"), None).build, "v9");
+
+        // With file hashing only this build's files are precached, and the offline page
+        // links this build's stylesheet.
+        std::fs::write(root.join("pkg/homecall.aa11.wasm"), "new").unwrap();
+        std::fs::write(root.join("pkg/homecall.aa11.css"), "new").unwrap();
+        std::fs::write(root.join("pkg/homecall.0ld.wasm"), "old").unwrap();
+        let hashed = PwaFiles::load(&root, None, Some("wasm: aa11\ncss: aa11\n"));
+        assert!(
+            hashed
+                .service_worker
+                .contains("\"/pkg/homecall.aa11.wasm\"")
+        );
+        assert!(!hashed.service_worker.contains("homecall.0ld.wasm"));
+        assert!(!hashed.service_worker.contains("\"/pkg/homecall.wasm\""));
+        assert!(hashed.offline.contains("href=\"/pkg/homecall.aa11.css\""));
         std::fs::remove_dir_all(root).unwrap();
     }
 }
