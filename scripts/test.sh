@@ -9,6 +9,9 @@ export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 mkdir -p target
 status=0
 
+echo "== lint (fmt, clippy for ssr and hydrate)"
+scripts/lint.sh || status=1
+
 echo "== rust tests"
 cargo test --features ssr 2>&1 | tee target/rust-tests.log
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
