@@ -83,3 +83,20 @@ test("a link of a finished call says the session has ended", async ({ browser })
   await expect(late.page.getByRole("heading", { name: "Сессия завершена" })).toBeVisible();
   await expect(late.page.getByRole("button", { name: "Позвонить снова" })).toBeVisible();
 });
+
+test("an unreachable hub is said so, and the page connects once it is back", async ({ browser }) => {
+  const server = new OwnServer(3104);
+  await server.start();
+  try {
+    const host = await person(browser, `${server.url}/`);
+    await startCallAsHost(host.page);
+    await host.page.getByRole("button", { name: "Начать звонок" }).click();
+    await expect(host.page.getByText("Ждём собеседника…")).toBeVisible();
+    await server.stop();
+    await expect(host.page.getByRole("alert")).toContainText("Нет связи с сервером звонков", { timeout: 15_000 });
+    await server.start();
+    await expect(host.page.getByRole("alert")).toHaveCount(0, { timeout: 15_000 });
+  } finally {
+    await server.stop();
+  }
+});

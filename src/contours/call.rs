@@ -448,6 +448,7 @@ mod browser {
             rtc,
             remote_pc: None,
             signal_dropped: false,
+            signal_failures: 0,
             wake_lock: None,
             last_packets: (0.0, 0.0),
             tx,
@@ -566,6 +567,8 @@ mod browser {
         remote_pc: Option<u32>,
         /// The signal socket dropped since it was last open.
         signal_dropped: bool,
+        /// Drops in a row without the socket opening in between.
+        signal_failures: u32,
         /// The screen wake lock held during the call, if the browser gave one.
         wake_lock: Option<wasm_bindgen::JsValue>,
         /// Totals of the previous statistics sample: (packets lost, packets received).
@@ -617,6 +620,11 @@ mod browser {
             match event {
                 NetEvent::Open => {
                     logger::event(self.sid(), format_args!("signal open"));
+                    self.signal_failures = 0;
+                    let unreachable = self.call.texts().hub_unreachable;
+                    if self.call.notice.get_untracked().as_deref() == Some(unreachable) {
+                        self.call.notice.set(None);
+                    }
                     if std::mem::take(&mut self.signal_dropped) && !self.connected() {
                         // Messages may have been lost while the socket was down.
                         self.offer(true).await;
@@ -629,6 +637,14 @@ mod browser {
                         format_args!("signal dropped ({code}), retrying: {retrying}"),
                     );
                     self.signal_dropped = true;
+                    self.signal_failures += 1;
+                    // Still down after a few quick retries, with no call to fall back on:
+                    // say so (the retries go on).
+                    if self.signal_failures >= 3 && !self.connected() {
+                        self.call
+                            .notice
+                            .set(Some(self.call.texts().hub_unreachable.to_owned()));
+                    }
                     if code == close::REPLACED {
                         self.call
                             .notice
