@@ -44,7 +44,10 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
         .env(Env::PROD)
-        .hash_files(true)
+        // cargo-leptos' release build names assets by their hashes and lists them in
+        // `hash.txt` beside the binary; a binary without one (tests, plain `cargo run`)
+        // serves the plain names.
+        .hash_files(pwa::hash_file_beside_binary().is_some())
         .build()
 }
 
