@@ -357,26 +357,20 @@ fn CallView(call: Call) -> impl IntoView {
                 </button>
             </Show>
             <div class="controls">
-                <button
-                    class="button round"
-                    class:off=move || !call.mic_on.get()
-                    aria-pressed=move || (!call.mic_on.get()).to_string()
-                    aria-label=move || if call.mic_on.get() { t.mic_turn_off } else { t.mic_turn_on }
-                    disabled=move || !call.has_mic.get()
-                    on:click=move |_| call.toggle_mic()
-                >
-                    {move || if call.mic_on.get() { t.mic } else { t.mic_off }}
-                </button>
-                <button
-                    class="button round"
-                    class:off=move || !call.cam_on.get()
-                    aria-pressed=move || (!call.cam_on.get()).to_string()
-                    aria-label=move || if call.cam_on.get() { t.cam_turn_off } else { t.cam_turn_on }
-                    disabled=move || !call.has_camera.get()
-                    on:click=move |_| call.toggle_cam()
-                >
-                    {move || if call.cam_on.get() { t.cam } else { t.cam_off }}
-                </button>
+                <DeviceToggle
+                    on=call.mic_on
+                    available=call.has_mic
+                    labels=(t.mic, t.mic_off)
+                    actions=(t.mic_turn_off, t.mic_turn_on)
+                    toggle=move || call.toggle_mic()
+                />
+                <DeviceToggle
+                    on=call.cam_on
+                    available=call.has_camera
+                    labels=(t.cam, t.cam_off)
+                    actions=(t.cam_turn_off, t.cam_turn_on)
+                    toggle=move || call.toggle_cam()
+                />
                 <Show when=move || { call.camera_count.get() > 1 && call.cam_on.get() }>
                     <button
                         class="button round"
@@ -404,6 +398,33 @@ fn CallView(call: Call) -> impl IntoView {
                 </button>
             </div>
         </section>
+    }
+}
+
+/// A microphone or camera on/off button: its text says the state (`labels`: on, off),
+/// its ARIA label the action (`actions`: turn off, turn on).
+#[component]
+fn DeviceToggle(
+    on: RwSignal<bool>,
+    available: RwSignal<bool>,
+    labels: (&'static str, &'static str),
+    actions: (&'static str, &'static str),
+    toggle: impl Fn() + 'static,
+) -> impl IntoView {
+    let pick = move |(when_on, when_off): (&'static str, &'static str)| {
+        if on.get() { when_on } else { when_off }
+    };
+    view! {
+        <button
+            class="button round"
+            class:off=move || !on.get()
+            aria-pressed=move || (!on.get()).to_string()
+            aria-label=move || pick(actions)
+            disabled=move || !available.get()
+            on:click=move |_| toggle()
+        >
+            {move || pick(labels)}
+        </button>
     }
 }
 

@@ -37,7 +37,7 @@ use crate::turn::{self, IceSettings};
 const SOCKET_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The Leptos settings, derived from ours (no `LEPTOS_*` variables needed).
-pub fn leptos_options(config: &Config) -> LeptosOptions {
+pub fn leptos_options(config: &Config, hashed_assets: bool) -> LeptosOptions {
     LeptosOptions::builder()
         .output_name("homecall")
         .site_root(config.site_root.to_string_lossy().into_owned())
@@ -47,13 +47,14 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         // cargo-leptos' release build names assets by their hashes and lists them in
         // `hash.txt` beside the binary; a binary without one (tests, plain `cargo run`)
         // serves the plain names.
-        .hash_files(pwa::hash_file_beside_binary().is_some())
+        .hash_files(hashed_assets)
         .build()
 }
 
 /// The whole HTTP surface of HomeCall.
 pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
-    let options = leptos_options(config);
+    let hash_file = pwa::hash_file_beside_binary();
+    let options = leptos_options(config, hash_file.is_some());
     let pages = Router::new()
         .leptos_routes_with_context(
             &options,
@@ -77,7 +78,7 @@ pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
     let pwa_files = Arc::new(pwa::PwaFiles::load(
         &config.site_root,
         config.build_id.as_deref(),
-        pwa::hash_file_beside_binary().as_deref(),
+        hash_file.as_deref(),
     ));
     let signal = socket::router(SignalState {
         hub,

@@ -307,24 +307,14 @@ mod browser {
 
     /// Copies `text` to the clipboard; false where the browser refuses.
     pub async fn copy_to_clipboard(text: &str) -> bool {
-        let clipboard = js_sys::Reflect::get(&window().navigator(), &"clipboard".into())
-            .ok()
-            .filter(|c| !c.is_undefined());
-        let Some(clipboard) = clipboard else {
+        let Ok(clipboard) = js_sys::Reflect::get(&window().navigator(), &"clipboard".into()) else {
             return false;
         };
-        let Ok(write) = js_sys::Reflect::get(&clipboard, &"writeText".into()) else {
-            return false;
-        };
-        let Ok(write) = write.dyn_into::<js_sys::Function>() else {
-            return false;
-        };
-        match write.call1(&clipboard, &text.into()) {
-            Ok(promise) => {
-                let promise = js_sys::Promise::from(promise);
-                wasm_bindgen_futures::JsFuture::from(promise).await.is_ok()
-            }
-            Err(_) => false,
+        match call_method(&clipboard, "writeText", &[text.into()]) {
+            Some(promise) => wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(promise))
+                .await
+                .is_ok(),
+            None => false,
         }
     }
 }
