@@ -17,7 +17,7 @@
 //! - CPU per message: the child's CPU ticks (USER_HZ, 100 per second on Linux) over the
 //!   measured rounds divided by the frames relayed; messages per second over the same
 //!   wall time (a closed loop: one frame in flight per session). Both servers run side
-//!   by side and are measured in alternating runs (`BENCH_REPEATS`, default 3), medians
+//!   by side and are measured in alternating runs (`BENCH_REPEATS`, default 7), medians
 //!   kept, so drift in the machine's load hits both alike. One more run with a single
 //!   session gives the latency of a hop without queueing.
 //! - bytes per idle socket: RSS with `BENCH_IDLE_SESSIONS` idle pairs open, less the RSS
@@ -48,6 +48,7 @@ use axum::extract::ws::{Message as AxumMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use futures_util::{SinkExt, StreamExt};
 use homecall::hub::socket::{SOCKET_BUFFER_BYTES, SignalState, router};
 use homecall::hub::{Hub, HubLimits};
@@ -84,6 +85,11 @@ impl Kind {
     }
 }
 
+/// TCP_NODELAY, as `server::serve` sets it.
+fn no_delay(tcp: &mut TcpStream) {
+    tcp.set_nodelay(true).expect("TCP_NODELAY");
+}
+
 /// Runs one server until stdin closes. Prints `port N`, then answers each `count` line on
 /// stdin with the number of live sessions.
 fn serve_child(kind: Kind) {
@@ -113,7 +119,7 @@ fn serve_child(kind: Kind) {
             });
             runtime.spawn(async move {
                 axum::serve(
-                    listener,
+                    listener.tap_io(no_delay),
                     app.into_make_service_with_connect_info::<SocketAddr>(),
                 )
                 .await
@@ -129,7 +135,7 @@ fn serve_child(kind: Kind) {
                 .with_state(Arc::clone(&relay));
             runtime.spawn(async move {
                 axum::serve(
-                    listener,
+                    listener.tap_io(no_delay),
                     app.into_make_service_with_connect_info::<SocketAddr>(),
                 )
                 .await
@@ -638,12 +644,12 @@ async fn memory(server: &mut Server, results: &mut Results) {
 }
 
 async fn measure_both() -> (Results, Results) {
-    let repeats = env_number("BENCH_REPEATS", 3).max(1);
+    let repeats = env_number("BENCH_REPEATS", 7).max(1);
     let mut servers = [Server::start(Kind::Bare), Server::start(Kind::HomeCall)];
     let mut runs: [Vec<LatencyRun>; 2] = [Vec::new(), Vec::new()];
     // Alternating runs, medians kept: drift in the machine's load hits both alike.
     let sessions = env_number("BENCH_SESSIONS", 100);
-    let rounds = env_number("BENCH_ROUNDS", 200);
+    let rounds = env_number("BENCH_ROUNDS", 1000);
     let mut results = [Results::default(), Results::default()];
     for repeat in 0..repeats {
         for (server, runs) in servers.iter_mut().zip(runs.iter_mut()) {
@@ -810,8 +816,8 @@ fn report(home: &Results, bare: &Results) -> bool {
         "\n{} idle sockets; latency: {} sessions × {} rounds, median of {} alternating runs\n",
         home.idle_sockets,
         env_number("BENCH_SESSIONS", 100),
-        env_number("BENCH_ROUNDS", 200),
-        env_number("BENCH_REPEATS", 3).max(1)
+        env_number("BENCH_ROUNDS", 1000),
+        env_number("BENCH_REPEATS", 7).max(1)
     );
     println!("| metric | HomeCall hub | bare relay | ratio | target | |");
     println!("| --- | ---: | ---: | ---: | --- | --- |");

@@ -1,9 +1,14 @@
 //! The checks behind the `validate_frame` fuzz target, shared with the stable regression
 //! test `tests/fuzz_corpus.rs` (both include this file with `#[path]`, and both have the
 //! protocol module at `crate::protocol`). Every input must be handled without a panic;
-//! a frame the hub accepts must survive a round trip through its own serialisation.
+//! the hub's `validate_client_frame` (a single pass for usual frames) must give the same
+//! verdict and code as `validate_as_signal`, its definition (the frame parsed as the
+//! other client parses it); and a frame the hub accepts must survive a round trip
+//! through its own serialisation.
 
-use crate::protocol::{PeerId, Rejection, SessionId, Signal, validate_client_frame};
+use crate::protocol::{
+    Kind, PeerId, Rejection, SessionId, Signal, validate_as_signal, validate_client_frame,
+};
 
 /// The ids a socket is given when the input does not name valid ones itself.
 pub const SESSION: &str = "123e4567-e89b-42d3-a456-426614174000";
@@ -40,7 +45,7 @@ pub fn check(data: &[u8]) -> Outcome {
         let other = SessionId::from_random_bytes([0x5a; 16]);
         if other != named_session {
             match validate_client_frame(text, &other, &named_peer) {
-                Ok(signal) => panic!("accepted for another session: {signal:?}"),
+                Ok(kind) => panic!("{kind} accepted for another session"),
                 Err(Rejection::SignalNotFound | Rejection::BadMessage(_)) => {}
             }
         }
@@ -49,28 +54,38 @@ pub fn check(data: &[u8]) -> Outcome {
 }
 
 fn validate(text: &str, session: &SessionId, peer: &PeerId) -> Outcome {
-    match validate_client_frame(text, session, peer) {
-        Err(_) => Outcome::Refused,
-        Ok(signal) => {
-            assert_ne!(
-                signal.kind().as_str(),
-                "error",
-                "a client error was accepted"
-            );
-            // The hub forwards the original text; what a client would re-send from the
-            // parsed message must be valid too and mean the same.
-            let json = signal.to_json();
-            let again = validate_client_frame(&json, session, peer)
-                .unwrap_or_else(|why| panic!("re-serialised frame refused ({why}): {json}"));
-            assert_eq!(again, signal, "round trip changed the message: {json}");
-            assert_eq!(
-                Signal::from_json(&json).expect("re-serialised frame parses"),
-                signal
-            );
-            assert_eq!(signal.clone().into_owned(), signal);
+    match (
+        validate_client_frame(text, session, peer),
+        validate_as_signal(text, session, peer),
+    ) {
+        (Ok(kind), Ok(signal)) => {
+            assert_eq!(kind, signal.kind(), "the two validators name another type");
+            assert_ne!(kind, Kind::Error, "a client error was accepted");
+            round_trip(&signal, session, peer);
             Outcome::Valid
         }
+        (Err(fast), Err(reference)) => {
+            assert_eq!(fast.code(), reference.code(), "{fast} / {reference}");
+            Outcome::Refused
+        }
+        (fast, reference) => {
+            panic!("the validators disagree: hub {fast:?}, reference {reference:?}")
+        }
     }
+}
+
+/// What a client would re-send from the parsed message must be valid too and mean the same.
+fn round_trip(signal: &Signal<'_>, session: &SessionId, peer: &PeerId) {
+    let json = signal.to_json();
+    let again = validate_client_frame(&json, session, peer)
+        .unwrap_or_else(|why| panic!("re-serialised frame refused ({why}): {json}"));
+    assert_eq!(again, signal.kind(), "round trip changed the type: {json}");
+    assert_eq!(
+        &Signal::from_json(&json).expect("re-serialised frame parses"),
+        signal,
+        "round trip changed the message: {json}"
+    );
+    assert_eq!(&signal.clone().into_owned(), signal);
 }
 
 /// `sessionId` and `from` of a JSON object, if both are valid ids.

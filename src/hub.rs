@@ -10,10 +10,12 @@
 //! - [`ended`]: ended ids, time-limited and bounded.
 //! - [`rate`]: the per-socket token bucket.
 //! - [`session`]: slots, routing, reconnects, drops; the [`Membership`] handle.
+//! - [`direct`]: the contract for writing a frame straight to an idle recipient's socket.
 //! - [`metrics`]: counters and their Prometheus rendering.
 //! - [`per_ip`]: open sockets and new sessions per client address.
 //! - [`socket`]: the WebSocket upgrade and the per-socket task.
 
+pub mod direct;
 mod ended;
 pub mod metrics;
 pub mod per_ip;
@@ -38,6 +40,7 @@ use metrics::{Gauges, HubMetrics};
 use per_ip::{AdmitError, ClientBounds, ClientKey, ClientTicket, Clients};
 use session::{Joined, Session, SlotRefused};
 
+pub use direct::{DirectWrite, WriteNow};
 pub use session::{EndReason, Membership, Outbound, SubmitError, Submitted};
 
 /// Every limit and timer of the hub. `Default` gives PROTOCOL.md's values; tests shorten
@@ -266,10 +269,13 @@ impl Hub {
 
     /// Joins `peer` to `session_id`, creating the session if the id is new. A peer that
     /// is already a participant replaces its old socket (which is told to close 4001).
+    /// With a `writer`, the other participant's task writes frames straight to this
+    /// socket while it is idle; without one, this socket's task sends every frame.
     pub fn join(
         self: &Arc<Self>,
         session_id: SessionId,
         peer: PeerId,
+        writer: Option<Arc<dyn DirectWrite>>,
     ) -> Result<Membership, JoinError> {
         if self.is_shutting_down() {
             return Err(JoinError::ShuttingDown);
@@ -299,7 +305,7 @@ impl Hub {
         };
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let wake = Arc::new(Notify::new());
-        let (slot, joined) = match session.attach(&peer, conn, Arc::clone(&wake)) {
+        let (slot, joined) = match session.attach(&peer, conn, Arc::clone(&wake), writer) {
             Ok(attached) => attached,
             Err(SlotRefused::Ended) => return Err(JoinError::SessionEnded),
             Err(SlotRefused::Full) => {
@@ -564,12 +570,12 @@ mod tests {
     async fn frames_wait_for_the_other_peer_and_arrive_in_order() {
         let hub = Hub::new(HubLimits::default());
         let (id, a, b, _) = ids();
-        let alice = hub.join(id, a).unwrap();
+        let alice = hub.join(id, a, None).unwrap();
         for text in ["1", "2", "3"] {
             let sent = alice.submit(Kind::Candidate, Bytes::from(text)).unwrap();
             assert!(!sent.recipient_connected);
         }
-        let bob = hub.join(id, b).unwrap();
+        let bob = hub.join(id, b, None).unwrap();
         let got: Vec<Bytes> = std::iter::from_fn(|| frame(&bob)).collect();
         assert_eq!(got, ["1", "2", "3"]);
         assert_eq!(bob.next_outbound(), Outbound::Idle);
@@ -580,10 +586,10 @@ mod tests {
     async fn a_third_peer_is_refused_and_the_session_is_untouched() {
         let hub = Hub::new(HubLimits::default());
         let (id, a, b, c) = ids();
-        let alice = hub.join(id, a).unwrap();
-        let _bob = hub.join(id, b).unwrap();
+        let alice = hub.join(id, a, None).unwrap();
+        let _bob = hub.join(id, b, None).unwrap();
         alice.submit(Kind::Offer, Bytes::from("x")).unwrap();
-        assert_eq!(hub.join(id, c).unwrap_err(), JoinError::SessionFull);
+        assert_eq!(hub.join(id, c, None).unwrap_err(), JoinError::SessionFull);
         assert_eq!(hub.connected_count(&id), 2);
     }
 
@@ -591,10 +597,10 @@ mod tests {
     async fn a_reconnect_replaces_the_old_socket_and_keeps_the_queue() {
         let hub = Hub::new(HubLimits::default());
         let (id, a, b, _) = ids();
-        let alice = hub.join(id, a).unwrap();
-        let old_bob = hub.join(id, b.clone()).unwrap();
+        let alice = hub.join(id, a, None).unwrap();
+        let old_bob = hub.join(id, b.clone(), None).unwrap();
         alice.submit(Kind::Offer, Bytes::from("offer")).unwrap();
-        let new_bob = hub.join(id, b).unwrap();
+        let new_bob = hub.join(id, b, None).unwrap();
         assert_eq!(old_bob.next_outbound(), Outbound::Replaced);
         drop(old_bob);
         assert_eq!(hub.connected_count(&id), 2);
@@ -605,25 +611,25 @@ mod tests {
     async fn hang_up_ends_the_session_and_its_id_stays_ended() {
         let hub = Hub::new(HubLimits::default());
         let (id, a, b, _) = ids();
-        let alice = hub.join(id, a.clone()).unwrap();
-        let bob = hub.join(id, b).unwrap();
+        let alice = hub.join(id, a.clone(), None).unwrap();
+        let bob = hub.join(id, b, None).unwrap();
         bob.submit(Kind::Offer, Bytes::from("x")).unwrap();
         assert!(alice.hang_up());
         assert_eq!(bob.next_outbound(), Outbound::Ended(EndReason::HangUp));
         assert_eq!(hub.session_count(), 0);
-        assert_eq!(hub.join(id, a).unwrap_err(), JoinError::SessionEnded);
+        assert_eq!(hub.join(id, a, None).unwrap_err(), JoinError::SessionEnded);
     }
 
     #[tokio::test]
     async fn a_dropped_socket_keeps_its_place() {
         let hub = Hub::new(HubLimits::default());
         let (id, a, b, c) = ids();
-        let alice = hub.join(id, a.clone()).unwrap();
-        let _bob = hub.join(id, b).unwrap();
+        let alice = hub.join(id, a.clone(), None).unwrap();
+        let _bob = hub.join(id, b, None).unwrap();
         drop(alice);
         assert_eq!(hub.connected_count(&id), 1);
-        assert_eq!(hub.join(id, c).unwrap_err(), JoinError::SessionFull);
-        assert!(hub.join(id, a).is_ok());
+        assert_eq!(hub.join(id, c, None).unwrap_err(), JoinError::SessionFull);
+        assert!(hub.join(id, a, None).is_ok());
     }
 
     #[tokio::test]
@@ -636,8 +642,8 @@ mod tests {
         let hub = Hub::new(limits);
         let (idle, a, b, _) = ids();
         let old = SessionId::from_random_bytes([2; 16]);
-        drop(hub.join(idle, a).unwrap());
-        let bob = hub.join(old, b).unwrap();
+        drop(hub.join(idle, a, None).unwrap());
+        let bob = hub.join(old, b, None).unwrap();
         let now = Instant::now();
         assert_eq!(hub.sweep(now + Duration::from_secs(9)), 0);
         assert_eq!(hub.sweep(now + Duration::from_secs(11)), 1);
@@ -652,10 +658,10 @@ mod tests {
     async fn shutdown_tells_sockets_and_refuses_new_ones_without_ending_sessions() {
         let hub = Hub::new(HubLimits::default());
         let (id, a, b, _) = ids();
-        let alice = hub.join(id, a).unwrap();
+        let alice = hub.join(id, a, None).unwrap();
         hub.shutdown();
         assert_eq!(alice.next_outbound(), Outbound::ShuttingDown);
-        assert_eq!(hub.join(id, b).unwrap_err(), JoinError::ShuttingDown);
+        assert_eq!(hub.join(id, b, None).unwrap_err(), JoinError::ShuttingDown);
         assert_eq!(hub.session_count(), 1);
     }
 
@@ -666,12 +672,12 @@ mod tests {
             ..HubLimits::default()
         });
         let (id, a, b, _) = ids();
-        let _alice = hub.join(id, a).unwrap();
+        let _alice = hub.join(id, a, None).unwrap();
         let other = SessionId::from_random_bytes([9; 16]);
         assert_eq!(
-            hub.join(other, b.clone()).unwrap_err(),
+            hub.join(other, b.clone(), None).unwrap_err(),
             JoinError::Overloaded
         );
-        assert!(hub.join(id, b).is_ok());
+        assert!(hub.join(id, b, None).is_ok());
     }
 }

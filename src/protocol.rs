@@ -300,21 +300,6 @@ impl<'a> Signal<'a> {
             Signal::Error { .. } => Route::default(),
         }
     }
-
-    fn session_and_sender(&self) -> Option<(&str, &str)> {
-        match self {
-            Signal::Offer {
-                session_id, from, ..
-            }
-            | Signal::Answer {
-                session_id, from, ..
-            }
-            | Signal::Candidate {
-                session_id, from, ..
-            } => Some((session_id, from)),
-            Signal::Error { .. } => None,
-        }
-    }
 }
 
 /// Error codes of PROTOCOL.md §5.
@@ -393,16 +378,60 @@ impl Rejection {
 }
 
 /// Validates one text frame a client sent on the socket of `session` and `peer`
-/// (PROTOCOL.md §2). On success the hub forwards the frame's original text.
-pub fn validate_client_frame<'a>(
+/// (PROTOCOL.md §2) and returns its type. On success the hub forwards the frame's
+/// original text, which a client parses as a [`Signal`].
+///
+/// The verdict is always that of [`validate_as_signal`], the definition. The usual valid
+/// frame is recognised in one pass that keeps nothing of it ([`validate::accepts`]): the
+/// fields its type needs are checked in place (an SDP is never copied), the others only
+/// parsed. Every other frame (invalid, or unusual: a `\u` escape, which may hide an
+/// invalid surrogate; a field of another message type; another session) is decided by
+/// the definition, which is slower; `fuzz/check.rs` checks on every fuzz input that the
+/// fast path accepts nothing the definition refuses.
+pub fn validate_client_frame(
+    text: &str,
+    session: &SessionId,
+    peer: &PeerId,
+) -> Result<Kind, Rejection> {
+    if !text.contains("\\u")
+        && let Some(kind) = validate::accepts(text, session, peer)
+    {
+        return Ok(kind);
+    }
+    validate_as_signal(text, session, peer).map(|signal| signal.kind())
+}
+
+/// [`validate_client_frame`] by its definition: a JSON object (serde alone would also
+/// take an array whose first element is the type) that parses as a non-error [`Signal`],
+/// as the other client will parse it, naming this session and peer, with a non-empty
+/// SDP. Slower; the hub uses it for unusual frames, the fuzz target as the reference for
+/// the fast path.
+pub fn validate_as_signal<'a>(
     text: &'a str,
     session: &SessionId,
     peer: &PeerId,
 ) -> Result<Signal<'a>, Rejection> {
-    let signal: Signal<'a> =
-        serde_json::from_str(text).map_err(|_| Rejection::BadMessage("not a message"))?;
-    let Some((session_id, from)) = signal.session_and_sender() else {
-        return Err(Rejection::BadMessage("clients may not send errors"));
+    if !text.trim_start().starts_with('{') {
+        return Err(Rejection::BadMessage("not an object"));
+    }
+    let signal = Signal::from_json(text).map_err(|_| Rejection::BadMessage("not a message"))?;
+    let (session_id, from, sdp) = match &signal {
+        Signal::Offer {
+            session_id,
+            from,
+            sdp,
+            ..
+        }
+        | Signal::Answer {
+            session_id,
+            from,
+            sdp,
+            ..
+        } => (session_id, from, Some(sdp)),
+        Signal::Candidate {
+            session_id, from, ..
+        } => (session_id, from, None),
+        Signal::Error { .. } => return Err(Rejection::BadMessage("clients may not send errors")),
     };
     if session_id != session.as_str() {
         return Err(Rejection::SignalNotFound);
@@ -410,12 +439,351 @@ pub fn validate_client_frame<'a>(
     if from != peer.as_str() {
         return Err(Rejection::BadMessage("from is not the socket's peer"));
     }
-    if let Signal::Offer { sdp, .. } | Signal::Answer { sdp, .. } = &signal
-        && sdp.is_empty()
-    {
+    if sdp.is_some_and(|sdp| sdp.is_empty()) {
         return Err(Rejection::BadMessage("empty sdp"));
     }
     Ok(signal)
+}
+
+/// The fast path of [`validate_client_frame`]: recognises the usual valid frame in one
+/// pass, and leaves everything else to the definition.
+mod validate {
+    use std::fmt;
+
+    use serde::de::{self, MapAccess, Visitor};
+    use serde::{Deserialize, Deserializer};
+    use serde_json::value::RawValue;
+
+    use super::{Kind, PeerId, SessionId};
+
+    /// Whether `text` is certainly a valid message of `session` and `peer`, and its type.
+    /// `None`: not known to be valid (the definition decides).
+    pub(super) fn accepts(text: &str, session: &SessionId, peer: &PeerId) -> Option<Kind> {
+        serde_json::from_str::<Fields<'_>>(text)
+            .ok()?
+            .accepts(session, peer)
+    }
+
+    /// A top-level field kept as raw JSON, since which fields matter depends on `type`,
+    /// which may come last; and whether it appeared more than once.
+    #[derive(Default)]
+    struct Field<'a> {
+        raw: Option<&'a RawValue>,
+        repeated: bool,
+    }
+
+    impl<'a> Field<'a> {
+        fn set(&mut self, raw: &'a RawValue) {
+            if self.raw.is_some() {
+                self.repeated = true;
+            } else {
+                self.raw = Some(raw);
+            }
+        }
+
+        /// The field's raw JSON, if it appears exactly once.
+        fn once(&self) -> Option<&'a str> {
+            self.raw.filter(|_| !self.repeated).map(RawValue::get)
+        }
+    }
+
+    /// The top-level fields of a client message. Every value not kept raw was parsed on
+    /// the way as a client's parser parses it: the candidate as [`CandidateCheck`], the
+    /// rest as [`Checked`].
+    #[derive(Default)]
+    struct Fields<'a> {
+        kind: Field<'a>,
+        session_id: Field<'a>,
+        from: Field<'a>,
+        sdp: Field<'a>,
+        /// How many times each appeared.
+        candidate: usize,
+        pc: usize,
+        to_pc: usize,
+    }
+
+    /// The message types, as in `"type": "offer"`.
+    #[derive(Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Tag {
+        Offer,
+        Answer,
+        Candidate,
+    }
+
+    impl Fields<'_> {
+        fn accepts(&self, session: &SessionId, peer: &PeerId) -> Option<Kind> {
+            let kind = match serde_json::from_str::<Tag>(self.kind.once()?).ok()? {
+                Tag::Offer => Kind::Offer,
+                Tag::Answer => Kind::Answer,
+                Tag::Candidate => Kind::Candidate,
+            };
+            let fields_fit = match kind {
+                // The SDP only needs to be a non-empty string: a valid JSON value that
+                // starts with a quote is a string, and only `""` is empty.
+                Kind::Offer | Kind::Answer => {
+                    let sdp = self.sdp.once()?;
+                    self.candidate == 0 && sdp.starts_with('"') && sdp != "\"\""
+                }
+                _ => self.candidate == 1 && self.sdp.raw.is_none(),
+            };
+            // Borrowed `&str`: an escaped id is unusual, and left to the definition.
+            let session_id: &str = serde_json::from_str(self.session_id.once()?).ok()?;
+            let from: &str = serde_json::from_str(self.from.once()?).ok()?;
+            let valid = fields_fit
+                && self.pc <= 1
+                && self.to_pc <= 1
+                && session_id == session.as_str()
+                && from == peer.as_str();
+            valid.then_some(kind)
+        }
+    }
+
+    /// A top-level key: the fields above, or any other.
+    enum Key {
+        Type,
+        SessionId,
+        From,
+        Sdp,
+        Candidate,
+        Pc,
+        ToPc,
+        Other,
+    }
+
+    /// A key of the candidate object (`RTCIceCandidateInit`), as [`super::IceCandidate`]
+    /// names them.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum CandidateKey {
+        Candidate,
+        SdpMid,
+        SdpMLineIndex,
+        UsernameFragment,
+        Other,
+    }
+
+    impl CandidateKey {
+        fn known_index(self) -> Option<usize> {
+            match self {
+                CandidateKey::Candidate => Some(0),
+                CandidateKey::SdpMid => Some(1),
+                CandidateKey::SdpMLineIndex => Some(2),
+                CandidateKey::UsernameFragment => Some(3),
+                CandidateKey::Other => None,
+            }
+        }
+    }
+
+    struct KeyVisitor;
+
+    impl Visitor<'_> for KeyVisitor {
+        type Value = (Key, CandidateKey);
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a field name")
+        }
+
+        fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+            Ok(match key {
+                "type" => (Key::Type, CandidateKey::Other),
+                "sessionId" => (Key::SessionId, CandidateKey::Other),
+                "from" => (Key::From, CandidateKey::Other),
+                "sdp" => (Key::Sdp, CandidateKey::Other),
+                "candidate" => (Key::Candidate, CandidateKey::Candidate),
+                "pc" => (Key::Pc, CandidateKey::Other),
+                "toPc" => (Key::ToPc, CandidateKey::Other),
+                "sdpMid" => (Key::Other, CandidateKey::SdpMid),
+                "sdpMLineIndex" => (Key::Other, CandidateKey::SdpMLineIndex),
+                "usernameFragment" => (Key::Other, CandidateKey::UsernameFragment),
+                _ => (Key::Other, CandidateKey::Other),
+            })
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Key {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            Ok(deserializer.deserialize_identifier(KeyVisitor)?.0)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for CandidateKey {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            Ok(deserializer.deserialize_identifier(KeyVisitor)?.1)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Fields<'de> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct FieldsVisitor;
+            impl<'de> Visitor<'de> for FieldsVisitor {
+                type Value = Fields<'de>;
+
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a signal message object")
+                }
+
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+                    let mut fields = Fields::default();
+                    while let Some(key) = map.next_key::<Key>()? {
+                        let field = match key {
+                            Key::Type => &mut fields.kind,
+                            Key::SessionId => &mut fields.session_id,
+                            Key::From => &mut fields.from,
+                            Key::Sdp => &mut fields.sdp,
+                            Key::Candidate => {
+                                map.next_value::<Option<CandidateCheck>>()?;
+                                fields.candidate += 1;
+                                continue;
+                            }
+                            Key::Pc | Key::ToPc | Key::Other => {
+                                map.next_value::<Checked>()?;
+                                match key {
+                                    Key::Pc => fields.pc += 1,
+                                    Key::ToPc => fields.to_pc += 1,
+                                    _ => {}
+                                }
+                                continue;
+                            }
+                        };
+                        field.set(map.next_value()?);
+                    }
+                    Ok(fields)
+                }
+            }
+            deserializer.deserialize_map(FieldsVisitor)
+        }
+    }
+
+    /// A candidate object that parses as [`super::IceCandidate`] does, with its other
+    /// fields parsed as [`Checked`]; nothing is kept.
+    struct CandidateCheck;
+
+    impl<'de> Deserialize<'de> for CandidateCheck {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct CandidateVisitor;
+            impl<'de> Visitor<'de> for CandidateVisitor {
+                type Value = CandidateCheck;
+
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("an RTCIceCandidateInit object")
+                }
+
+                fn visit_map<A: MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<CandidateCheck, A::Error> {
+                    // The four known fields, each allowed once (serde refuses a repeat).
+                    let mut seen = [false; 4];
+                    while let Some(key) = map.next_key::<CandidateKey>()? {
+                        if let Some(index) = key.known_index()
+                            && std::mem::replace(&mut seen[index], true)
+                        {
+                            return Err(de::Error::custom("a repeated field"));
+                        }
+                        match key {
+                            CandidateKey::Candidate => {
+                                map.next_value::<StrCheck>()?;
+                            }
+                            CandidateKey::SdpMid | CandidateKey::UsernameFragment => {
+                                map.next_value::<Option<StrCheck>>()?;
+                            }
+                            CandidateKey::SdpMLineIndex => {
+                                map.next_value::<Option<u16>>()?;
+                            }
+                            CandidateKey::Other => {
+                                map.next_value::<Checked>()?;
+                            }
+                        }
+                    }
+                    Ok(CandidateCheck)
+                }
+            }
+            deserializer.deserialize_map(CandidateVisitor)
+        }
+    }
+
+    /// A string, not kept.
+    struct StrCheck;
+
+    impl<'de> Deserialize<'de> for StrCheck {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct StrVisitor;
+            impl Visitor<'_> for StrVisitor {
+                type Value = StrCheck;
+
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a string")
+                }
+
+                fn visit_str<E: de::Error>(self, _: &str) -> Result<StrCheck, E> {
+                    Ok(StrCheck)
+                }
+            }
+            deserializer.deserialize_str(StrVisitor)
+        }
+    }
+
+    /// Any JSON value, parsed as a client's parser parses an unknown field (strings
+    /// unescaped, numbers in range, nesting limited) but not kept.
+    struct Checked;
+
+    impl<'de> Deserialize<'de> for Checked {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(CheckedVisitor)
+        }
+    }
+
+    struct CheckedVisitor;
+
+    impl<'de> Visitor<'de> for CheckedVisitor {
+        type Value = Checked;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Checked, D::Error> {
+            Checked::deserialize(deserializer)
+        }
+
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+            while seq.next_element::<Checked>()?.is_some() {}
+            Ok(Checked)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+            while map.next_entry::<Checked, Checked>()?.is_some() {}
+            Ok(Checked)
+        }
+    }
 }
 
 /// A session id: a UUID v4 in canonical lowercase hyphenated form.
@@ -637,8 +1005,11 @@ mod tests {
         let text = format!(
             r#"{{"type":"offer","sessionId":"{SESSION}","from":"{PEER}","sdp":"x","pc":"seven","toPc":[1]}}"#
         );
-        let signal = validate_client_frame(&text, &session, &peer).unwrap();
-        assert_eq!(signal.route(), Route::default());
+        assert_eq!(
+            validate_client_frame(&text, &session, &peer),
+            Ok(Kind::Offer)
+        );
+        assert_eq!(Signal::from_json(&text).unwrap().route(), Route::default());
     }
 
     #[test]
@@ -651,16 +1022,88 @@ mod tests {
     }
 
     #[test]
-    fn valid_frames_pass_and_borrow_their_text() {
+    fn valid_frames_pass_with_their_type() {
         let (session, peer) = ids();
-        let text = format!(
-            r#"{{"type":"offer","sessionId":"{SESSION}","from":"{PEER}","sdp":"x","extra":[1]}}"#
-        );
-        let signal = validate_client_frame(&text, &session, &peer).unwrap();
-        assert_eq!(signal.kind(), Kind::Offer);
-        match signal {
-            Signal::Offer { sdp, .. } => assert!(matches!(sdp, Cow::Borrowed(_))),
-            other => panic!("{other:?}"),
+        let valid = [
+            (
+                format!(
+                    r#"{{"type":"offer","sessionId":"{SESSION}","from":"{PEER}","sdp":"v=0\r\n","extra":[1]}}"#
+                ),
+                Kind::Offer,
+            ),
+            (
+                format!(
+                    r#"{{"from":"{PEER}","sdp":"x","pc":"not a number","sessionId":"{SESSION}","type":"answer"}}"#
+                ),
+                Kind::Answer,
+            ),
+            (
+                format!(
+                    r#"{{"type":"candidate","sessionId":"{SESSION}","from":"{PEER}","candidate":{{"candidate":"c","sdpMid":"0","sdpMLineIndex":0}}}}"#
+                ),
+                Kind::Candidate,
+            ),
+            (
+                format!(
+                    r#"{{"type":"candidate","sessionId":"{SESSION}","from":"{PEER}","candidate":null,"sdp":5,"sdp":6}}"#
+                ),
+                Kind::Candidate,
+            ),
+            (
+                format!(
+                    r#"{{"type":"\u006fffer","sessionId":"{SESSION}","from":"{PEER}","s\u0064p":"x"}}"#
+                ),
+                Kind::Offer,
+            ),
+        ];
+        for (text, kind) in valid {
+            assert_eq!(
+                validate_client_frame(&text, &session, &peer),
+                Ok(kind),
+                "{text}"
+            );
+            let signal = Signal::from_json(&text).expect("a valid frame parses as a Signal");
+            assert_eq!(signal.kind(), kind);
+        }
+    }
+
+    #[test]
+    fn the_usual_frames_take_the_single_pass_and_the_rest_the_definition() {
+        let (session, peer) = ids();
+        let other = "00000000-0000-4000-8000-000000000000";
+        let usual = [
+            format!(
+                r#"{{"type":"offer","sessionId":"{SESSION}","from":"{PEER}","sdp":"v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\n","pc":1}}"#
+            ),
+            format!(
+                r#"{{"type":"answer","sessionId":"{SESSION}","from":"{PEER}","sdp":"v=0\r\n","pc":2,"toPc":1}}"#
+            ),
+            format!(
+                r#"{{"type":"candidate","sessionId":"{SESSION}","from":"{PEER}","candidate":{{"candidate":"candidate:1 1 udp 1 192.0.2.1 5000 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":null}},"pc":1,"toPc":1}}"#
+            ),
+            format!(
+                r#"{{"type":"candidate","sessionId":"{SESSION}","from":"{PEER}","candidate":null}}"#
+            ),
+        ];
+        for text in &usual {
+            assert!(validate::accepts(text, &session, &peer).is_some(), "{text}");
+        }
+        let left_to_the_definition = [
+            format!(r#"{{"type":"offer","sessionId":"{other}","from":"{PEER}","sdp":"x"}}"#),
+            format!(r#"{{"type":"offer","sessionId":"{SESSION}","from":"{PEER}","sdp":""}}"#),
+            format!(
+                r#"{{"type":"candidate","sessionId":"{SESSION}","from":"{PEER}","candidate":null,"sdp":"x"}}"#
+            ),
+            format!(
+                r#"{{"type":"candidate","sessionId":"{SESSION}","from":"{PEER}","candidate":{{"candidate":"c","candidate":"c"}}}}"#
+            ),
+            format!(
+                r#"{{"type":"offer","sessionId":"{SESSION}","from":"{PEER}","sdp":"x","x":1E400}}"#
+            ),
+            r#"{"type":"error","sessionId":null,"code":"bad_message","message":"x"}"#.to_owned(),
+        ];
+        for text in &left_to_the_definition {
+            assert_eq!(validate::accepts(text, &session, &peer), None, "{text}");
         }
     }
 
@@ -671,6 +1114,68 @@ mod tests {
         let cases = [
             ("not json".to_owned(), ErrorCode::BadMessage),
             (r#"{"type":"hello"}"#.to_owned(), ErrorCode::BadMessage),
+            (r#"{"type":0}"#.to_owned(), ErrorCode::BadMessage),
+            (
+                format!(
+                    r#"{{"type":"candidate","sessionId":"{other}","from":"{PEER}","candidate":{{"candidate":"c","x":1E400}}}}"#
+                ),
+                ErrorCode::BadMessage,
+            ),
+            // Not a message a client can parse, even though it names another session.
+            (
+                format!(
+                    r#"{{"type":"offer","sessionId":"{other}","from":"{PEER}","sdp":"x","x":"\uDAEE"}}"#
+                ),
+                ErrorCode::BadMessage,
+            ),
+            (
+                format!(
+                    r#"{{"type":"offer","sessionId":"{other}","from":"{PEER}","sdp":"x","x":{}{}}}"#,
+                    "[".repeat(200),
+                    "]".repeat(200)
+                ),
+                ErrorCode::BadMessage,
+            ),
+            (
+                format!(
+                    r#"{{"type":"candidate","sessionId":"{other}","from":"{PEER}","candidate":null,"sdp":{}{}}}"#,
+                    "[".repeat(200),
+                    "]".repeat(200)
+                ),
+                ErrorCode::BadMessage,
+            ),
+            (
+                format!(r#"["offer","{SESSION}","{PEER}","x"]"#),
+                ErrorCode::BadMessage,
+            ),
+            (
+                format!(
+                    r#"{{"type":"offer","type":"offer","sessionId":"{SESSION}","from":"{PEER}","sdp":"x"}}"#
+                ),
+                ErrorCode::BadMessage,
+            ),
+            (
+                format!(
+                    r#"{{"type":"offer","sessionId":"{SESSION}","from":"{PEER}","sdp":"x","pc":1,"pc":2}}"#
+                ),
+                ErrorCode::BadMessage,
+            ),
+            (
+                format!(
+                    r#"{{"type":"offer","sessionId":"{SESSION}","from":"{PEER}","sdp":"x","sdp":"y"}}"#
+                ),
+                ErrorCode::BadMessage,
+            ),
+            (
+                format!(r#"{{"type":"offer","sessionId":"{other}","from":"{PEER}","sdp":null}}"#),
+                ErrorCode::BadMessage,
+            ),
+            (
+                format!(
+                    r#"{{"type":"candidate","sessionId":"{SESSION}","from":"{PEER}","candidate":{{"sdpMLineIndex":-1}}}}"#
+                ),
+                ErrorCode::BadMessage,
+            ),
             (
                 format!(r#"{{"type":"offer","sessionId":"{SESSION}","from":"{PEER}"}}"#),
                 ErrorCode::BadMessage,

@@ -166,6 +166,15 @@ pub enum ServeError {
     Tls(#[from] tls::TlsError),
 }
 
+/// Turns Nagle's algorithm off for a connection: signaling frames are small and each is
+/// written once, so holding one back until the previous is acknowledged only adds delay
+/// (up to a delayed-ACK timeout in a burst of ICE candidates).
+pub(crate) fn no_delay(tcp: &mut tokio::net::TcpStream) {
+    if let Err(error) = tcp.set_nodelay(true) {
+        tracing::debug!(%error, "TCP_NODELAY not set");
+    }
+}
+
 /// Serves HomeCall on `listener` until `shutdown` completes, then closes every live signal
 /// socket with 1001 (axum's graceful shutdown alone would wait for them forever). With
 /// `--tls-cert` and `--tls-key` it speaks TLS on `listener` itself.
@@ -198,6 +207,7 @@ pub async fn serve(
                 .await?;
         }
         None => {
+            let listener = listener.tap_io(no_delay);
             axum::serve(listener, app)
                 .with_graceful_shutdown(graceful)
                 .await?;

@@ -492,6 +492,74 @@ async fn the_queue_holds_512_kib_and_a_later_message_that_fits_is_stored() {
     bob.expect_quiet(Duration::from_millis(100)).await;
 }
 
+/// A candidate from `from`, numbered `n` and padded to about `size` bytes with an extra
+/// field (unknown fields travel unchanged).
+fn numbered_candidate(from: &str, n: usize, size: usize) -> String {
+    format!(
+        r#"{{"type":"candidate","sessionId":"{SESSION}","from":"{from}","candidate":null,"n":{n},"pad":"{}"}}"#,
+        "p".repeat(size)
+    )
+}
+
+/// `peer` connected with a tiny TCP receive buffer, so the hub's writes to it stall as
+/// soon as it stops reading.
+async fn connect_with_small_receive_buffer(server: &TestServer, peer: &str) -> Client {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let stream = socket.connect(server.addr).await.expect("connect");
+    let url = server.url(&format!("session={SESSION}&peer={peer}"));
+    let stream = tokio_tungstenite::MaybeTlsStream::Plain(stream);
+    let (ws, response) = tokio_tungstenite::client_async(url, stream)
+        .await
+        .expect("websocket upgrade");
+    assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+    Client { ws }
+}
+
+/// A recipient that stops reading: the hub's write to it cannot finish, so later frames
+/// wait in the queue (the sender's task writes straight to an idle socket, and hands over
+/// to the recipient's own task when the socket is full). When the recipient reads again,
+/// every frame arrives, once and in order: the recipient's task is woken as its socket
+/// drains (a lost wake-up would stall this test).
+#[tokio::test]
+async fn a_recipient_that_stops_reading_gets_every_frame_in_order_when_it_reads_again() {
+    let limits = HubLimits {
+        queue_messages: 10_000,
+        queue_bytes: 64 << 20,
+        rate_per_second: 10_000,
+        rate_burst: 10_000,
+        ..test_limits()
+    };
+    let server = TestServer::start(limits).await;
+    let mut alice = server.connect(SESSION, ALICE).await;
+    let mut bob = connect_with_small_receive_buffer(&server, BOB).await;
+    server
+        .wait_until("both are connected", |hub| {
+            hub.connected_count(&session_id()) == 2
+        })
+        .await;
+    let sent: Vec<String> = (0..300)
+        .map(|n| numbered_candidate(ALICE, n, 20_000))
+        .collect();
+    for text in &sent {
+        alice.send(text).await;
+    }
+    server
+        .wait_until("frames wait behind the full socket", |hub| {
+            hub.queued(&session_id()).0 > 10
+        })
+        .await;
+    for (n, text) in sent.iter().enumerate() {
+        assert!(&bob.recv().await == text, "frame {n} is not the {n}th sent");
+    }
+    server
+        .wait_until("the queue is empty", |hub| {
+            hub.queued(&session_id()) == (0, 0)
+        })
+        .await;
+    bob.expect_quiet(Duration::from_millis(100)).await;
+}
+
 #[tokio::test]
 async fn a_socket_over_its_rate_gets_rate_limited_which_does_not_count_as_invalid() {
     let server = TestServer::start(HubLimits {

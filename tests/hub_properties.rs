@@ -11,13 +11,18 @@
 //!   replaced meanwhile) is sent again by the next socket, and only that frame;
 //! - `queue_full` is answered exactly when the frame would take the session past its
 //!   bound, never below it; the hub's queue totals always equal the model's;
-//! - no wake-up is lost: a socket with something new to do finds `changed()` ready.
+//! - no wake-up is lost: a socket with something new to do finds `changed()` ready;
+//! - a frame is written directly to the recipient's socket (its [`DirectWrite`]) exactly
+//!   when that socket is connected and nothing else waits for it; a direct write that
+//!   finishes wakes nobody, one that is left unfinished is finished by the recipient's own
+//!   task (`Outbound::FinishWrite`), one that could not start leaves the frame queued.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use homecall::hub::{Hub, HubLimits, Membership, Outbound, SubmitError};
+use homecall::hub::{DirectWrite, Hub, HubLimits, Membership, Outbound, SubmitError, WriteNow};
 use homecall::protocol::{Kind, PeerId, SessionId};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -36,14 +41,48 @@ enum Write {
     ArrivedUnconfirmed,
 }
 
+/// A socket's write half as the hub sees it through [`DirectWrite`]: each direct write
+/// ends as the running operation says, and the frames it was asked to write are recorded.
+#[derive(Debug)]
+struct ScriptedWriter {
+    next: Mutex<WriteNow>,
+    asked: Mutex<Vec<Bytes>>,
+}
+
+impl ScriptedWriter {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            next: Mutex::new(WriteNow::NotNow),
+            asked: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn will(&self, outcome: WriteNow) {
+        *self.next.lock().unwrap() = outcome;
+    }
+
+    fn take_asked(&self) -> Vec<Bytes> {
+        std::mem::take(&mut *self.asked.lock().unwrap())
+    }
+}
+
+impl DirectWrite for ScriptedWriter {
+    fn write_now(&self, _kind: Kind, text: &Bytes) -> WriteNow {
+        self.asked.lock().unwrap().push(text.clone());
+        *self.next.lock().unwrap()
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Op {
-    /// Participant `p` opens a socket (a first connect or a reconnect).
-    Connect(usize),
+    /// Participant `p` opens a socket (a first connect or a reconnect), with or without a
+    /// write half for direct writes.
+    Connect(usize, bool),
     /// One of `p`'s live sockets is dropped (any close but a hang-up).
     Drop(usize, Index),
-    /// `p`'s current socket submits a frame of about `len` bytes.
-    Send(usize, usize),
+    /// `p`'s current socket submits a frame of about `len` bytes; a direct write of it
+    /// to the other participant's socket, if the hub tries one, ends as given.
+    Send(usize, usize, WriteNow),
     /// A replaced (stale) socket of `p` tries to submit: it must be refused.
     SendStale(usize, Index),
     /// One of `p`'s sockets asks what to do next and starts writing a frame if there is one.
@@ -59,10 +98,15 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Write::Lost),
         1 => Just(Write::ArrivedUnconfirmed),
     ];
+    let direct = prop_oneof![
+        4 => Just(WriteNow::Written),
+        1 => Just(WriteNow::FlushOwed),
+        1 => Just(WriteNow::NotNow),
+    ];
     prop_oneof![
-        2 => p.clone().prop_map(Op::Connect),
+        2 => (p.clone(), prop::bool::weighted(0.8)).prop_map(|(p, w)| Op::Connect(p, w)),
         1 => (p.clone(), any::<Index>()).prop_map(|(p, i)| Op::Drop(p, i)),
-        5 => (p.clone(), 1..300usize).prop_map(|(p, len)| Op::Send(p, len)),
+        5 => (p.clone(), 1..300usize, direct).prop_map(|(p, len, d)| Op::Send(p, len, d)),
         1 => (p.clone(), any::<Index>()).prop_map(|(p, i)| Op::SendStale(p, i)),
         4 => (p.clone(), any::<Index>()).prop_map(|(p, i)| Op::Take(p, i)),
         4 => (p, any::<Index>(), write).prop_map(|(p, i, w)| Op::Finish(p, i, w)),
@@ -81,6 +125,9 @@ struct Conn {
     /// Global connection number: receipts are read back in connection order.
     number: usize,
     member: Membership,
+    writer: Option<Arc<ScriptedWriter>>,
+    /// A direct write to this socket was left unfinished: the socket must finish it.
+    owed: Option<Bytes>,
     /// The frame this socket is writing (`next_outbound` gave it, `delivered` not yet).
     in_flight: Option<(u64, Bytes)>,
 }
@@ -144,11 +191,18 @@ impl Model {
         (!self.conns[p].is_empty()).then(|| index.index(self.conns[p].len()))
     }
 
-    fn connect(&mut self, p: usize) {
+    fn current_conn(&self, p: usize) -> Option<&Conn> {
+        let number = self.current[p]?;
+        self.conns[p].iter().find(|c| c.number == number)
+    }
+
+    fn connect(&mut self, p: usize, with_writer: bool) {
         let peer = PeerId::parse(PEERS[p]).expect("a valid peer id");
+        let writer = with_writer.then(ScriptedWriter::new);
+        let direct = writer.clone().map(|w| w as Arc<dyn DirectWrite>);
         let member = self
             .hub
-            .join(self.session, peer)
+            .join(self.session, peer, direct)
             .expect("a participant may always (re)join");
         // The new socket is woken at once (its queue is sent first) ...
         assert!(
@@ -171,6 +225,8 @@ impl Model {
         self.conns[p].push(Conn {
             number,
             member,
+            writer,
+            owed: None,
             in_flight: None,
         });
         self.current[p] = Some(number);
@@ -185,7 +241,7 @@ impl Model {
         drop(conn);
     }
 
-    fn send(&mut self, p: usize, len: usize) {
+    fn send(&mut self, p: usize, len: usize, direct: WriteNow) {
         let Some(number) = self.current[p] else {
             return;
         };
@@ -194,29 +250,64 @@ impl Model {
         let (frames, bytes) = self.totals();
         let fits =
             frames < self.limits.queue_messages && bytes + text.len() <= self.limits.queue_bytes;
+        let recipient_writer = self.current_conn(to).and_then(|c| c.writer.clone());
+        let expect_direct = fits && recipient_writer.is_some() && self.pending[to].is_empty();
+        if let Some(writer) = &recipient_writer {
+            writer.will(direct);
+        }
         let conn = self.conns[p]
             .iter()
             .find(|c| c.number == number)
             .expect("current conn");
         let result = conn.member.submit(Kind::Candidate, text.clone());
+        let asked = recipient_writer.map(|w| w.take_asked()).unwrap_or_default();
+        if expect_direct {
+            assert_eq!(
+                asked,
+                std::slice::from_ref(&text),
+                "an idle recipient was not written to"
+            );
+        } else {
+            assert!(
+                asked.is_empty(),
+                "a direct write with frames waiting: {asked:?}"
+            );
+        }
         if !fits {
             assert_eq!(result, Err(SubmitError::QueueFull), "over the bound");
             return;
         }
         let submitted = result.expect("a frame below the bound is stored");
         self.pending[to].push_back(text.clone());
-        self.sent[p].push(text);
+        self.sent[p].push(text.clone());
         assert_eq!(submitted.waiting, self.pending[to].len());
         assert_eq!(submitted.recipient_connected, self.current[to].is_some());
-        if let Some(recipient) = self.current[to] {
-            let recipient = self.conns[to]
-                .iter()
-                .find(|c| c.number == recipient)
-                .expect("conn");
-            assert!(
-                recipient.member.changed().now_or_never().is_some(),
-                "recipient not woken"
-            );
+        let Some(recipient) = self.current[to] else {
+            return;
+        };
+        let written = expect_direct && direct == WriteNow::Written;
+        if written {
+            self.pending[to].pop_back();
+            self.received[to].push((
+                recipient,
+                Receipt {
+                    text: text.clone(),
+                    confirmed: true,
+                },
+            ));
+        }
+        let conn = self.conns[to]
+            .iter_mut()
+            .find(|c| c.number == recipient)
+            .expect("conn");
+        if expect_direct && direct == WriteNow::FlushOwed {
+            conn.owed = Some(text);
+        }
+        let woken = conn.member.changed().now_or_never().is_some();
+        if written {
+            assert!(!woken, "a finished direct write woke the recipient");
+        } else {
+            assert!(woken, "recipient not woken");
         }
     }
 
@@ -239,6 +330,19 @@ impl Model {
         match self.conns[p][at].member.next_outbound() {
             Outbound::Frame { seq, text, .. } => {
                 assert!(current, "a replaced socket was given a frame");
+                assert!(
+                    self.conns[p][at].owed.is_none(),
+                    "an owed write was skipped"
+                );
+                assert_eq!(Some(&text), self.pending[p].front(), "not the oldest frame");
+                self.conns[p][at].in_flight = Some((seq, text));
+            }
+            Outbound::FinishWrite { seq, .. } => {
+                assert!(current, "a replaced socket was told to finish a write");
+                let text = self.conns[p][at]
+                    .owed
+                    .take()
+                    .expect("told to finish a write nobody started");
                 assert_eq!(Some(&text), self.pending[p].front(), "not the oldest frame");
                 self.conns[p][at].in_flight = Some((seq, text));
             }
@@ -292,13 +396,13 @@ impl Model {
 
     fn apply(&mut self, op: &Op) {
         match *op {
-            Op::Connect(p) => self.connect(p),
+            Op::Connect(p, with_writer) => self.connect(p, with_writer),
             Op::Drop(p, ref i) => {
                 if let Some(at) = self.pick(p, i) {
                     self.drop_conn(p, at);
                 }
             }
-            Op::Send(p, len) => self.send(p, len),
+            Op::Send(p, len, direct) => self.send(p, len, direct),
             Op::SendStale(p, ref i) => {
                 if let Some(at) = self.pick(p, i) {
                     self.send_stale(p, at);
@@ -334,7 +438,7 @@ impl Model {
                 self.drop_conn(p, at);
             }
             if self.current[p].is_none() {
-                self.connect(p);
+                self.connect(p, false);
             } else if let Some(at) = self.conns[p].iter().position(|c| c.in_flight.is_some()) {
                 self.finish(p, at, Write::Confirmed);
             }
@@ -426,9 +530,9 @@ proptest! {
 #[should_panic(expected = "did not get exactly what was sent")]
 fn a_lost_frame_is_caught() {
     let mut model = Model::new(HubLimits::default());
-    model.connect(0);
-    model.send(0, 20);
-    model.send(0, 20);
+    model.connect(0, true);
+    model.send(0, 20, WriteNow::NotNow);
+    model.send(0, 20, WriteNow::NotNow);
     model.settle();
     model.received[1].remove(0);
     model.check_delivery();
@@ -439,8 +543,8 @@ fn a_lost_frame_is_caught() {
 #[should_panic(expected = "a confirmed frame twice")]
 fn a_repeated_confirmed_frame_is_caught() {
     let mut model = Model::new(HubLimits::default());
-    model.connect(0);
-    model.send(0, 20);
+    model.connect(0, true);
+    model.send(0, 20, WriteNow::Written);
     model.settle();
     let again = model.received[1][0].clone();
     model.received[1].push((usize::MAX, again.1));

@@ -2,8 +2,9 @@
 //!
 //! Owns: the session's state behind its own small std mutex (never held across `.await`),
 //! joining a slot, replacing a participant's socket, routing a frame into the other slot's
-//! queue and waking that slot's socket, and detaching a socket on a drop. Must not touch
-//! the hub's session map (it asks [`Hub`] to end a session) or any transport type.
+//! queue and then either writing it straight to an idle recipient ([`super::direct`]) or
+//! waking that slot's socket, and detaching a socket on a drop. Must not touch the hub's
+//! session map (it asks [`Hub`] to end a session) or any transport type.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -12,6 +13,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::Hub;
+use super::direct::{DirectWrite, WriteNow};
 use super::queue::{QueueFull, SessionQueues, SlotIndex};
 use crate::protocol::{Kind, PeerId, SessionId};
 
@@ -36,12 +38,26 @@ impl EndReason {
     }
 }
 
-/// A live socket in a slot: its number (to tell a replaced socket from the current one)
-/// and the wake-up its task waits on.
+/// A live socket in a slot: its number (to tell a replaced socket from the current one),
+/// the wake-up its task waits on, and its write half for direct writes, if it offers one.
 #[derive(Debug)]
 struct Conn {
     id: u64,
     wake: Arc<Notify>,
+    writer: Option<Arc<dyn DirectWrite>>,
+}
+
+/// The frame at the front of a slot's queue is being written directly to the slot's
+/// current socket by the other participant's task. While it is set, the socket's own
+/// task does not send that frame, so it is never written twice to one socket. It is
+/// cleared when the socket is replaced or dropped, so it always concerns the current one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Claim {
+    seq: u64,
+    kind: Kind,
+    size: usize,
+    /// The direct write started but did not finish: the socket's own task finishes it.
+    owed: bool,
 }
 
 #[derive(Debug, Default)]
@@ -50,6 +66,7 @@ struct Slot {
     peer: Option<PeerId>,
     /// The participant's current socket, if it is connected.
     conn: Option<Conn>,
+    claim: Option<Claim>,
 }
 
 #[derive(Debug)]
@@ -68,6 +85,37 @@ impl State {
 
     fn is_current(&self, slot: SlotIndex, conn: u64) -> bool {
         self.slots[slot].conn.as_ref().is_some_and(|c| c.id == conn)
+    }
+
+    /// Wakes `slot`'s socket, if one is connected.
+    fn wake(&self, slot: SlotIndex) {
+        if let Some(conn) = &self.slots[slot].conn {
+            conn.wake.notify_one();
+        }
+    }
+
+    /// If the frame just stored for `to` may be written directly, claims it and returns
+    /// the writer: `to` is connected with a writer, and this frame is the only one waiting
+    /// for it (so nothing older is still being sent, and the order is kept).
+    fn claim_direct_write(
+        &mut self,
+        to: SlotIndex,
+        waiting: usize,
+    ) -> Option<(Arc<dyn DirectWrite>, Claim)> {
+        let slot = &self.slots[to];
+        if waiting != 1 || slot.claim.is_some() {
+            return None;
+        }
+        let writer = slot.conn.as_ref()?.writer.clone()?;
+        let frame = self.queues.front(to)?;
+        let claim = Claim {
+            seq: frame.seq,
+            kind: frame.kind,
+            size: frame.text.len(),
+            owed: false,
+        };
+        self.slots[to].claim = Some(claim);
+        Some((writer, claim))
     }
 }
 
@@ -119,6 +167,7 @@ impl Session {
         peer: &PeerId,
         conn: u64,
         wake: Arc<Notify>,
+        writer: Option<Arc<dyn DirectWrite>>,
     ) -> Result<(SlotIndex, Joined), SlotRefused> {
         let mut state = self.lock();
         if state.ended.is_some() {
@@ -138,7 +187,13 @@ impl Session {
         };
         // Queued frames are sent first by the new socket's task: wake it at once.
         wake.notify_one();
-        let old = state.slots[slot].conn.replace(Conn { id: conn, wake });
+        let old = state.slots[slot].conn.replace(Conn {
+            id: conn,
+            wake,
+            writer,
+        });
+        // A direct write to the old socket no longer counts: the new one sends that frame.
+        state.slots[slot].claim = None;
         state.idle_since = None;
         let replaced = old.is_some();
         if let Some(old) = old {
@@ -156,6 +211,9 @@ impl Session {
         }
         state.ended = Some(reason);
         state.queues.clear();
+        for slot in &mut state.slots {
+            slot.claim = None;
+        }
         for conn in state.slots.iter().filter_map(|slot| slot.conn.as_ref()) {
             conn.wake.notify_one();
         }
@@ -222,6 +280,10 @@ pub enum Outbound {
     /// Send this frame (the oldest queued for this participant), then call
     /// [`Membership::delivered`] with its `seq`.
     Frame { seq: u64, kind: Kind, text: Bytes },
+    /// The other participant's task started writing frame `seq` to this socket but could
+    /// not finish at once ([`WriteNow::FlushOwed`]): finish the write (flush), then call
+    /// [`Membership::delivered`] with `seq`.
+    FinishWrite { seq: u64, kind: Kind, size: usize },
     /// Nothing to send: wait for [`Membership::changed`] or the client.
     Idle,
     /// The same peer connected again elsewhere: close with 4001 `replaced`.
@@ -235,7 +297,8 @@ pub enum Outbound {
 /// A frame the hub stored for the other participant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Submitted {
-    /// Whether the other participant has a socket now (it is woken to send the frame).
+    /// Whether the other participant has a socket now (the frame was written to it, or
+    /// it is woken to send the frame).
     pub recipient_connected: bool,
     /// How many frames wait for the other participant, this one included.
     pub waiting: usize,
@@ -297,28 +360,71 @@ impl Membership {
         1 - self.slot
     }
 
-    /// Stores a valid frame (its original text) for the other participant and wakes that
-    /// participant's socket. Delivery at once and queueing until it connects are one path,
-    /// so the order per direction is always kept.
+    /// Stores a valid frame (its original text) for the other participant, then writes it
+    /// straight to the other participant's socket if that socket is idle, or else wakes
+    /// that socket's task to send it. Either way the frame goes through the queue first
+    /// and leaves it only once written, so the order per direction is always kept.
     pub fn submit(&self, kind: Kind, text: Bytes) -> Result<Submitted, SubmitError> {
-        let mut state = self.session.lock();
-        if state.ended.is_some() {
-            return Err(SubmitError::Ended);
-        }
-        if !state.is_current(self.slot, self.conn) {
-            return Err(SubmitError::Replaced);
-        }
         let to = self.other();
-        let waiting = state.queues.push(to, kind, text)?;
-        let recipient = state.slots[to].conn.as_ref();
-        if let Some(conn) = recipient {
-            conn.wake.notify_one();
+        let (submitted, direct) = {
+            let mut state = self.session.lock();
+            if state.ended.is_some() {
+                return Err(SubmitError::Ended);
+            }
+            if !state.is_current(self.slot, self.conn) {
+                return Err(SubmitError::Replaced);
+            }
+            let waiting = state.queues.push(to, kind, text.clone())?;
+            let recipient_connected = state.slots[to].conn.is_some();
+            let direct = state.claim_direct_write(to, waiting);
+            if direct.is_none() {
+                state.wake(to);
+            }
+            self.hub.metrics().accepted(recipient_connected);
+            let submitted = Submitted {
+                recipient_connected,
+                waiting,
+            };
+            (submitted, direct)
+        };
+        if let Some((writer, claim)) = direct {
+            // Outside the session lock: the write touches the recipient's socket.
+            let written = writer.write_now(kind, &text);
+            self.settle_direct_write(to, claim, written);
         }
-        self.hub.metrics().accepted(recipient.is_some());
-        Ok(Submitted {
-            recipient_connected: recipient.is_some(),
-            waiting,
-        })
+        Ok(submitted)
+    }
+
+    /// Records how a direct write to `to`'s socket ended.
+    fn settle_direct_write(&self, to: SlotIndex, claim: Claim, written: WriteNow) {
+        let mut state = self.session.lock();
+        if state.slots[to].claim != Some(claim) {
+            // The socket was replaced or dropped, or the session ended, meanwhile: the
+            // frame (if still queued) is the next socket's to send.
+            return;
+        }
+        match written {
+            WriteNow::Written => {
+                state.slots[to].claim = None;
+                if state.queues.remove_front(to, claim.seq) {
+                    self.hub.metrics().delivered();
+                }
+                if state.queues.front(to).is_some() {
+                    state.wake(to);
+                }
+            }
+            WriteNow::FlushOwed => {
+                state.slots[to].claim = Some(Claim {
+                    owed: true,
+                    ..claim
+                });
+                state.wake(to);
+            }
+            WriteNow::NotNow => {
+                state.slots[to].claim = None;
+                state.wake(to);
+            }
+        }
     }
 
     /// The next thing to do for this socket's client. A frame stays queued until
@@ -334,6 +440,18 @@ impl Membership {
         if self.hub.is_shutting_down() {
             return Outbound::ShuttingDown;
         }
+        match state.slots[self.slot].claim {
+            Some(Claim {
+                seq,
+                kind,
+                size,
+                owed: true,
+            }) => return Outbound::FinishWrite { seq, kind, size },
+            // The other participant's task is writing the front frame right now; it wakes
+            // this socket if anything is left for it afterwards.
+            Some(Claim { owed: false, .. }) => return Outbound::Idle,
+            None => {}
+        }
         match state.queues.front(self.slot) {
             Some(frame) => Outbound::Frame {
                 seq: frame.seq,
@@ -347,10 +465,14 @@ impl Membership {
     /// The frame `seq` from [`Self::next_outbound`] was written to the socket.
     pub fn delivered(&self, seq: u64) {
         let mut state = self.session.lock();
-        if state.ended.is_none()
-            && state.is_current(self.slot, self.conn)
-            && state.queues.remove_front(self.slot, seq)
-        {
+        if state.ended.is_some() || !state.is_current(self.slot, self.conn) {
+            return;
+        }
+        let slot = &mut state.slots[self.slot];
+        if slot.claim.is_some_and(|claim| claim.seq == seq) {
+            slot.claim = None;
+        }
+        if state.queues.remove_front(self.slot, seq) {
             self.hub.metrics().delivered();
         }
     }
@@ -379,6 +501,7 @@ impl Drop for Membership {
         let mut state = self.session.lock();
         if state.is_current(self.slot, self.conn) {
             state.slots[self.slot].conn = None;
+            state.slots[self.slot].claim = None;
             if state.connected() == 0 {
                 state.idle_since = Some(Instant::now());
             }

@@ -1,11 +1,15 @@
-//! The `/signal` WebSocket endpoint (PROTOCOL.md §1, §2, §6): the only hub file that
-//! knows axum.
+//! The `/signal` WebSocket endpoint (PROTOCOL.md §1, §2, §6): with its [`sink`], the only
+//! hub code that knows axum.
 //!
 //! Owns: the Origin check, reading `session` and `peer` from the URL, the upgrade and its
 //! buffer and size limits, and one task per socket that validates client frames, answers
 //! errors, forwards frames through its [`Membership`], pings, and closes with the
-//! protocol's codes. Must not touch session state directly (it asks the [`Hub`]) and never
-//! logs SDP or candidate contents: only ids, types, sizes and outcomes.
+//! protocol's codes. The socket's write half is shared ([`sink::SharedSink`]) so that the
+//! other participant's task can write a frame straight to it while it is idle. Must not
+//! touch session state directly (it asks the [`Hub`]) and never logs SDP or candidate
+//! contents: only ids, types, sizes and outcomes.
+
+mod sink;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -19,14 +23,17 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::SplitStream;
 use tokio::time::Instant;
 use tracing::{Instrument, field};
 
 use super::metrics::UpgradeRefusal;
 use super::per_ip::AdmitError;
 use super::rate::RateLimiter;
-use super::{EndReason, Hub, HubLimits, JoinError, Membership, Outbound, SubmitError};
-use crate::protocol::{ErrorCode, PeerId, SessionId, Signal, close, validate_client_frame};
+use super::{DirectWrite, EndReason, Hub, HubLimits, JoinError, Membership, Outbound, SubmitError};
+use crate::protocol::{ErrorCode, Kind, PeerId, SessionId, Signal, close, validate_client_frame};
+use sink::SharedSink;
 
 /// WebSocket read and write buffers: small, since messages are small and sockets many.
 /// Public for the benchmark, whose bare relay uses the same sizes. tungstenite zero-fills
@@ -196,11 +203,14 @@ fn parse_link(pairs: &[(String, String)]) -> Link {
 }
 
 /// One socket, from upgrade to close.
-async fn serve(mut socket: WebSocket, hub: Arc<Hub>, link: Link) {
+async fn serve(socket: WebSocket, hub: Arc<Hub>, link: Link) {
     let _live = hub.socket_guard();
     let limits = hub.limits().clone();
+    let (sink, mut stream) = socket.split();
+    let sink = Arc::new(SharedSink::new(sink, tracing::Span::current()));
     let mut out = Out {
-        socket: &mut socket,
+        sink: &sink,
+        stream: &mut stream,
         limits: &limits,
     };
     let (session, peer) = match link {
@@ -214,7 +224,8 @@ async fn serve(mut socket: WebSocket, hub: Arc<Hub>, link: Link) {
             return;
         }
     };
-    let member = match hub.join(session, peer) {
+    let writer: Arc<dyn DirectWrite> = sink.clone();
+    let member = match hub.join(session, peer, Some(writer)) {
         Ok(member) => member,
         Err(refused) => {
             let sid = Some(session.as_str());
@@ -302,9 +313,10 @@ enum Ending {
     ShuttingDown,
 }
 
-/// The write side of a socket, with the hub's limits.
+/// A socket as its own task drives it, with the hub's limits.
 struct Out<'s> {
-    socket: &'s mut WebSocket,
+    sink: &'s SharedSink,
+    stream: &'s mut SplitStream<WebSocket>,
     limits: &'s HubLimits,
 }
 
@@ -319,20 +331,30 @@ enum SendError {
 
 impl Out<'_> {
     async fn send(&mut self, message: Message) -> Result<(), SendError> {
-        let mut send = std::pin::pin!(self.socket.send(message));
+        self.write(Some(message)).await
+    }
+
+    /// Writes `message` and flushes, or with `None` only flushes (finishing a direct
+    /// write the other participant's task started).
+    async fn write(&mut self, mut message: Option<Message>) -> Result<(), SendError> {
+        let sink = self.sink;
         // Most writes complete at once: try one poll before arming a timer, since every
         // dropped tokio timer takes the timer driver's lock (one lock per message).
         // Polling again below with the real waker replaces the no-op one.
         let at_once = {
             let mut now = std::task::Context::from_waker(std::task::Waker::noop());
-            send.as_mut().poll(&mut now)
+            sink.poll_send(&mut now, &mut message)
         };
         let sent = match at_once {
             std::task::Poll::Ready(sent) => sent,
             std::task::Poll::Pending => {
-                match tokio::time::timeout(self.limits.silence_timeout, send).await {
+                let rest = std::future::poll_fn(|cx| sink.poll_send(cx, &mut message));
+                match tokio::time::timeout(self.limits.silence_timeout, rest).await {
                     Ok(sent) => sent,
-                    Err(_) => return Err(SendError::TimedOut),
+                    Err(_) => {
+                        sink.abandon_write();
+                        return Err(SendError::TimedOut);
+                    }
                 }
             }
         };
@@ -365,8 +387,8 @@ impl Out<'_> {
     /// Reads until the connection ends (this also writes any close reply owed), for at
     /// most the close grace.
     async fn drain(&mut self) {
-        let socket = &mut *self.socket;
-        let drained = async { while let Some(Ok(_)) = socket.recv().await {} };
+        let stream = &mut *self.stream;
+        let drained = async { while let Some(Ok(_)) = stream.next().await {} };
         let _ = tokio::time::timeout(self.limits.close_grace, drained).await;
     }
 
@@ -388,14 +410,21 @@ impl Out<'_> {
         let changed = member.changed();
         tokio::pin!(changed);
         loop {
-            if let Some(ending) = self.flush_outbound(member).await {
-                return ending;
-            }
+            // Biased: frames queued for the client go out before its next frame is read
+            // (the join wakes `changed` at once, so the queue is sent first). Outbound
+            // work is looked for only when woken: a wake-up is never lost (see
+            // `Membership::changed`), and frames written directly by the other
+            // participant's task need no wake-up at all.
             let received = tokio::select! {
+                biased;
                 () = &mut changed => {
                     changed.set(member.changed());
+                    if let Some(ending) = self.flush_outbound(member).await {
+                        return ending;
+                    }
                     continue;
                 }
+                received = self.stream.next() => received,
                 _ = ping.tick() => {
                     if self.send(Message::Ping(Bytes::new())).await.is_err() {
                         return Ending::Broken("ping not sent");
@@ -412,7 +441,6 @@ impl Out<'_> {
                     silence.as_mut().reset(quiet_until);
                     continue;
                 }
-                received = self.socket.recv() => received,
             };
             last_heard = Instant::now();
             let refused = match received {
@@ -430,7 +458,7 @@ impl Out<'_> {
                     ErrorCode::BadMessage
                 }
                 Some(Ok(Message::Text(text))) => {
-                    match self.accept(member, &mut rate, &session, &peer, text) {
+                    match self.accept(member, &mut rate, last_heard, &session, &peer, text) {
                         Ok(()) => continue,
                         Err(code) => code,
                     }
@@ -453,10 +481,12 @@ impl Out<'_> {
     /// to answer with. Order: size, then validity, then rate, then the queue bound. Only
     /// valid messages spend rate tokens (invalid ones are capped at 20 anyway), so
     /// `rate_limited` and `queue_full` always refuse valid messages (PROTOCOL.md §2).
+    /// `now` is when the frame was read.
     fn accept(
         &self,
         member: &Membership,
         rate: &mut RateLimiter,
+        now: Instant,
         session: &SessionId,
         peer: &PeerId,
         text: Utf8Bytes,
@@ -467,7 +497,7 @@ impl Out<'_> {
             return Err(ErrorCode::BadMessage);
         }
         let kind = match validate_client_frame(text.as_str(), session, peer) {
-            Ok(signal) => signal.kind(),
+            Ok(kind) => kind,
             Err(rejection) => {
                 let code = rejection.code();
                 let kind = claimed_kind(text.as_str());
@@ -475,7 +505,7 @@ impl Out<'_> {
                 return Err(code);
             }
         };
-        if !rate.try_take(Instant::now()) {
+        if !rate.try_take(now) {
             log_rejected(kind.as_str(), size, ErrorCode::RateLimited);
             return Err(ErrorCode::RateLimited);
         }
@@ -526,12 +556,15 @@ impl Out<'_> {
                         return Some(Ending::Broken("delivery failed"));
                     }
                     member.delivered(seq);
-                    tracing::info!(
-                        kind = kind.as_str(),
-                        size,
-                        outcome = "delivered",
-                        "message delivered"
-                    );
+                    log_delivered(kind, size);
+                }
+                Outbound::FinishWrite { seq, kind, size } => {
+                    if let Err(error) = self.write(None).await {
+                        tracing::info!(kind = kind.as_str(), size, outcome = "kept", %error, "delivery failed");
+                        return Some(Ending::Broken("delivery failed"));
+                    }
+                    member.delivered(seq);
+                    log_delivered(kind, size);
                 }
                 Outbound::Replaced => return Some(Ending::Replaced),
                 Outbound::Ended(reason) => return Some(Ending::Ended(reason)),
@@ -559,6 +592,15 @@ fn claimed_kind(text: &str) -> &'static str {
         Some("error") => "error",
         _ => "unknown",
     }
+}
+
+fn log_delivered(kind: Kind, size: usize) {
+    tracing::info!(
+        kind = kind.as_str(),
+        size,
+        outcome = "delivered",
+        "message delivered"
+    );
 }
 
 fn log_rejected(kind: &str, size: usize, code: ErrorCode) {

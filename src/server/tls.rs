@@ -109,10 +109,11 @@ async fn accept_loop(
             return;
         };
         // axum's own TcpListener accept: retries (and backs off) on accept errors.
-        let (stream, peer) = tokio::select! {
+        let (mut stream, peer) = tokio::select! {
             () = ready.closed() => return,
             accepted = Listener::accept(&mut tcp) => accepted,
         };
+        super::no_delay(&mut stream);
         let tls = tls.clone();
         let ready = ready.clone();
         tokio::spawn(async move {
