@@ -95,4 +95,24 @@ async fn messages_are_logged_with_ids_type_size_and_outcome_but_never_their_cont
             "no line with {peer} {kind} {size} {outcome}:\n{text}"
         );
     }
+    // The hub logs a message as accepted before its delivery, even when the sender's task
+    // writes it to the recipient itself.
+    let position = |needles: &[&str]| {
+        text.lines()
+            .position(|line| needles.iter().all(|needle| line.contains(needle)))
+    };
+    let accepted = position(&[
+        "peer=bob-00002",
+        "kind=\"candidate\"",
+        "outcome=\"accepted\"",
+    ]);
+    let delivered = position(&[
+        "peer=alice-0001",
+        "kind=\"candidate\"",
+        "outcome=\"delivered\"",
+    ]);
+    assert!(
+        accepted < delivered,
+        "the candidate was logged delivered before accepted:\n{text}"
+    );
 }

@@ -144,3 +144,52 @@ test("a relay-only call connects through coturn", async ({ browser }) => {
   }
 });
 
+
+/** The device id of the camera the page shows as its own picture. */
+async function localCamera(page: Page): Promise<string | undefined> {
+  return page.evaluate(() => {
+    const video = document.querySelector("video.local") as HTMLVideoElement | null;
+    const stream = video?.srcObject as MediaStream | null;
+    return stream?.getVideoTracks()[0]?.getSettings().deviceId;
+  });
+}
+
+test("switching the camera mid-call: the other side keeps getting video, from the new camera", async ({ browser }) => {
+  const host = await person(browser);
+  const link = await startCallAsHost(host.page);
+  await host.page.getByRole("button", { name: "Начать звонок" }).click();
+  // The guest's browser has three fake cameras. Chromium makes its second fake camera a
+  // depth camera (Y16), which gives no picture to send; the third is an ordinary one.
+  const use = test.info().project.use;
+  const three = await chromium.launch({
+    ...use.launchOptions,
+    args: (use.launchOptions?.args ?? []).map((a) =>
+      a === "--use-fake-device-for-media-stream" ? `${a}=device-count=3` : a,
+    ),
+  });
+  try {
+    const context = await three.newContext({ locale: "ru-RU" });
+    const page = await context.newPage();
+    await openHydrated(page, link);
+    await expectRemoteVideoFlowing(host.page);
+    const cameras = await page.evaluate(async () =>
+      (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "videoinput").map((d) => d.deviceId),
+    );
+    expect(cameras).toHaveLength(3);
+    expect(await localCamera(page)).toBe(cameras[0]);
+
+    const switchCamera = page.getByRole("button", { name: "Сменить камеру" });
+    await switchCamera.click();
+    await expect.poll(() => localCamera(page)).toBe(cameras[1]);
+    await switchCamera.click();
+    await expect.poll(() => localCamera(page)).toBe(cameras[2]);
+
+    // The first camera is stopped: only the new track, sent in its place, can move the
+    // host's picture now.
+    await expectRemoteVideoFlowing(host.page);
+    await expect(page.locator("section.call")).toHaveAttribute("data-phase", "in-call");
+    await expect(host.page.locator("section.call")).toHaveAttribute("data-phase", "in-call");
+  } finally {
+    await three.close();
+  }
+});

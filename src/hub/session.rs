@@ -365,6 +365,17 @@ impl Membership {
     /// that socket's task to send it. Either way the frame goes through the queue first
     /// and leaves it only once written, so the order per direction is always kept.
     pub fn submit(&self, kind: Kind, text: Bytes) -> Result<Submitted, SubmitError> {
+        self.submit_then(kind, text, |_| {})
+    }
+
+    /// [`Self::submit`], calling `stored` once the frame is stored and before any direct
+    /// write, so that what it logs comes before the recipient's delivery.
+    pub fn submit_then(
+        &self,
+        kind: Kind,
+        text: Bytes,
+        stored: impl FnOnce(&Submitted),
+    ) -> Result<Submitted, SubmitError> {
         let to = self.other();
         let (submitted, direct) = {
             let mut state = self.session.lock();
@@ -387,6 +398,7 @@ impl Membership {
             };
             (submitted, direct)
         };
+        stored(&submitted);
         if let Some((writer, claim)) = direct {
             // Outside the session lock: the write touches the recipient's socket.
             let written = writer.write_now(kind, &text);

@@ -31,7 +31,9 @@ use tracing::{Instrument, field};
 use super::metrics::UpgradeRefusal;
 use super::per_ip::AdmitError;
 use super::rate::RateLimiter;
-use super::{DirectWrite, EndReason, Hub, HubLimits, JoinError, Membership, Outbound, SubmitError};
+use super::{
+    DirectWrite, EndReason, Hub, HubLimits, JoinError, Membership, Outbound, SubmitError, Submitted,
+};
 use crate::protocol::{ErrorCode, Kind, PeerId, SessionId, Signal, close, validate_client_frame};
 use sink::SharedSink;
 
@@ -509,22 +511,22 @@ impl Out<'_> {
             log_rejected(kind.as_str(), size, ErrorCode::RateLimited);
             return Err(ErrorCode::RateLimited);
         }
-        match member.submit(kind, Bytes::from(text)) {
-            Ok(submitted) => {
-                let outcome = if submitted.recipient_connected {
-                    "accepted"
-                } else {
-                    "queued"
-                };
-                tracing::info!(
-                    kind = kind.as_str(),
-                    size,
-                    outcome,
-                    waiting = submitted.waiting,
-                    "message accepted"
-                );
-                Ok(())
-            }
+        let logged = |submitted: &Submitted| {
+            let outcome = if submitted.recipient_connected {
+                "accepted"
+            } else {
+                "queued"
+            };
+            tracing::info!(
+                kind = kind.as_str(),
+                size,
+                outcome,
+                waiting = submitted.waiting,
+                "message accepted"
+            );
+        };
+        match member.submit_then(kind, Bytes::from(text), logged) {
+            Ok(_) => Ok(()),
             Err(SubmitError::QueueFull) => {
                 log_rejected(kind.as_str(), size, ErrorCode::QueueFull);
                 Err(ErrorCode::QueueFull)
