@@ -85,11 +85,6 @@ impl Kind {
     }
 }
 
-/// TCP_NODELAY, as `server::serve` sets it.
-fn no_delay(tcp: &mut TcpStream) {
-    tcp.set_nodelay(true).expect("TCP_NODELAY");
-}
-
 /// Runs one server until stdin closes. Prints `port N`, then answers each `count` line on
 /// stdin with the number of live sessions.
 fn serve_child(kind: Kind) {
@@ -119,7 +114,7 @@ fn serve_child(kind: Kind) {
             });
             runtime.spawn(async move {
                 axum::serve(
-                    listener.tap_io(no_delay),
+                    listener.tap_io(homecall::server::no_delay),
                     app.into_make_service_with_connect_info::<SocketAddr>(),
                 )
                 .await
@@ -135,7 +130,7 @@ fn serve_child(kind: Kind) {
                 .with_state(Arc::clone(&relay));
             runtime.spawn(async move {
                 axum::serve(
-                    listener.tap_io(no_delay),
+                    listener.tap_io(homecall::server::no_delay),
                     app.into_make_service_with_connect_info::<SocketAddr>(),
                 )
                 .await
@@ -517,11 +512,38 @@ impl Results {
     }
 }
 
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
+/// The bench's settings, read once from the `BENCH_*` variables; the defaults live here
+/// only.
+#[derive(Clone, Copy)]
+struct Knobs {
+    /// Sessions in parallel in a latency run.
+    sessions: usize,
+    /// Measured rounds per session in a latency run.
+    rounds: usize,
+    /// Latency runs per server, alternating; medians kept.
+    repeats: usize,
+    /// Idle sessions opened for the memory phases.
+    idle_sessions: usize,
+    /// Longest wait for the allocator to give pages back.
+    settle: Duration,
+}
+
+impl Knobs {
+    fn from_env() -> Self {
+        let number = |name: &str, default: usize| {
+            std::env::var(name)
+                .ok()
+                .and_then(|value| value.parse().ok())
+                .unwrap_or(default)
+        };
+        Self {
+            sessions: number("BENCH_SESSIONS", 100),
+            rounds: number("BENCH_ROUNDS", 1000),
+            repeats: number("BENCH_REPEATS", 7).max(1),
+            idle_sessions: number("BENCH_IDLE_SESSIONS", 2_000),
+            settle: Duration::from_secs(number("BENCH_SETTLE_SECS", 25) as u64),
+        }
+    }
 }
 
 /// Latency, CPU and throughput of one run of `sessions` × `rounds` on `server`.
@@ -608,8 +630,8 @@ async fn idle_round(server: &mut Server, phase: u8, idle_sessions: usize) -> (u6
 
 /// The child's RSS once it is at most `target`, or after `BENCH_SETTLE_SECS` (default
 /// 25): an allocator that purges on a timer (jemalloc: 10 s decay) needs the time.
-async fn settle_rss(server: &Server, target: u64) -> u64 {
-    let deadline = Instant::now() + Duration::from_secs(env_number("BENCH_SETTLE_SECS", 25) as u64);
+async fn settle_rss(server: &Server, target: u64, settle: Duration) -> u64 {
+    let deadline = Instant::now() + settle;
     loop {
         let rss = server.usage().1;
         if rss <= target || Instant::now() >= deadline {
@@ -628,8 +650,8 @@ fn median<T: Copy, K: PartialOrd>(runs: &[T], key: impl Fn(&T) -> K) -> K {
 
 /// Memory phases: RSS before, with idle sockets, after they end; then a second round to
 /// tell memory kept for reuse by the allocator from memory leaked.
-async fn memory(server: &mut Server, results: &mut Results) {
-    let idle_sessions = env_number("BENCH_IDLE_SESSIONS", 2_000);
+async fn memory(server: &mut Server, results: &mut Results, knobs: Knobs) {
+    let idle_sessions = knobs.idle_sessions;
     results.rss_start = server.usage().1;
     let (rss_idle, sockets) = idle_round(server, 2, idle_sessions).await;
     results.rss_idle = rss_idle;
@@ -637,19 +659,32 @@ async fn memory(server: &mut Server, results: &mut Results) {
     results.bytes_per_idle_socket =
         rss_idle.saturating_sub(results.rss_start) as f64 / sockets as f64;
     results.sessions_after = server.sessions();
-    results.rss_end = settle_rss(server, results.rss_start + results.tolerance()).await;
+    results.rss_end = settle_rss(
+        server,
+        results.rss_start + results.tolerance(),
+        knobs.settle,
+    )
+    .await;
     let (rss_idle_again, _) = idle_round(server, 3, idle_sessions).await;
     results.rss_idle_again = rss_idle_again;
-    results.rss_end_again = settle_rss(server, results.rss_start + results.tolerance()).await;
+    results.rss_end_again = settle_rss(
+        server,
+        results.rss_start + results.tolerance(),
+        knobs.settle,
+    )
+    .await;
 }
 
-async fn measure_both() -> (Results, Results) {
-    let repeats = env_number("BENCH_REPEATS", 7).max(1);
+async fn measure_both(knobs: Knobs) -> (Results, Results) {
+    let Knobs {
+        sessions,
+        rounds,
+        repeats,
+        ..
+    } = knobs;
     let mut servers = [Server::start(Kind::Bare), Server::start(Kind::HomeCall)];
     let mut runs: [Vec<LatencyRun>; 2] = [Vec::new(), Vec::new()];
     // Alternating runs, medians kept: drift in the machine's load hits both alike.
-    let sessions = env_number("BENCH_SESSIONS", 100);
-    let rounds = env_number("BENCH_ROUNDS", 1000);
     let mut results = [Results::default(), Results::default()];
     for repeat in 0..repeats {
         for (server, runs) in servers.iter_mut().zip(runs.iter_mut()) {
@@ -667,7 +702,7 @@ async fn measure_both() -> (Results, Results) {
         results.cpu_per_message = median(runs, |r| r.cpu_per_message);
         results.messages_per_second = median(runs, |r| r.messages_per_second);
         tokio::time::sleep(Duration::from_secs(1)).await;
-        memory(server, results).await;
+        memory(server, results, knobs).await;
     }
     let [bare, home] = results;
     (home, bare)
@@ -685,8 +720,10 @@ fn verdict(ok: bool) -> &'static str {
     if ok { "PASS" } else { "FAIL" }
 }
 
-fn report(home: &Results, bare: &Results) -> bool {
+fn report(home: &Results, bare: &Results, knobs: Knobs) -> bool {
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    // A ratio column: hub over bare.
+    let times = |a: f64, b: f64| format!("{:.2}×", ratio(a, b));
     let cpu_ratio = ratio(
         home.cpu_per_message.as_secs_f64(),
         bare.cpu_per_message.as_secs_f64(),
@@ -713,10 +750,7 @@ fn report(home: &Results, bare: &Results) -> bool {
             "one-way latency p50, 1 session alone",
             micros(home.p50_alone),
             micros(bare.p50_alone),
-            format!(
-                "{:.2}×",
-                ratio(home.p50_alone.as_secs_f64(), bare.p50_alone.as_secs_f64())
-            ),
+            times(home.p50_alone.as_secs_f64(), bare.p50_alone.as_secs_f64()),
             "",
             None,
         ),
@@ -724,10 +758,7 @@ fn report(home: &Results, bare: &Results) -> bool {
             "one-way latency p99",
             micros(home.p99),
             micros(bare.p99),
-            format!(
-                "{:.2}×",
-                ratio(home.p99.as_secs_f64(), bare.p99.as_secs_f64())
-            ),
+            times(home.p99.as_secs_f64(), bare.p99.as_secs_f64()),
             "",
             None,
         ),
@@ -743,10 +774,7 @@ fn report(home: &Results, bare: &Results) -> bool {
             "messages per second",
             format!("{:.0}", home.messages_per_second),
             format!("{:.0}", bare.messages_per_second),
-            format!(
-                "{:.2}×",
-                ratio(home.messages_per_second, bare.messages_per_second)
-            ),
+            times(home.messages_per_second, bare.messages_per_second),
             "",
             None,
         ),
@@ -754,10 +782,7 @@ fn report(home: &Results, bare: &Results) -> bool {
             "bytes per idle socket",
             format!("{:.0} B", home.bytes_per_idle_socket),
             format!("{:.0} B", bare.bytes_per_idle_socket),
-            format!(
-                "{:.2}×",
-                ratio(home.bytes_per_idle_socket, bare.bytes_per_idle_socket)
-            ),
+            times(home.bytes_per_idle_socket, bare.bytes_per_idle_socket),
             "≤ 8 KiB",
             Some(checks[2]),
         ),
@@ -814,10 +839,7 @@ fn report(home: &Results, bare: &Results) -> bool {
     ];
     println!(
         "\n{} idle sockets; latency: {} sessions × {} rounds, median of {} alternating runs\n",
-        home.idle_sockets,
-        env_number("BENCH_SESSIONS", 100),
-        env_number("BENCH_ROUNDS", 1000),
-        env_number("BENCH_REPEATS", 7).max(1)
+        home.idle_sockets, knobs.sessions, knobs.rounds, knobs.repeats
     );
     println!("| metric | HomeCall hub | bare relay | ratio | target | |");
     println!("| --- | ---: | ---: | ---: | --- | --- |");
@@ -843,7 +865,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let (home, bare) = runtime.block_on(measure_both());
-    let all = report(&home, &bare);
+    let knobs = Knobs::from_env();
+    let (home, bare) = runtime.block_on(measure_both(knobs));
+    let all = report(&home, &bare, knobs);
     println!("\nall targets: {}", verdict(all));
 }

@@ -169,7 +169,7 @@ pub enum ServeError {
 /// Turns Nagle's algorithm off for a connection: signaling frames are small and each is
 /// written once, so holding one back until the previous is acknowledged only adds delay
 /// (up to a delayed-ACK timeout in a burst of ICE candidates).
-pub(crate) fn no_delay(tcp: &mut tokio::net::TcpStream) {
+pub fn no_delay(tcp: &mut tokio::net::TcpStream) {
     if let Err(error) = tcp.set_nodelay(true) {
         tracing::debug!(%error, "TCP_NODELAY not set");
     }

@@ -52,10 +52,12 @@ async fn messages_are_logged_with_ids_type_size_and_outcome_but_never_their_cont
     for secret in ["SECRET", "203.0.113.7", "198.51.100.9", "192.0.2.1"] {
         assert!(!text.contains(secret), "{secret} logged:\n{text}");
     }
-    let line = |needles: &[&str]| {
+    // The number of the first log line that contains every needle.
+    let position = |needles: &[&str]| {
         text.lines()
-            .any(|line| needles.iter().all(|needle| line.contains(needle)))
+            .position(|line| needles.iter().all(|needle| line.contains(needle)))
     };
+    let line = |needles: &[&str]| position(needles).is_some();
     let ids = |peer: &'static str| ["session=123e4567-e89b-42d3-a456-426614174000", peer];
     for (peer, kind, size, outcome) in [
         (
@@ -97,10 +99,6 @@ async fn messages_are_logged_with_ids_type_size_and_outcome_but_never_their_cont
     }
     // The hub logs a message as accepted before its delivery, even when the sender's task
     // writes it to the recipient itself.
-    let position = |needles: &[&str]| {
-        text.lines()
-            .position(|line| needles.iter().all(|needle| line.contains(needle)))
-    };
     let accepted = position(&[
         "peer=bob-00002",
         "kind=\"candidate\"",
