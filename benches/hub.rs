@@ -109,8 +109,7 @@ fn serve_child(kind: Kind) {
             let hub = Hub::new(limits);
             let app = router(SignalState {
                 hub: Arc::clone(&hub),
-                allowed_origins: Vec::new(),
-                behind_tls_proxy: false,
+                trust: Arc::new(homecall::trust::Trust::default()),
             });
             runtime.spawn(async move {
                 axum::serve(

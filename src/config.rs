@@ -9,6 +9,8 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::hub::{HubLimits, LimitsError};
+use crate::server::listen::ConnectionLimits;
+use crate::trust::{self, BadOrigin, Trust};
 use crate::turn::IceSettings;
 
 /// HomeCall server: pages, PWA files and the `/signal` hub.
@@ -24,10 +26,25 @@ pub struct Config {
     pub site_root: PathBuf,
 
     /// A TLS-terminating proxy stands in front of this server, so clients speak `wss://`
-    /// to the proxy even though this server listens in plain text. The client's address
-    /// is then the last `X-Forwarded-For` entry, which that proxy must append.
+    /// to the proxy even though this server listens in plain text. Unless
+    /// --trusted-proxies says otherwise, a proxy on this machine (loopback) is trusted to
+    /// append the client's address to `X-Forwarded-For`.
     #[arg(long, env = "HOMECALL_BEHIND_TLS_PROXY")]
     pub behind_tls_proxy: bool,
+
+    /// Proxies whose `X-Forwarded-For` is believed (addresses or networks,
+    /// comma-separated, e.g. `10.0.0.0/8,192.0.2.7`): the client is the first address
+    /// from the right that is not one of them. From any other peer the header is ignored.
+    /// Default: loopback with --behind-tls-proxy, none without.
+    #[arg(long, env = "HOMECALL_TRUSTED_PROXIES", value_delimiter = ',', value_parser = trust::parse_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// The origins people reach this server at (comma-separated, e.g.
+    /// `https://call.example`): the server's own origin for `/signal`, and the only
+    /// `Host`s it answers (421 for any other: no DNS rebinding). Unset: any `Host`, and
+    /// the own origin is `https://<Host>` with TLS (own or a proxy's), else `http://<Host>`.
+    #[arg(long, env = "HOMECALL_PUBLIC_ORIGIN", value_delimiter = ',')]
+    pub public_origin: Vec<String>,
 
     /// PEM certificate chain. With --tls-key, this server speaks `https://` and `wss://`
     /// itself (no proxy needed).
@@ -38,8 +55,9 @@ pub struct Config {
     #[arg(long, env = "HOMECALL_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
-    /// Origins allowed to open `/signal` (comma-separated, e.g. `https://call.example`).
-    /// Empty: only the server's own origin.
+    /// More origins allowed to open `/signal` (comma-separated, e.g.
+    /// `https://app.example`). When set they replace the origin taken from `Host`; the
+    /// --public-origin ones are always allowed.
     #[arg(long, env = "HOMECALL_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
@@ -58,6 +76,16 @@ pub struct Config {
     /// Most bytes a session may hold queued for absent participants.
     #[arg(long, env = "HOMECALL_QUEUE_BYTES", default_value_t = 512 * 1024)]
     pub queue_bytes: usize,
+
+    /// Most bytes all sessions together may hold queued (plus 64 bytes a message);
+    /// beyond it messages get `queue_full`.
+    #[arg(long, env = "HOMECALL_MAX_QUEUED_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub max_queued_bytes: usize,
+
+    /// Most sessions active at once; a socket naming a new one beyond it is closed with
+    /// 1013 (try again later).
+    #[arg(long, env = "HOMECALL_MAX_SESSIONS", default_value_t = 100_000)]
+    pub max_sessions: usize,
 
     /// Messages per second one socket may send on average.
     #[arg(long, env = "HOMECALL_RATE_PER_SECOND", default_value_t = 100)]
@@ -97,6 +125,35 @@ pub struct Config {
     )]
     pub new_sessions_per_ip_per_minute: u32,
 
+    /// New sessions of IPv6 clients are counted per network of this prefix length (one
+    /// home usually holds a /56; open sockets are counted per /64).
+    #[arg(long, env = "HOMECALL_IPV6_SESSION_PREFIX", default_value_t = 56)]
+    pub ipv6_session_prefix: u8,
+
+    /// Open TCP connections at most (pages and sockets together); a newcomer beyond it
+    /// is closed at once. Lowered at start to what the open-files limit allows.
+    #[arg(long, env = "HOMECALL_MAX_CONNECTIONS", default_value_t = 200_000)]
+    pub max_connections: usize,
+
+    /// Open TCP connections one client address may hold (IPv6: per /64); a newcomer
+    /// beyond it is closed at once. Trusted proxies are not limited.
+    #[arg(long, env = "HOMECALL_MAX_CONNECTIONS_PER_IP", default_value_t = 64)]
+    pub max_connections_per_ip: usize,
+
+    /// A connection must send a whole request head within this long, also while it
+    /// waits idle for its next request (keep-alive).
+    #[arg(long, env = "HOMECALL_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// A TLS handshake must finish within this long.
+    #[arg(long, env = "HOMECALL_TLS_HANDSHAKE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub tls_handshake_timeout: Duration,
+
+    /// TLS handshakes one client address may have under way at once; a newcomer beyond
+    /// it is closed at once.
+    #[arg(long, env = "HOMECALL_MAX_TLS_HANDSHAKES_PER_IP", default_value_t = 8)]
+    pub max_tls_handshakes_per_ip: usize,
+
     /// How long ended session ids are remembered (they can never be used again).
     #[arg(long, env = "HOMECALL_ENDED_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
     pub ended_ttl: Duration,
@@ -114,9 +171,17 @@ pub struct Config {
     #[arg(long, env = "HOMECALL_TURN_SECRET", hide_env_values = true)]
     pub turn_secret: Option<String>,
 
-    /// How long TURN credentials stay valid (cover the longest call).
-    #[arg(long, env = "HOMECALL_TURN_CREDENTIAL_TTL", default_value = "12h", value_parser = humantime::parse_duration)]
+    /// How long TURN credentials stay valid; pages renew theirs while the call lasts.
+    #[arg(long, env = "HOMECALL_TURN_CREDENTIAL_TTL", default_value = "1h", value_parser = humantime::parse_duration)]
     pub turn_credential_ttl: Duration,
+
+    /// TURN credentials one client address may get per minute.
+    #[arg(
+        long,
+        env = "HOMECALL_TURN_CREDENTIALS_PER_IP_PER_MINUTE",
+        default_value_t = 10
+    )]
+    pub turn_credentials_per_ip_per_minute: u32,
 
     /// The build's id, which names the service worker's cache; by default a hash of the
     /// built assets, so each release gets its own cache.
@@ -140,6 +205,10 @@ pub enum ConfigError {
     PlainTextOnPublicAddress(SocketAddr),
     #[error("bad hub limits: {0}")]
     Limits(#[from] LimitsError),
+    #[error("bad origin setting: {0}")]
+    Origin(#[from] BadOrigin),
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
 }
 
 impl Config {
@@ -149,7 +218,49 @@ impl Config {
             return Err(ConfigError::PlainTextOnPublicAddress(self.listen));
         }
         self.hub_limits().validate()?;
+        self.trust()?;
+        let counts = [
+            ("--max-connections", self.max_connections),
+            ("--max-connections-per-ip", self.max_connections_per_ip),
+            (
+                "--max-tls-handshakes-per-ip",
+                self.max_tls_handshakes_per_ip,
+            ),
+            (
+                "--turn-credentials-per-ip-per-minute",
+                self.turn_credentials_per_ip_per_minute as usize,
+            ),
+        ];
+        if let Some((name, _)) = counts.iter().find(|(_, value)| *value == 0) {
+            return Err(ConfigError::Zero(name));
+        }
         Ok(())
+    }
+
+    /// Whom requests are trusted to come from, and the server's own origins.
+    pub fn trust(&self) -> Result<Trust, BadOrigin> {
+        let proxies = if self.trusted_proxies.is_empty() && self.behind_tls_proxy {
+            trust::loopback_proxies()
+        } else {
+            self.trusted_proxies.clone()
+        };
+        Trust::new(
+            proxies,
+            &self.public_origin,
+            &self.allowed_origins,
+            self.clients_use_tls(),
+        )
+    }
+
+    /// The accept loop's caps and timeouts.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip,
+            header_read_timeout: self.header_read_timeout,
+            tls_handshake_timeout: self.tls_handshake_timeout,
+            max_tls_handshakes_per_ip: self.max_tls_handshakes_per_ip,
+        }
     }
 
     /// Whether browsers reach this server over TLS, its own or a proxy's (so public
@@ -174,6 +285,9 @@ impl Config {
             ended_capacity: self.ended_capacity,
             max_sockets_per_ip: self.max_sockets_per_ip,
             new_sessions_per_ip_per_minute: self.new_sessions_per_ip_per_minute,
+            max_sessions: self.max_sessions,
+            max_queued_bytes: self.max_queued_bytes,
+            ipv6_session_prefix: self.ipv6_session_prefix,
             ..HubLimits::default()
         }
     }
@@ -184,6 +298,7 @@ impl Config {
             urls: self.ice_servers.clone(),
             turn_secret: self.turn_secret.clone(),
             credential_ttl: self.turn_credential_ttl,
+            credentials_per_ip_per_minute: self.turn_credentials_per_ip_per_minute,
             relay_only: self.relay_only,
         }
     }
@@ -208,6 +323,10 @@ mod tests {
         let limits = config.hub_limits();
         assert_eq!(limits.max_sockets_per_ip, 20);
         assert_eq!(limits.new_sessions_per_ip_per_minute, 30);
+        assert_eq!(limits, HubLimits::default(), "flags and hub agree");
+        assert_eq!(config.turn_credential_ttl, Duration::from_secs(3600));
+        assert_eq!(config.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(config.tls_handshake_timeout, Duration::from_secs(5));
         assert_eq!(config.validate(), Ok(()));
     }
 
@@ -230,6 +349,27 @@ mod tests {
         ]);
         assert_eq!(config.validate(), Ok(()));
         assert!(config.clients_use_tls());
+    }
+
+    #[test]
+    fn behind_the_proxy_loopback_is_trusted_unless_told_otherwise() {
+        let peer = |text: &str| text.parse::<std::net::IpAddr>().unwrap();
+        let plain = Config::defaults().trust().unwrap();
+        assert!(!plain.is_proxy(peer("127.0.0.1")));
+        let behind = Config::parse_from(["homecall", "--behind-tls-proxy"]);
+        assert!(behind.trust().unwrap().is_proxy(peer("127.0.0.1")));
+        let listed = Config::parse_from([
+            "homecall",
+            "--behind-tls-proxy",
+            "--trusted-proxies",
+            "10.0.0.0/8,192.0.2.7",
+        ]);
+        let trust = listed.trust().unwrap();
+        assert!(trust.is_proxy(peer("10.9.8.7")) && trust.is_proxy(peer("192.0.2.7")));
+        assert!(!trust.is_proxy(peer("127.0.0.1")));
+        assert!(Config::try_parse_from(["homecall", "--trusted-proxies", "proxy"]).is_err());
+        let bad = Config::parse_from(["homecall", "--public-origin", "call.example"]);
+        assert!(matches!(bad.validate(), Err(ConfigError::Origin(_))));
     }
 
     #[test]

@@ -37,7 +37,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::protocol::{MAX_INVALID_MESSAGES, PeerId, SessionId};
 use ended::EndedIds;
 use metrics::{Gauges, HubMetrics};
-use per_ip::{AdmitError, ClientBounds, ClientKey, ClientTicket, Clients};
+use per_ip::{AdmitError, ClientBounds, ClientTicket, Clients};
+use queue::QueueBudget;
 use session::{Joined, Session, SlotRefused};
 
 pub use direct::{DirectWrite, WriteNow};
@@ -77,6 +78,13 @@ pub struct HubLimits {
     /// Active sessions the hub keeps; a socket naming a new session beyond this is closed
     /// with 1013 (try again later). Not in PROTOCOL.md: a guard on memory.
     pub max_sessions: usize,
+    /// Bytes all sessions' queues may hold together (text plus a small per-frame
+    /// overhead); a message past it gets `queue_full`. Not in PROTOCOL.md: a guard on
+    /// memory against many sessions each filling its own bound.
+    pub max_queued_bytes: usize,
+    /// The IPv6 prefix length by which new sessions are counted per address: one home or
+    /// customer usually holds a /56 (sockets are still counted per /64).
+    pub ipv6_session_prefix: u8,
     /// Signal sockets one client address may hold open at once (IPv6: one /64). Not in
     /// PROTOCOL.md: a guard against hostile clients; beyond it the upgrade gets HTTP 429.
     pub max_sockets_per_ip: usize,
@@ -106,6 +114,8 @@ impl Default for HubLimits {
             ended_capacity: 1_000_000,
             max_invalid_messages: MAX_INVALID_MESSAGES,
             max_sessions: 100_000,
+            max_queued_bytes: 256 * 1024 * 1024,
+            ipv6_session_prefix: 56,
             max_sockets_per_ip: 20,
             new_sessions_per_ip_per_minute: 30,
             sweep_interval: Duration::from_secs(5),
@@ -123,6 +133,8 @@ pub enum LimitsError {
     MessageOverHardLimit,
     #[error("ping_interval must be shorter than silence_timeout")]
     PingNotBeforeSilence,
+    #[error("ipv6_session_prefix must be between 1 and 64, not {0}")]
+    Ipv6Prefix(u8),
 }
 
 impl HubLimits {
@@ -139,6 +151,7 @@ impl HubLimits {
             ("ended_capacity", self.ended_capacity),
             ("max_invalid_messages", self.max_invalid_messages as usize),
             ("max_sessions", self.max_sessions),
+            ("max_queued_bytes", self.max_queued_bytes),
             ("max_sockets_per_ip", self.max_sockets_per_ip),
             (
                 "new_sessions_per_ip_per_minute",
@@ -164,6 +177,9 @@ impl HubLimits {
         }
         if self.ping_interval >= self.silence_timeout {
             return Err(LimitsError::PingNotBeforeSilence);
+        }
+        if !(1..=64).contains(&self.ipv6_session_prefix) {
+            return Err(LimitsError::Ipv6Prefix(self.ipv6_session_prefix));
         }
         Ok(())
     }
@@ -207,6 +223,8 @@ pub struct Hub {
     metrics: HubMetrics,
     /// Per-address counts; its own lock, never nested with `sessions`.
     clients: Clients,
+    /// What all sessions' queues hold together, against `max_queued_bytes`.
+    queue_budget: Arc<QueueBudget>,
 }
 
 impl Hub {
@@ -219,7 +237,9 @@ impl Hub {
         let clients = Clients::new(ClientBounds {
             max_sockets: limits.max_sockets_per_ip,
             new_sessions_per_minute: limits.new_sessions_per_ip_per_minute,
+            ipv6_session_prefix: limits.ipv6_session_prefix,
         });
+        let queue_budget = Arc::new(QueueBudget::new(limits.max_queued_bytes));
         Arc::new(Hub {
             limits,
             sessions: Mutex::new(Sessions {
@@ -232,6 +252,7 @@ impl Hub {
             live_sockets: AtomicU64::new(0),
             metrics: HubMetrics::default(),
             clients,
+            queue_budget,
         })
     }
 
@@ -258,8 +279,7 @@ impl Hub {
             let sessions = self.lock();
             !sessions.active.contains_key(id) && !sessions.ended.contains(id, now)
         });
-        let key = ClientKey::of(ip);
-        self.clients.admit(key, new_session, now)?;
+        let key = self.clients.admit(ip, new_session, now)?;
         Ok(ClientTicket::new(Arc::clone(self), key))
     }
 
@@ -296,6 +316,7 @@ impl Hub {
                         now,
                         self.limits.queue_messages,
                         self.limits.queue_bytes,
+                        Arc::clone(&self.queue_budget),
                     ));
                     sessions.active.insert(session_id, Arc::clone(&session));
                     self.metrics.session_started();
@@ -442,10 +463,22 @@ impl Hub {
         session.map_or(0, |session| session.connected())
     }
 
+    /// Whether `peer` holds a live socket of the active session `session_id` (the proof a
+    /// page gives for TURN credentials).
+    pub fn holds_socket(&self, session_id: &SessionId, peer: &PeerId) -> bool {
+        let session = self.lock().active.get(session_id).cloned();
+        session.is_some_and(|session| session.is_connected(peer))
+    }
+
     /// Frames and bytes queued in `session_id`, both directions (0 if it is not active).
     pub fn queued(&self, session_id: &SessionId) -> (usize, usize) {
         let session = self.lock().active.get(session_id).cloned();
         session.map_or((0, 0), |session| session.queued())
+    }
+
+    /// Bytes all queues hold together, as counted against `max_queued_bytes`.
+    pub fn queued_bytes_total(&self) -> usize {
+        self.queue_budget.used()
     }
 
     /// The hub's counters (the socket edge bumps the ones it sees).
@@ -663,6 +696,40 @@ mod tests {
         assert_eq!(alice.next_outbound(), Outbound::ShuttingDown);
         assert_eq!(hub.join(id, b, None).unwrap_err(), JoinError::ShuttingDown);
         assert_eq!(hub.session_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_hub_wide_queue_bound_refuses_past_it_across_sessions() {
+        let hub = Hub::new(HubLimits {
+            max_queued_bytes: 2 * (100 + queue::FRAME_OVERHEAD),
+            ..HubLimits::default()
+        });
+        let (first, a, b, _) = ids();
+        let second = SessionId::from_random_bytes([7; 16]);
+        let alice = hub.join(first, a, None).unwrap();
+        let bob = hub.join(second, b, None).unwrap();
+        let text = Bytes::from(vec![b'x'; 100]);
+        alice.submit(Kind::Offer, text.clone()).unwrap();
+        bob.submit(Kind::Offer, text.clone()).unwrap();
+        assert_eq!(
+            alice.submit(Kind::Candidate, Bytes::from("1")),
+            Err(SubmitError::QueueFull)
+        );
+        assert!(alice.hang_up());
+        assert_eq!(hub.queued_bytes_total(), 100 + queue::FRAME_OVERHEAD);
+        assert!(bob.submit(Kind::Candidate, Bytes::from("1")).is_ok());
+    }
+
+    #[tokio::test]
+    async fn invalid_messages_are_counted_per_participant_across_reconnects() {
+        let hub = Hub::new(HubLimits::default());
+        let (id, a, _, _) = ids();
+        let first = hub.join(id, a.clone(), None).unwrap();
+        assert_eq!(first.count_invalid(), 1);
+        assert_eq!(first.count_invalid(), 2);
+        let second = hub.join(id, a, None).unwrap();
+        drop(first);
+        assert_eq!(second.count_invalid(), 3);
     }
 
     #[tokio::test]

@@ -15,9 +15,12 @@
 //! - [`logger`]: one logging API: `tracing` on the server, the console in the browser.
 //! - `config` (ssr): every server setting, from flags and `HOMECALL_*` variables.
 //! - `hub` (ssr): sessions, participants, queues, expiry; `hub::socket` is its WebSocket edge.
-//! - `server` (ssr): the axum router (pages, `/signal`, PWA files, `/healthz`, `/metrics`)
-//!   and serving; `server::security` sets the security headers, `server::tls` is the
-//!   built-in TLS.
+//! - `server` (ssr): the axum router (pages, `/signal`, PWA files, `/api/config`,
+//!   `/healthz`, `/metrics`) and serving; `server::listen` is the accept loop with its
+//!   caps and timeouts, `server::security` sets the security headers, `server::tls` is
+//!   the built-in TLS.
+//! - `trust` (ssr): whom a request comes from (trusted proxies) and which origins and
+//!   hosts are the server's own.
 //! - `turn` (ssr): the page's ICE configuration, with coturn REST TURN credentials.
 
 pub mod app;
@@ -33,6 +36,8 @@ pub mod config;
 pub mod hub;
 #[cfg(feature = "ssr")]
 pub mod server;
+#[cfg(feature = "ssr")]
+pub mod trust;
 #[cfg(feature = "ssr")]
 pub mod turn;
 

@@ -3,13 +3,14 @@
 use anyhow::Context;
 use clap::Parser;
 use homecall::config::Config;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&config.log).context("bad --log filter")?)
+        .with_env_filter(
+            homecall::server::logging::filter(&config.log).context("bad --log filter")?,
+        )
         .init();
     config.validate()?;
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -17,8 +17,12 @@ pub mod close {
     pub const GOING_AWAY: u16 = 1001;
     /// Policy violation: bad link, third participant, too many invalid messages.
     pub const POLICY: u16 = 1008;
+    /// A text frame that is not UTF-8 (RFC 6455 §7.4.1).
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// A frame beyond the hard size limit.
     pub const TOO_BIG: u16 = 1009;
+    /// The hub is full (sessions or queued bytes): try again later (RFC 6455 registry).
+    pub const TRY_AGAIN_LATER: u16 = 1013;
     /// The same peer connected again elsewhere (a reconnect replaced this socket).
     pub const REPLACED: u16 = 4001;
 }

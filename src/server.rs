@@ -1,37 +1,41 @@
 //! The server half: one axum router for the pages (server-rendered `<App/>`), the `/signal`
-//! hub, the PWA files (`/manifest.webmanifest`, `/sw.js`), `/healthz`, `/metrics` and the
-//! built assets, and `serve`, which runs it (plain or TLS) until a shutdown signal. Owns
-//! HTTP wiring only: the hub's rules live in `hub`, settings in `config`.
+//! hub, the PWA files (`/manifest.webmanifest`, `/sw.js`), `/api/config`, `/healthz`,
+//! `/metrics` and the built assets, and `serve`, which runs it (plain or TLS) until a
+//! shutdown signal. Owns HTTP wiring only: the hub's rules live in `hub`, settings in
+//! `config`, whom to trust in `trust`.
 //!
+//! - [`listen`]: the accept loop: connection caps, timeouts, TLS handshakes, HTTP/1.1.
+//! - [`logging`]: the log filter, which keeps frame contents out of every log.
 //! - [`security`]: the security headers every response carries.
 //! - [`tls`]: built-in TLS (`--tls-cert`, `--tls-key`).
+//! - [`page_config`]: `/api/config`, with TURN credentials only for a live signal socket.
 
+pub mod listen;
+pub mod logging;
+pub mod page_config;
 pub mod pwa;
 pub mod qr;
 pub mod security;
 pub mod tls;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use std::time::SystemTime;
-
+use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::serve::ListenerExt;
-use axum::{Json, Router};
 use leptos::config::{Env, LeptosOptions};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 
 use crate::app::{App, shell};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::hub::Hub;
 use crate::hub::socket::{self, SignalState};
-use crate::turn::{self, IceSettings};
+use crate::trust::Trust;
+use page_config::PageConfigState;
 
 /// How long shutdown waits for signal sockets to finish their closing handshake.
 const SOCKET_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -52,7 +56,7 @@ pub fn leptos_options(config: &Config, hashed_assets: bool) -> LeptosOptions {
 }
 
 /// The whole HTTP surface of HomeCall.
-pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
+pub fn router(config: &Config, hub: Arc<Hub>, trust: Arc<Trust>) -> Router {
     let hash_file = pwa::hash_file_beside_binary();
     let options = leptos_options(config, hash_file.is_some());
     let pages = Router::new()
@@ -80,13 +84,16 @@ pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
         config.build_id.as_deref(),
         hash_file.as_deref(),
     ));
+    let page_config = Arc::new(PageConfigState::new(
+        config.ice_settings(),
+        Arc::clone(&hub),
+        Arc::clone(&trust),
+    ));
     let signal = socket::router(SignalState {
         hub,
-        allowed_origins: config.allowed_origins.clone(),
-        behind_tls_proxy: config.behind_tls_proxy,
+        trust: Arc::clone(&trust),
     });
     let app = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
         .route("/manifest.webmanifest", get(pwa::manifest))
         .route(
             "/sw.js",
@@ -95,7 +102,7 @@ pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
         .route("/offline", get(pwa::offline).with_state(pwa_files))
         .route(
             "/api/config",
-            get(page_config).with_state(Arc::new(config.ice_settings())),
+            get(page_config::page_config).with_state(page_config),
         )
         .route("/metrics", get(metrics))
         .route(
@@ -105,8 +112,34 @@ pub fn router(config: &Config, hub: Arc<Hub>) -> Router {
             }),
         )
         .merge(signal)
-        .merge(pages);
+        .merge(pages)
+        .layer(axum::middleware::from_fn_with_state(trust, own_host_only))
+        // Load balancers ask by address, whatever the public name.
+        .route("/healthz", get(|| async { "ok" }));
     security::apply(app, config.clients_use_tls())
+}
+
+/// Refuses a request for a `Host` that is not one of `--public-origin`'s with 421: a
+/// page of another name that resolves here (DNS rebinding) gets nothing.
+async fn own_host_only(
+    State(trust): State<Arc<Trust>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok());
+    if trust.host_allowed(host) {
+        next.run(request).await
+    } else {
+        tracing::info!("request refused: not for this server's host (421)");
+        (
+            StatusCode::MISDIRECTED_REQUEST,
+            "This server does not answer for that host.\n",
+        )
+            .into_response()
+    }
 }
 
 /// Whether `path` is a build asset whose name carries its content hash
@@ -149,14 +182,6 @@ fn render_metrics(hub: &Hub) -> impl IntoResponse + use<> {
     )
 }
 
-/// The page's STUN/TURN configuration, with fresh TURN credentials; never cached.
-async fn page_config(State(settings): State<Arc<IceSettings>>) -> impl IntoResponse {
-    (
-        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
-        Json(turn::page_config(&settings, SystemTime::now())),
-    )
-}
-
 /// Why the server stopped other than by its shutdown signal.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -164,6 +189,8 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 /// Turns Nagle's algorithm off for a connection: signaling frames are small and each is
@@ -176,20 +203,22 @@ pub fn no_delay(tcp: &mut tokio::net::TcpStream) {
 }
 
 /// Serves HomeCall on `listener` until `shutdown` completes, then closes every live signal
-/// socket with 1001 (axum's graceful shutdown alone would wait for them forever). With
-/// `--tls-cert` and `--tls-key` it speaks TLS on `listener` itself.
+/// socket with 1001 (clients reconnect, to another instance if there is one) and lets
+/// HTTP connections finish. With `--tls-cert` and `--tls-key` it speaks TLS itself.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    config.validate()?;
     let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => Some(tls::acceptor(cert, key)?),
         _ => None,
     };
+    let trust = Arc::new(config.trust().map_err(ConfigError::from)?);
     let hub = Hub::new(config.hub_limits());
     hub.spawn_sweeper();
-    let app = router(&config, hub.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(&config, Arc::clone(&hub), Arc::clone(&trust));
     let graceful = async move {
         shutdown.await;
         hub.shutdown();
@@ -198,21 +227,8 @@ pub async fn serve(
             tracing::warn!("some signal sockets did not close in time");
         }
     };
-    match tls {
-        Some(tls) => {
-            // `tap_io` only so that axum provides `ConnectInfo<SocketAddr>` for it.
-            let listener = tls::TlsListener::new(listener, tls)?.tap_io(|_| ());
-            axum::serve(listener, app)
-                .with_graceful_shutdown(graceful)
-                .await?;
-        }
-        None => {
-            let listener = listener.tap_io(no_delay);
-            axum::serve(listener, app)
-                .with_graceful_shutdown(graceful)
-                .await?;
-        }
-    }
+    let limits = config.connection_limits().fitted_to_open_files();
+    listen::serve_connections(listener, app, tls, limits, trust, graceful).await;
     Ok(())
 }
 

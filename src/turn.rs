@@ -1,8 +1,9 @@
 //! The page configuration served at `GET /api/config`: STUN/TURN servers from the
 //! settings and, when a TURN shared secret is set, short-lived credentials made per
 //! coturn's REST scheme (`use-auth-secret`): username `expiry:random`, password
-//! base64(HMAC-SHA1(secret, username)). Owns that computation only; must not log the
-//! secret or the credentials.
+//! base64(HMAC-SHA1(secret, username)). Owns that computation only (who may have
+//! credentials is `server::page_config`'s to decide); must not log the secret or the
+//! credentials.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,6 +22,8 @@ pub struct IceSettings {
     pub turn_secret: Option<String>,
     /// How long TURN credentials stay valid.
     pub credential_ttl: Duration,
+    /// TURN credentials one client address may get per minute.
+    pub credentials_per_ip_per_minute: u32,
     /// Tell pages to relay through TURN only.
     pub relay_only: bool,
 }
@@ -49,10 +52,30 @@ fn is_turn(url: &str) -> bool {
     url.starts_with("turn:") || url.starts_with("turns:")
 }
 
+impl IceSettings {
+    /// Whether TURN URLs need per-call credentials (a shared secret is set), which only a
+    /// page with a live signal socket gets.
+    pub fn issues_credentials(&self) -> bool {
+        self.turn_secret.is_some() && self.urls.iter().any(|url| is_turn(url))
+    }
+}
+
+/// Whether a page's configuration may carry TURN credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// With fresh credentials (the page proved a live signal socket).
+    Credentials,
+    /// STUN only: TURN URLs that need credentials are left out.
+    Withheld,
+}
+
 /// The configuration one page gets for one call.
-pub fn page_config(settings: &IceSettings, now: SystemTime) -> PageConfig {
-    let (stun, turn): (Vec<String>, Vec<String>) =
+pub fn page_config(settings: &IceSettings, now: SystemTime, turn_access: Turn) -> PageConfig {
+    let (stun, mut turn): (Vec<String>, Vec<String>) =
         settings.urls.iter().cloned().partition(|u| !is_turn(u));
+    if settings.turn_secret.is_some() && turn_access == Turn::Withheld {
+        turn.clear();
+    }
     let mut ice_servers = Vec::new();
     if !stun.is_empty() {
         ice_servers.push(IceServer {
@@ -76,10 +99,19 @@ pub fn page_config(settings: &IceSettings, now: SystemTime) -> PageConfig {
             credential,
         });
     }
+    let renew_after_seconds = (settings.issues_credentials() && turn_access == Turn::Credentials)
+        .then(|| renewal_delay(settings.credential_ttl).as_secs());
     PageConfig {
         ice_servers,
         relay_only: settings.relay_only,
+        renew_after_seconds,
     }
+}
+
+/// When a page should fetch fresh credentials: at four fifths of their life, so a
+/// renewal that fails once still has time to be tried again.
+fn renewal_delay(ttl: Duration) -> Duration {
+    (ttl * 4 / 5).max(Duration::from_secs(1))
 }
 
 #[cfg(test)]
@@ -105,10 +137,12 @@ mod tests {
             ],
             turn_secret: Some("s3cret".into()),
             credential_ttl: Duration::from_secs(600),
+            credentials_per_ip_per_minute: 10,
             relay_only: true,
         };
         let now = SystemTime::now();
-        let config = page_config(&settings, now);
+        let config = page_config(&settings, now, Turn::Credentials);
+        assert_eq!(config.renew_after_seconds, Some(480));
         assert!(config.relay_only);
         assert_eq!(config.ice_servers.len(), 2);
         assert_eq!(config.ice_servers[0].urls, vec!["stun:127.0.0.1:3478"]);
@@ -126,7 +160,7 @@ mod tests {
             random,
         );
         assert_eq!(turn.credential.as_deref(), Some(password.as_str()));
-        let again = page_config(&settings, now);
+        let again = page_config(&settings, now, Turn::Credentials);
         assert_ne!(
             again.ice_servers[1].username, turn.username,
             "each page gets its own"
@@ -134,8 +168,31 @@ mod tests {
     }
 
     #[test]
+    fn withheld_credentials_leave_the_turn_urls_out() {
+        let settings = IceSettings {
+            urls: vec!["stun:s.example:3478".into(), "turn:t.example:3478".into()],
+            turn_secret: Some("s3cret".into()),
+            credential_ttl: Duration::from_secs(3600),
+            ..IceSettings::default()
+        };
+        let config = page_config(&settings, SystemTime::now(), Turn::Withheld);
+        assert_eq!(config.ice_servers.len(), 1);
+        assert_eq!(config.ice_servers[0].urls, vec!["stun:s.example:3478"]);
+        assert_eq!(config.renew_after_seconds, None);
+        // Without a secret there are no credentials to withhold: the URLs are the
+        // operator's to hand out (for example a TURN server with its own users).
+        let open = IceSettings {
+            turn_secret: None,
+            ..settings
+        };
+        let config = page_config(&open, SystemTime::now(), Turn::Withheld);
+        assert_eq!(config.ice_servers.len(), 2);
+        assert_eq!(config.ice_servers[1].username, None);
+    }
+
+    #[test]
     fn without_urls_the_page_connects_directly() {
-        let config = page_config(&IceSettings::default(), SystemTime::now());
+        let config = page_config(&IceSettings::default(), SystemTime::now(), Turn::Withheld);
         assert_eq!(config, PageConfig::default());
     }
 }

@@ -193,6 +193,8 @@ mod browser {
     const CONNECT_WITHIN_MS: u32 = 6_000;
     /// How often the quality badge is refreshed from `getStats`.
     const STATS_EVERY_MS: u32 = 2_000;
+    /// How soon a refused renewal of the TURN credentials is tried again.
+    const RENEW_RETRY_MS: u32 = 5_000;
 
     /// The browser-only parts of a call.
     #[derive(Clone, Copy)]
@@ -231,6 +233,8 @@ mod browser {
         Visible,
         /// Move to the next camera.
         SwitchCamera,
+        /// The TURN credentials are due for renewal.
+        RenewConfig,
         HangUp,
     }
 
@@ -419,22 +423,28 @@ mod browser {
     ) {
         let sid = session.to_string();
         logger::event(&sid, format_args!("call starts as {role:?}"));
-        let config = env::fetch_page_config().await;
-        let media = prepare_media(call, &sid).await;
-        let rtc = match new_rtc(&config, media.as_deref(), role, &tx) {
-            Ok(rtc) => rtc,
-            Err(error) => {
-                logger::warn(&sid, format_args!("no peer connection: {error}"));
-                call.notice.set(Some(call.texts().no_webrtc.into()));
-                return;
-            }
-        };
+        // The socket first: its being live is what TURN credentials ask for. Its events
+        // wait in the queue until the connection below exists.
         let net = Net::start_signal(env::signal_url(&env::origin(), &session, peer.as_str()), {
             let tx = tx.clone();
             move |event| {
                 let _ = tx.unbounded_send(Input::Net(event));
             }
         });
+        let (config, media) = futures_util::future::join(
+            env::fetch_page_config(&session, peer.as_str()),
+            prepare_media(call, &sid),
+        )
+        .await;
+        let rtc = match new_rtc(&config, media.as_deref(), role, &tx) {
+            Ok(rtc) => rtc,
+            Err(error) => {
+                logger::warn(&sid, format_args!("no peer connection: {error}"));
+                call.notice.set(Some(call.texts().no_webrtc.into()));
+                net.leave();
+                return;
+            }
+        };
         let _listeners = reconnect_triggers(&net, &tx);
         tick(&tx, STATS_EVERY_MS, || Input::Stats);
         let mut conductor = Conductor {
@@ -453,6 +463,7 @@ mod browser {
             last_packets: (0.0, 0.0),
             tx,
         };
+        conductor.renew_config_later();
         while let Some(input) = rx.next().await {
             conductor.handle(input).await;
             if !call.phase.get_untracked().is_live() {
@@ -608,6 +619,7 @@ mod browser {
                 Input::OfferIfSilent(_) => {}
                 Input::Stats => self.refresh_quality().await,
                 Input::SwitchCamera => self.switch_camera().await,
+                Input::RenewConfig => self.renew_config().await,
                 Input::Visible => {
                     if matches!(self.call.phase.get_untracked(), Phase::InCall { .. }) {
                         self.hold_wake_lock().await;
@@ -848,17 +860,42 @@ mod browser {
             self.rtc.close();
             self.remote_pc = None;
             self.call.apply(Event::ConnectionLost);
-            let tx = self.tx.clone();
-            match Rtc::new(new_pc_id(), &self.config, move |id, event| {
-                let _ = tx.unbounded_send(Input::Rtc(id, event));
-            }) {
-                Ok(rtc) => {
-                    if let Some(media) = &self.media {
-                        rtc.add_local_media(media);
-                    }
-                    self.rtc = rtc;
-                }
+            match new_rtc(&self.config, self.media.as_deref(), self.role, &self.tx) {
+                Ok(rtc) => self.rtc = rtc,
                 Err(error) => logger::warn(self.sid(), format_args!("no new connection: {error}")),
+            }
+        }
+
+        /// Schedules the renewal of the TURN credentials, if they expire.
+        fn renew_config_later(&self) {
+            if let Some(seconds) = self.config.renew_after_seconds {
+                let ms = u32::try_from(seconds.saturating_mul(1000)).unwrap_or(u32::MAX);
+                self.later(ms, Input::RenewConfig);
+            }
+        }
+
+        /// Fetches fresh TURN credentials (the live socket is the proof) and moves the
+        /// connection onto them with an ICE restart, which keeps the current path until
+        /// the new one works (the old credentials would stop the relay when they expire).
+        async fn renew_config(&mut self) {
+            let config = env::fetch_page_config(&self.session, self.peer.as_str()).await;
+            if config.renew_after_seconds.is_none() {
+                // Refused (the socket was down): try again soon.
+                logger::warn(self.sid(), format_args!("TURN credentials not renewed"));
+                self.later(RENEW_RETRY_MS, Input::RenewConfig);
+                return;
+            }
+            self.config = config;
+            if let Err(error) = self.rtc.set_config(&self.config) {
+                logger::warn(
+                    self.sid(),
+                    format_args!("configuration not applied: {error}"),
+                );
+            }
+            logger::event(self.sid(), format_args!("TURN credentials renewed"));
+            self.renew_config_later();
+            if self.connected() {
+                self.offer(true).await;
             }
         }
 

@@ -16,6 +16,10 @@ pub struct PageConfig {
     /// Relay through TURN only (`iceTransportPolicy: "relay"`), for tests and strict networks.
     #[serde(default)]
     pub relay_only: bool,
+    /// The TURN credentials expire: fetch a fresh configuration this many seconds after
+    /// this one (asking again with the call's live signal socket as proof).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_after_seconds: Option<u64>,
 }
 
 /// One `RTCIceServer`.
@@ -80,26 +84,32 @@ mod browser {
     use crate::contours::core::Role;
     use crate::protocol::{PeerId, SessionId};
 
-    /// Fetches the page configuration for a new call; the default (no STUN/TURN, direct
+    /// Fetches the page configuration for a call. The call's ids prove that this page holds
+    /// a live signal socket (open it first), which TURN credentials need; if the server
+    /// refuses them, the configuration without TURN; the default (no STUN/TURN, direct
     /// connections only) when the server cannot be asked.
-    pub async fn fetch_page_config() -> PageConfig {
-        async fn fetch() -> Option<PageConfig> {
-            let response =
-                wasm_bindgen_futures::JsFuture::from(window().fetch_with_str("/api/config"))
-                    .await
-                    .ok()?
-                    .dyn_into::<web_sys::Response>()
-                    .ok()?;
-            if !response.ok() {
-                return None;
-            }
-            let text = wasm_bindgen_futures::JsFuture::from(response.text().ok()?)
-                .await
-                .ok()?
-                .as_string()?;
-            serde_json::from_str(&text).ok()
+    pub async fn fetch_page_config(session: &SessionId, peer: &str) -> PageConfig {
+        let with_proof = format!("/api/config?session={session}&peer={peer}");
+        if let Some(config) = fetch_config_from(&with_proof).await {
+            return config;
         }
-        fetch().await.unwrap_or_default()
+        fetch_config_from("/api/config").await.unwrap_or_default()
+    }
+
+    async fn fetch_config_from(url: &str) -> Option<PageConfig> {
+        let response = wasm_bindgen_futures::JsFuture::from(window().fetch_with_str(url))
+            .await
+            .ok()?
+            .dyn_into::<web_sys::Response>()
+            .ok()?;
+        if !response.ok() {
+            return None;
+        }
+        let text = wasm_bindgen_futures::JsFuture::from(response.text().ok()?)
+            .await
+            .ok()?
+            .as_string()?;
+        serde_json::from_str(&text).ok()
     }
 
     /// Calls `target.method(...args)` if the browser has that method; returns its result.

@@ -113,12 +113,22 @@ impl Net {
 
     /// `Net.stopSignal`: the hang-up. Closes with 1000 and never reconnects.
     pub fn stop_signal(&self) {
+        self.close_for_good(close::NORMAL);
+    }
+
+    /// Leaves without hanging up (this page cannot take part): closes with 1001, a drop
+    /// that keeps the participant's place, and never reconnects.
+    pub fn leave(&self) {
+        self.close_for_good(close::GOING_AWAY);
+    }
+
+    fn close_for_good(&self, code: u16) {
         let mut inner = self.inner.borrow_mut();
         inner.stopped = true;
         inner.outbox.clear();
         if let Some(socket) = inner.socket.take() {
             socket.detach();
-            let _ = socket.ws.close_with_code(close::NORMAL);
+            let _ = socket.ws.close_with_code(code);
         }
     }
 }

@@ -251,6 +251,14 @@ impl Rtc {
         JsFuture::from(self.pc.get_stats()).await.ok()
     }
 
+    /// Uses `config` from now on (fresh TURN credentials); the current candidates stay
+    /// until the next ICE restart.
+    pub fn set_config(&self, config: &PageConfig) -> Result<(), RtcError> {
+        self.pc
+            .set_configuration_with_configuration(&configuration(config))?;
+        Ok(())
+    }
+
     /// Closes the connection; its callbacks go quiet first.
     pub fn close(&self) {
         self.pc.set_onnegotiationneeded(None);

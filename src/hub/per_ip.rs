@@ -1,10 +1,12 @@
 //! Per-client-address limits (not in PROTOCOL.md: a guard against hostile clients): open
 //! sockets at once, and new sessions started per minute.
 //!
-//! Owns: one entry per client address (IPv6 grouped by /64, since one host easily holds a
-//! whole /64) with its socket count and its session budget, behind its own small std
-//! mutex, and the [`ClientTicket`] that holds a socket's place. Must not touch sessions or
-//! any transport type: the socket edge finds the address and the hub says whether the
+//! Owns: the socket count of each client address (IPv6 grouped by /64, since one host
+//! easily holds a whole /64) and the session budget of each network (IPv6 by a wider
+//! prefix, /56 by default, since one home holds many /64s), behind its own small std
+//! mutex; the [`ClientTicket`] that holds a socket's place; and [`PerMinute`], the
+//! per-address budget also used for TURN credentials. Must not touch sessions or any
+//! transport type: the socket edge finds the address and the hub says whether the
 //! session is new.
 
 use std::collections::HashMap;
@@ -20,6 +22,8 @@ use super::rate::RateLimiter;
 pub(crate) struct ClientBounds {
     pub max_sockets: usize,
     pub new_sessions_per_minute: u32,
+    /// New sessions of IPv6 clients are counted per network of this prefix length.
+    pub ipv6_session_prefix: u8,
 }
 
 /// Why a client address may not open another socket now.
@@ -31,27 +35,75 @@ pub enum AdmitError {
     TooManyNewSessions,
 }
 
-/// The address limits apply to: an IPv4 address, or the /64 network of an IPv6 one
-/// (IPv4-mapped IPv6 addresses count as IPv4).
+/// The address limits apply to: an IPv4 address, or the network of an IPv6 one (a /64
+/// unless said otherwise; IPv4-mapped IPv6 addresses count as IPv4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct ClientKey(IpAddr);
+pub struct ClientKey(IpAddr);
 
 impl ClientKey {
+    /// The key of `ip`, an IPv6 address counting by its /64.
     pub fn of(ip: IpAddr) -> Self {
+        Self::with_ipv6_prefix(ip, 64)
+    }
+
+    /// The key of `ip`, an IPv6 address counting by its network of `prefix` bits (1–128).
+    pub fn with_ipv6_prefix(ip: IpAddr, prefix: u8) -> Self {
         match ip.to_canonical() {
             IpAddr::V4(v4) => ClientKey(IpAddr::V4(v4)),
             IpAddr::V6(v6) => {
-                let network = u128::from(v6) & !((1u128 << 64) - 1);
-                ClientKey(IpAddr::V6(Ipv6Addr::from(network)))
+                let host_bits = 128 - u32::from(prefix.clamp(1, 128));
+                let mask = u128::MAX.checked_shl(host_bits).unwrap_or(0);
+                ClientKey(IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask)))
             }
         }
     }
 }
 
+/// A budget of actions per minute for each client key (new sessions, TURN credentials):
+/// a token bucket each, forgotten once full again.
 #[derive(Debug)]
-struct Entry {
-    sockets: usize,
-    sessions: RateLimiter,
+pub struct PerMinute {
+    per_minute: u32,
+    buckets: HashMap<ClientKey, RateLimiter>,
+}
+
+impl PerMinute {
+    pub fn new(per_minute: u32) -> Self {
+        Self {
+            per_minute,
+            buckets: HashMap::new(),
+        }
+    }
+
+    /// Whether `key` may act once more now; if so, it is counted.
+    pub fn try_take(&mut self, key: ClientKey, now: Instant) -> bool {
+        let per_minute = self.per_minute;
+        self.buckets
+            .entry(key)
+            .or_insert_with(|| RateLimiter::per_minute(per_minute, now))
+            .try_take(now)
+    }
+
+    /// Forgets keys whose budget has refilled.
+    pub fn sweep(&mut self, now: Instant) {
+        self.buckets.retain(|_, bucket| !bucket.is_full(now));
+    }
+
+    pub fn len(&self) -> usize {
+        self.buckets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
+    }
+}
+
+#[derive(Debug)]
+struct Entries {
+    /// Open sockets per address (IPv6: per /64).
+    sockets: HashMap<ClientKey, usize>,
+    /// New sessions per address (IPv6: per `ipv6_session_prefix`).
+    sessions: PerMinute,
 }
 
 /// Every client address with open sockets or a session budget still refilling.
@@ -60,61 +112,68 @@ pub(crate) struct Clients {
     bounds: ClientBounds,
     /// std, not tokio: held for a look-up only, never across `.await`. Never taken while
     /// the hub's session map is locked, nor the other way round.
-    entries: Mutex<HashMap<ClientKey, Entry>>,
+    entries: Mutex<Entries>,
 }
 
 impl Clients {
     pub fn new(bounds: ClientBounds) -> Self {
         Self {
             bounds,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries {
+                sockets: HashMap::new(),
+                sessions: PerMinute::new(bounds.new_sessions_per_minute),
+            }),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<ClientKey, Entry>> {
+    fn lock(&self) -> MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Counts one more socket for `key`, and one more new session if `new_session`;
-    /// refuses (changing nothing) if either bound is reached.
-    pub fn admit(&self, key: ClientKey, new_session: bool, now: Instant) -> Result<(), AdmitError> {
+    /// Counts one more socket for `ip`, and one more new session if `new_session`;
+    /// refuses (changing nothing) if either bound is reached. Returns the key the socket
+    /// is counted under, for [`Self::release`].
+    pub fn admit(
+        &self,
+        ip: IpAddr,
+        new_session: bool,
+        now: Instant,
+    ) -> Result<ClientKey, AdmitError> {
+        let key = ClientKey::of(ip);
         let mut entries = self.lock();
-        let per_minute = self.bounds.new_sessions_per_minute;
-        let entry = entries.entry(key).or_insert_with(|| Entry {
-            sockets: 0,
-            sessions: RateLimiter::per_minute(per_minute, now),
-        });
-        if entry.sockets >= self.bounds.max_sockets {
+        let sockets = entries.sockets.get(&key).copied().unwrap_or(0);
+        if sockets >= self.bounds.max_sockets {
             return Err(AdmitError::TooManySockets);
         }
-        if new_session && !entry.sessions.try_take(now) {
+        let network = ClientKey::with_ipv6_prefix(ip, self.bounds.ipv6_session_prefix);
+        if new_session && !entries.sessions.try_take(network, now) {
             return Err(AdmitError::TooManyNewSessions);
         }
-        entry.sockets += 1;
-        Ok(())
+        entries.sockets.insert(key, sockets + 1);
+        Ok(key)
     }
 
-    /// A socket of `key` ended; forgets the address if nothing is left to remember.
-    pub fn release(&self, key: ClientKey, now: Instant) {
+    /// A socket of `key` ended; forgets the address if it has no socket left.
+    pub fn release(&self, key: ClientKey) {
         let mut entries = self.lock();
-        if let Some(entry) = entries.get_mut(&key) {
-            entry.sockets = entry.sockets.saturating_sub(1);
-            if entry.sockets == 0 && entry.sessions.is_full(now) {
-                entries.remove(&key);
+        if let Some(count) = entries.sockets.get_mut(&key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                entries.sockets.remove(&key);
             }
         }
     }
 
-    /// Forgets addresses with no socket whose session budget has refilled.
+    /// Forgets addresses whose session budget has refilled.
     pub fn sweep(&self, now: Instant) {
-        self.lock()
-            .retain(|_, entry| entry.sockets > 0 || !entry.sessions.is_full(now));
+        self.lock().sessions.sweep(now);
     }
 
-    /// Addresses remembered (for tests).
+    /// Addresses remembered, with sockets or a budget refilling (for tests).
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.lock().len()
+        let entries = self.lock();
+        entries.sockets.len() + entries.sessions.len()
     }
 }
 
@@ -133,7 +192,7 @@ impl ClientTicket {
 
 impl Drop for ClientTicket {
     fn drop(&mut self) {
-        self.hub.clients().release(self.key, Instant::now());
+        self.hub.clients().release(self.key);
     }
 }
 
@@ -147,11 +206,16 @@ mod tests {
         Clients::new(ClientBounds {
             max_sockets,
             new_sessions_per_minute,
+            ipv6_session_prefix: 56,
         })
     }
 
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
     fn key(text: &str) -> ClientKey {
-        ClientKey::of(text.parse().unwrap())
+        ClientKey::of(ip(text))
     }
 
     #[test]
@@ -163,42 +227,66 @@ mod tests {
     }
 
     #[test]
+    fn a_wider_ipv6_prefix_groups_a_whole_home() {
+        let of = |text: &str, prefix| ClientKey::with_ipv6_prefix(ip(text), prefix);
+        assert_eq!(of("2001:db8:1:2ff::1", 56), of("2001:db8:1:200::9", 56));
+        assert_ne!(of("2001:db8:1:2ff::1", 64), of("2001:db8:1:200::9", 64));
+        assert_ne!(of("2001:db8:1:300::1", 56), of("2001:db8:1:200::1", 56));
+        assert_eq!(of("192.0.2.7", 56), key("192.0.2.7"));
+    }
+
+    #[test]
     fn sockets_are_bounded_per_address_and_given_back() {
         let now = Instant::now();
         let clients = clients(2, 30);
-        let a = key("192.0.2.1");
-        assert_eq!(clients.admit(a, false, now), Ok(()));
-        assert_eq!(clients.admit(a, false, now), Ok(()));
+        let a = ip("192.0.2.1");
+        let counted = clients.admit(a, false, now).unwrap();
+        assert_eq!(counted, key("192.0.2.1"));
+        assert!(clients.admit(a, false, now).is_ok());
         assert_eq!(
             clients.admit(a, false, now),
             Err(AdmitError::TooManySockets)
         );
-        assert_eq!(clients.admit(key("192.0.2.2"), false, now), Ok(()));
-        clients.release(a, now);
-        assert_eq!(clients.admit(a, false, now), Ok(()));
+        assert!(clients.admit(ip("192.0.2.2"), false, now).is_ok());
+        clients.release(counted);
+        assert!(clients.admit(a, false, now).is_ok());
     }
 
     #[test]
     fn new_sessions_are_bounded_per_minute_and_addresses_are_forgotten() {
         let now = Instant::now();
         let clients = clients(100, 2);
-        let a = key("192.0.2.1");
-        assert_eq!(clients.admit(a, true, now), Ok(()));
-        assert_eq!(clients.admit(a, true, now), Ok(()));
+        let a = ip("192.0.2.1");
+        assert!(clients.admit(a, true, now).is_ok());
+        assert!(clients.admit(a, true, now).is_ok());
         assert_eq!(
             clients.admit(a, true, now),
             Err(AdmitError::TooManyNewSessions)
         );
         // Joining an existing session is not a new one.
-        assert_eq!(clients.admit(a, false, now), Ok(()));
+        assert!(clients.admit(a, false, now).is_ok());
         let later = now + Duration::from_secs(30);
-        assert_eq!(clients.admit(a, true, later), Ok(()));
+        assert!(clients.admit(a, true, later).is_ok());
         for _ in 0..4 {
-            clients.release(a, later);
+            clients.release(key("192.0.2.1"));
         }
         clients.sweep(later);
         assert_eq!(clients.len(), 1, "the budget is still refilling");
         clients.sweep(later + Duration::from_secs(60));
         assert_eq!(clients.len(), 0);
+    }
+
+    #[test]
+    fn ipv6_new_sessions_share_one_budget_per_56() {
+        let now = Instant::now();
+        let clients = clients(100, 2);
+        assert!(clients.admit(ip("2001:db8:0:100::1"), true, now).is_ok());
+        assert!(clients.admit(ip("2001:db8:0:1ff::1"), true, now).is_ok());
+        assert_eq!(
+            clients.admit(ip("2001:db8:0:1aa::1"), true, now),
+            Err(AdmitError::TooManyNewSessions),
+            "another /64 of the same /56"
+        );
+        assert!(clients.admit(ip("2001:db8:0:200::1"), true, now).is_ok());
     }
 }

@@ -1,10 +1,14 @@
-//! The two FIFO queues of one session and their shared bound (PROTOCOL.md §3).
+//! The two FIFO queues of one session and their shared bound (PROTOCOL.md §3), and the
+//! hub-wide bound on what all queues hold together.
 //!
-//! Owns: the frames waiting for each participant, in the order they were sent, and the
-//! per-session bound (a count and a byte total over both queues). Must not touch locks,
-//! sockets or clocks: it is plain data, kept inside the session's own mutex.
+//! Owns: the frames waiting for each participant, in the order they were sent, the
+//! per-session bound (a count and a byte total over both queues), and its share of the
+//! hub's [`QueueBudget`]. Must not touch locks, sockets or clocks: it is plain data, kept
+//! inside the session's own mutex (the budget is one atomic counter).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 
@@ -30,6 +34,52 @@ pub(crate) struct QueuedFrame {
 #[error("the session's signal queue is full")]
 pub(crate) struct QueueFull;
 
+/// What one queued frame costs the hub beside its text: its record in the queue and its
+/// allocation's bookkeeping. Counted in the hub-wide budget, so that many tiny frames
+/// are bounded too.
+pub(crate) const FRAME_OVERHEAD: usize = 64;
+
+/// The hub-wide bound on queued memory, shared by every session: one atomic counter of
+/// the bytes (text plus [`FRAME_OVERHEAD`]) all queues hold. Not in PROTOCOL.md: a guard
+/// against many sessions each filling its own bound.
+#[derive(Debug)]
+pub struct QueueBudget {
+    used: AtomicUsize,
+    max: usize,
+}
+
+impl QueueBudget {
+    pub fn new(max: usize) -> Self {
+        Self {
+            used: AtomicUsize::new(0),
+            max,
+        }
+    }
+
+    /// Takes `bytes` from the budget, or nothing if that would pass the bound.
+    fn try_reserve(&self, bytes: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|total| *total <= self.max)
+            })
+            .is_ok()
+    }
+
+    fn release(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// Bytes held by all queues now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+}
+
+/// What `len` bytes of text cost the hub-wide budget.
+fn cost(len: usize) -> usize {
+    len + FRAME_OVERHEAD
+}
+
 /// Both participants' queues under one bound: `max_messages` frames and `max_bytes` bytes
 /// in total. A frame that would take either past its bound is refused; later frames that
 /// still fit are stored.
@@ -41,10 +91,11 @@ pub(crate) struct SessionQueues {
     next_seq: u64,
     max_messages: usize,
     max_bytes: usize,
+    budget: Arc<QueueBudget>,
 }
 
 impl SessionQueues {
-    pub fn new(max_messages: usize, max_bytes: usize) -> Self {
+    pub fn new(max_messages: usize, max_bytes: usize, budget: Arc<QueueBudget>) -> Self {
         Self {
             queues: [VecDeque::new(), VecDeque::new()],
             messages: 0,
@@ -52,13 +103,18 @@ impl SessionQueues {
             next_seq: 0,
             max_messages,
             max_bytes,
+            budget,
         }
     }
 
     /// Stores `text` at the back of `to`'s queue; returns how many frames wait for `to`.
+    /// Refused past the session's bound or the hub's budget.
     pub fn push(&mut self, to: SlotIndex, kind: Kind, text: Bytes) -> Result<usize, QueueFull> {
         let len = text.len();
         if self.messages + 1 > self.max_messages || self.bytes + len > self.max_bytes {
+            return Err(QueueFull);
+        }
+        if !self.budget.try_reserve(cost(len)) {
             return Err(QueueFull);
         }
         let seq = self.next_seq;
@@ -82,6 +138,7 @@ impl SessionQueues {
             if let Some(frame) = queue.pop_front() {
                 self.messages -= 1;
                 self.bytes -= frame.text.len();
+                self.budget.release(cost(frame.text.len()));
             }
             true
         } else {
@@ -95,6 +152,8 @@ impl SessionQueues {
             queue.clear();
             queue.shrink_to_fit();
         }
+        self.budget
+            .release(self.bytes + self.messages * FRAME_OVERHEAD);
         self.messages = 0;
         self.bytes = 0;
     }
@@ -110,6 +169,13 @@ impl SessionQueues {
     }
 }
 
+impl Drop for SessionQueues {
+    /// A session that is forgotten gives back what its queues still held.
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,9 +184,13 @@ mod tests {
         Bytes::from(vec![b'x'; len])
     }
 
+    fn unbounded() -> Arc<QueueBudget> {
+        Arc::new(QueueBudget::new(usize::MAX))
+    }
+
     #[test]
     fn frames_come_out_in_the_order_they_went_in() {
-        let mut queues = SessionQueues::new(10, 1000);
+        let mut queues = SessionQueues::new(10, 1000, unbounded());
         for n in 0..3u8 {
             queues.push(1, Kind::Offer, Bytes::from(vec![n])).unwrap();
         }
@@ -135,7 +205,7 @@ mod tests {
 
     #[test]
     fn the_count_bound_covers_both_queues() {
-        let mut queues = SessionQueues::new(3, 1000);
+        let mut queues = SessionQueues::new(3, 1000, unbounded());
         assert_eq!(queues.push(0, Kind::Offer, text(1)), Ok(1));
         assert_eq!(queues.push(1, Kind::Answer, text(1)), Ok(1));
         assert_eq!(queues.push(1, Kind::Candidate, text(1)), Ok(2));
@@ -149,7 +219,7 @@ mod tests {
 
     #[test]
     fn a_frame_past_the_byte_bound_is_refused_and_a_smaller_one_still_fits() {
-        let mut queues = SessionQueues::new(100, 100);
+        let mut queues = SessionQueues::new(100, 100, unbounded());
         assert_eq!(queues.push(1, Kind::Offer, text(60)), Ok(1));
         assert_eq!(queues.push(1, Kind::Offer, text(41)), Err(QueueFull));
         assert_eq!(queues.totals(), (1, 60));
@@ -161,7 +231,7 @@ mod tests {
 
     #[test]
     fn remove_front_only_removes_the_frame_it_names() {
-        let mut queues = SessionQueues::new(10, 1000);
+        let mut queues = SessionQueues::new(10, 1000, unbounded());
         queues.push(1, Kind::Offer, text(5)).unwrap();
         queues.push(1, Kind::Answer, text(7)).unwrap();
         let first = queues.front(1).unwrap().seq;
@@ -174,8 +244,27 @@ mod tests {
     }
 
     #[test]
+    fn the_hub_budget_bounds_all_sessions_together_and_is_given_back() {
+        let budget = Arc::new(QueueBudget::new(2 * cost(100)));
+        let mut first = SessionQueues::new(100, 1000, Arc::clone(&budget));
+        let mut second = SessionQueues::new(100, 1000, Arc::clone(&budget));
+        assert_eq!(first.push(1, Kind::Offer, text(100)), Ok(1));
+        assert_eq!(second.push(1, Kind::Offer, text(100)), Ok(1));
+        assert_eq!(second.push(0, Kind::Offer, text(1)), Err(QueueFull));
+        assert_eq!(budget.used(), 2 * cost(100));
+        let seq = first.front(1).unwrap().seq;
+        assert!(first.remove_front(1, seq));
+        assert_eq!(second.push(0, Kind::Offer, text(1)), Ok(1));
+        second.clear();
+        assert_eq!(budget.used(), 0);
+        first.push(0, Kind::Answer, text(10)).unwrap();
+        drop(first);
+        assert_eq!(budget.used(), 0, "a dropped session gives its share back");
+    }
+
+    #[test]
     fn clear_empties_everything() {
-        let mut queues = SessionQueues::new(10, 1000);
+        let mut queues = SessionQueues::new(10, 1000, unbounded());
         queues.push(0, Kind::Offer, text(5)).unwrap();
         queues.push(1, Kind::Offer, text(5)).unwrap();
         queues.clear();

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::Hub;
 use super::direct::{DirectWrite, WriteNow};
-use super::queue::{QueueFull, SessionQueues, SlotIndex};
+use super::queue::{QueueBudget, QueueFull, SessionQueues, SlotIndex};
 use crate::protocol::{Kind, PeerId, SessionId};
 
 /// Why a session ended (PROTOCOL.md §4).
@@ -67,6 +67,9 @@ struct Slot {
     /// The participant's current socket, if it is connected.
     conn: Option<Conn>,
     claim: Option<Claim>,
+    /// Invalid messages this participant sent, over all its sockets: a reconnect does
+    /// not reset the count (PROTOCOL.md §2 counts per socket; this is stricter).
+    invalid: u32,
 }
 
 #[derive(Debug)]
@@ -143,13 +146,19 @@ pub(crate) enum SlotRefused {
 }
 
 impl Session {
-    pub fn new(id: SessionId, now: Instant, max_messages: usize, max_bytes: usize) -> Self {
+    pub fn new(
+        id: SessionId,
+        now: Instant,
+        max_messages: usize,
+        max_bytes: usize,
+        budget: Arc<QueueBudget>,
+    ) -> Self {
         Self {
             id,
             created: now,
             state: Mutex::new(State {
                 slots: [Slot::default(), Slot::default()],
-                queues: SessionQueues::new(max_messages, max_bytes),
+                queues: SessionQueues::new(max_messages, max_bytes, budget),
                 ended: None,
                 idle_since: Some(now),
             }),
@@ -248,6 +257,14 @@ impl Session {
         for conn in state.slots.iter().filter_map(|slot| slot.conn.as_ref()) {
             conn.wake.notify_one();
         }
+    }
+
+    /// Whether `peer` is a participant with a socket connected now.
+    pub fn is_connected(&self, peer: &PeerId) -> bool {
+        self.lock()
+            .slots
+            .iter()
+            .any(|slot| slot.peer.as_ref() == Some(peer) && slot.conn.is_some())
     }
 
     /// How many sockets are connected.
@@ -472,6 +489,15 @@ impl Membership {
             },
             None => Outbound::Idle,
         }
+    }
+
+    /// Counts one more invalid message from this participant; returns how many it has sent
+    /// in this session, over all its sockets (so a reconnect does not reset the count).
+    pub fn count_invalid(&self) -> u32 {
+        let mut state = self.session.lock();
+        let slot = &mut state.slots[self.slot];
+        slot.invalid = slot.invalid.saturating_add(1);
+        slot.invalid
     }
 
     /// The frame `seq` from [`Self::next_outbound`] was written to the socket.

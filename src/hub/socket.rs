@@ -1,40 +1,36 @@
-//! The `/signal` WebSocket endpoint (PROTOCOL.md §1, §2, §6): with its [`sink`], the only
-//! hub code that knows axum.
+//! The `/signal` WebSocket endpoint (PROTOCOL.md §1, §2, §6): with its [`admission`] and
+//! [`sink`], the only hub code that knows axum.
 //!
-//! Owns: the Origin check, reading `session` and `peer` from the URL, the upgrade and its
-//! buffer and size limits, and one task per socket that validates client frames, answers
-//! errors, forwards frames through its [`Membership`], pings, and closes with the
-//! protocol's codes. The socket's write half is shared ([`sink::SharedSink`]) so that the
-//! other participant's task can write a frame straight to it while it is idle. Must not
-//! touch session state directly (it asks the [`Hub`]) and never logs SDP or candidate
-//! contents: only ids, types, sizes and outcomes.
+//! - [`admission`]: the HTTP side: origin, client address, the link's ids, per-address
+//!   limits, the upgrade.
+//! - this module: one task per accepted socket that validates client frames, answers
+//!   errors, forwards frames through its [`Membership`], pings, and closes with the
+//!   protocol's codes.
+//! - [`sink`]: the socket's write half, shared so that the other participant's task can
+//!   write a frame straight to it while it is idle.
+//!
+//! Must not touch session state directly (it asks the [`Hub`]) and never logs SDP or
+//! candidate contents: only ids, types, sizes and outcomes.
 
+mod admission;
 mod sink;
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::Router;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
 use tokio::time::Instant;
-use tracing::{Instrument, field};
 
-use super::metrics::UpgradeRefusal;
-use super::per_ip::AdmitError;
 use super::rate::RateLimiter;
 use super::{
     DirectWrite, EndReason, Hub, HubLimits, JoinError, Membership, Outbound, SubmitError, Submitted,
 };
 use crate::protocol::{ErrorCode, Kind, PeerId, SessionId, Signal, close, validate_client_frame};
+use admission::Link;
+pub use admission::{SignalState, router};
 use sink::SharedSink;
 
 /// WebSocket read and write buffers: small, since messages are small and sockets many.
@@ -42,167 +38,6 @@ use sink::SharedSink;
 /// the whole read buffer, so it is resident for every idle socket: 2 KiB keeps an idle
 /// socket under 8 KiB (larger frames are assembled across reads).
 pub const SOCKET_BUFFER_BYTES: usize = 2 * 1024;
-/// Close code for "try again later" (RFC 6455 registry), used when the hub is full.
-const TRY_AGAIN_LATER: u16 = 1013;
-
-/// What the `/signal` route needs.
-#[derive(Debug, Clone)]
-pub struct SignalState {
-    pub hub: Arc<Hub>,
-    /// Origins allowed to open a socket, as browsers send them (`https://call.example`).
-    /// Empty: the server's own origin only, i.e. the `Origin` host equals `Host`.
-    pub allowed_origins: Vec<String>,
-    /// A TLS-terminating proxy stands in front: the client's address is the last
-    /// `X-Forwarded-For` entry (the one that proxy appended). Otherwise the header is
-    /// ignored, since any client can send it.
-    pub behind_tls_proxy: bool,
-}
-
-/// `GET /signal?session=<sessionId>&peer=<peerId>`, upgraded to a WebSocket. The router
-/// must be served with `ConnectInfo<SocketAddr>` (the per-address limits need it).
-pub fn router(state: SignalState) -> Router {
-    Router::new()
-        .route("/signal", get(upgrade))
-        .with_state(Arc::new(state))
-}
-
-/// The ids named by the URL, or why they are unusable: `Err(Some(id))` when only the peer
-/// is bad (the error then names the session), `Err(None)` when the session is bad.
-type Link = Result<(SessionId, PeerId), Option<SessionId>>;
-
-async fn upgrade(
-    State(state): State<Arc<SignalState>>,
-    ConnectInfo(peer_addr): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Response {
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|host| host.to_str().ok());
-        let allowed = origin
-            .to_str()
-            .is_ok_and(|origin| origin_allowed(origin, host, &state.allowed_origins));
-        if !allowed {
-            tracing::info!(origin = ?origin, "signal upgrade refused: origin not allowed");
-            state.hub.metrics().upgrade_refused(UpgradeRefusal::Origin);
-            return StatusCode::FORBIDDEN.into_response();
-        }
-    }
-    let ws = match ws {
-        Ok(ws) => ws,
-        Err(rejection) => return rejection.into_response(),
-    };
-    let link = match query {
-        Ok(Query(pairs)) => parse_link(&pairs),
-        Err(_) => Err(None),
-    };
-    let span = tracing::info_span!("signal", session = field::Empty, peer = field::Empty);
-    match &link {
-        Ok((session, peer)) => {
-            span.record("session", field::display(session));
-            span.record("peer", field::display(peer));
-        }
-        Err(Some(session)) => {
-            span.record("session", field::display(session));
-        }
-        Err(None) => {}
-    }
-    let hub = Arc::clone(&state.hub);
-    let ip = client_ip(peer_addr, &headers, state.behind_tls_proxy);
-    let ticket = match hub.admit(ip, link.as_ref().ok().map(|(session, _)| session)) {
-        Ok(ticket) => ticket,
-        Err(refused) => {
-            // The address itself is not logged: it is the user's.
-            span.in_scope(|| tracing::info!(outcome = %refused, "signal upgrade refused: 429"));
-            hub.metrics().upgrade_refused(match refused {
-                AdmitError::TooManySockets => UpgradeRefusal::TooManySockets,
-                AdmitError::TooManyNewSessions => UpgradeRefusal::TooManyNewSessions,
-            });
-            return StatusCode::TOO_MANY_REQUESTS.into_response();
-        }
-    };
-    let hard = hub.limits().hard_frame_bytes;
-    ws.read_buffer_size(SOCKET_BUFFER_BYTES)
-        .write_buffer_size(SOCKET_BUFFER_BYTES)
-        .max_message_size(hard)
-        .max_frame_size(hard)
-        .on_upgrade(move |socket| {
-            async move {
-                let _ticket = ticket;
-                serve(socket, hub, link).await;
-            }
-            .instrument(span)
-        })
-}
-
-/// The client's address: the TCP peer, or behind the TLS proxy the last
-/// `X-Forwarded-For` entry (earlier entries are whatever the client claimed).
-fn client_ip(peer: SocketAddr, headers: &HeaderMap, behind_tls_proxy: bool) -> IpAddr {
-    if !behind_tls_proxy {
-        return peer.ip();
-    }
-    let last = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .next_back()
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.rsplit(',').next())
-        .map(str::trim);
-    let parsed = last.and_then(|entry| {
-        entry
-            .parse::<IpAddr>()
-            .or_else(|_| entry.parse::<SocketAddr>().map(|addr| addr.ip()))
-            .ok()
-    });
-    parsed.unwrap_or_else(|| peer.ip())
-}
-
-/// Whether a browser page at `origin` may open a socket (PROTOCOL.md §1).
-fn origin_allowed(origin: &str, host: Option<&str>, allowed: &[String]) -> bool {
-    let origin = origin.trim_end_matches('/');
-    if !allowed.is_empty() {
-        return allowed
-            .iter()
-            .any(|ok| ok.trim_end_matches('/').eq_ignore_ascii_case(origin));
-    }
-    let Some((scheme, authority)) = origin.split_once("://") else {
-        return false;
-    };
-    let Some(host) = host else { return false };
-    let default_port = match scheme.to_ascii_lowercase().as_str() {
-        "http" => ":80",
-        "https" => ":443",
-        _ => return false,
-    };
-    let strip = |text: &str| -> String {
-        let lower = text.to_ascii_lowercase();
-        match lower.strip_suffix(default_port) {
-            Some(bare) => bare.to_owned(),
-            None => lower,
-        }
-    };
-    !authority.is_empty() && strip(authority) == strip(host)
-}
-
-/// Reads `session` and `peer`; each must appear exactly once and be well formed.
-fn parse_link(pairs: &[(String, String)]) -> Link {
-    let single = |name: &str| -> Option<&str> {
-        let mut values = pairs.iter().filter(|(key, _)| key == name);
-        match (values.next(), values.next()) {
-            (Some((_, value)), None) => Some(value),
-            _ => None,
-        }
-    };
-    let session = single("session")
-        .and_then(|text| SessionId::parse(text).ok())
-        .ok_or(None)?;
-    let peer = single("peer")
-        .and_then(|text| PeerId::parse(text).ok())
-        .ok_or(Some(session))?;
-    Ok((session, peer))
-}
 
 /// One socket, from upgrade to close.
 async fn serve(socket: WebSocket, hub: Arc<Hub>, link: Link) {
@@ -244,7 +79,7 @@ async fn serve(socket: WebSocket, hub: Arc<Hub>, link: Link) {
                     out.close(close::POLICY, "session full").await;
                 }
                 JoinError::ShuttingDown => out.close(close::GOING_AWAY, "shutting down").await,
-                JoinError::Overloaded => out.close(TRY_AGAIN_LATER, "overloaded").await,
+                JoinError::Overloaded => out.close(close::TRY_AGAIN_LATER, "overloaded").await,
             }
             return;
         }
@@ -276,6 +111,16 @@ async fn serve(socket: WebSocket, hub: Arc<Hub>, link: Link) {
             drop(member);
             tracing::info!("socket closed: too many invalid messages");
             out.close(close::POLICY, "too many invalid messages").await;
+        }
+        Ending::TooManyPings => {
+            drop(member);
+            tracing::info!("socket closed: pings beyond its rate");
+            out.close(close::POLICY, "too many pings").await;
+        }
+        Ending::NotUtf8 => {
+            drop(member);
+            tracing::info!("socket closed: a text frame that is not UTF-8");
+            out.close(close::INVALID_PAYLOAD, "text is not UTF-8").await;
         }
         Ending::Replaced => {
             drop(member);
@@ -310,6 +155,10 @@ enum Ending {
     TooBig,
     /// The last allowed invalid message: close 1008 (a drop).
     TooManyInvalid,
+    /// Pings faster than the socket's message rate: close 1008 (a drop).
+    TooManyPings,
+    /// A text frame that is not UTF-8: close 1007 (a drop).
+    NotUtf8,
     Replaced,
     Ended(EndReason),
     ShuttingDown,
@@ -333,12 +182,16 @@ enum SendError {
 
 impl Out<'_> {
     async fn send(&mut self, message: Message) -> Result<(), SendError> {
-        self.write(Some(message)).await
+        self.write(Some(message), self.limits.silence_timeout).await
     }
 
     /// Writes `message` and flushes, or with `None` only flushes (finishing a direct
-    /// write the other participant's task started).
-    async fn write(&mut self, mut message: Option<Message>) -> Result<(), SendError> {
+    /// write the other participant's task started); gives up after `patience`.
+    async fn write(
+        &mut self,
+        mut message: Option<Message>,
+        patience: Duration,
+    ) -> Result<(), SendError> {
         let sink = self.sink;
         // Most writes complete at once: try one poll before arming a timer, since every
         // dropped tokio timer takes the timer driver's lock (one lock per message).
@@ -351,7 +204,7 @@ impl Out<'_> {
             std::task::Poll::Ready(sent) => sent,
             std::task::Poll::Pending => {
                 let rest = std::future::poll_fn(|cx| sink.poll_send(cx, &mut message));
-                match tokio::time::timeout(self.limits.silence_timeout, rest).await {
+                match tokio::time::timeout(patience, rest).await {
                     Ok(sent) => sent,
                     Err(_) => {
                         sink.abandon_write();
@@ -375,13 +228,19 @@ impl Out<'_> {
         }
     }
 
-    /// Starts the closing handshake and waits (a little) for the client's reply.
+    /// Starts the closing handshake and waits (a little) for the client's reply. A client
+    /// that does not take the close frame within the close grace is just cut off.
     async fn close(&mut self, code: u16, reason: &'static str) {
         let frame = CloseFrame {
             code,
             reason: Utf8Bytes::from_static(reason),
         };
-        if self.send(Message::Close(Some(frame))).await.is_ok() {
+        let grace = self.limits.close_grace;
+        if self
+            .write(Some(Message::Close(Some(frame))), grace)
+            .await
+            .is_ok()
+        {
             self.drain().await;
         }
     }
@@ -399,7 +258,6 @@ impl Out<'_> {
         let limits = self.limits;
         let session = *member.session_id();
         let peer = member.peer_id().clone();
-        let mut invalid = 0u32;
         let mut rate = RateLimiter::new(limits.rate_per_second, limits.rate_burst, Instant::now());
         let mut ping =
             tokio::time::interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
@@ -454,7 +312,11 @@ impl Out<'_> {
                         _ => Ending::ClientClosed,
                     };
                 }
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                // A client's pings cost what its messages cost: the rate limit bounds the
+                // pongs it can make the server write.
+                Some(Ok(Message::Ping(_))) if rate.try_take(last_heard) => continue,
+                Some(Ok(Message::Ping(_))) => return Ending::TooManyPings,
+                Some(Ok(Message::Pong(_))) => continue,
                 Some(Ok(Message::Binary(data))) => {
                     log_rejected("binary", data.len(), ErrorCode::BadMessage);
                     ErrorCode::BadMessage
@@ -470,11 +332,10 @@ impl Out<'_> {
             if !self.error(Some(session.as_str()), refused).await {
                 return Ending::Broken("error reply not sent");
             }
-            if !matches!(refused, ErrorCode::QueueFull | ErrorCode::RateLimited) {
-                invalid += 1;
-                if invalid >= limits.max_invalid_messages {
-                    return Ending::TooManyInvalid;
-                }
+            if !matches!(refused, ErrorCode::QueueFull | ErrorCode::RateLimited)
+                && member.count_invalid() >= limits.max_invalid_messages
+            {
+                return Ending::TooManyInvalid;
             }
         }
     }
@@ -525,7 +386,10 @@ impl Out<'_> {
                 "message accepted"
             );
         };
-        match member.submit_then(kind, Bytes::from(text), logged) {
+        // Copied into an allocation of its own: the received text may be a slice of a
+        // large read buffer (after a large refused frame), which a queued slice would pin.
+        let text = Bytes::copy_from_slice(text.as_bytes());
+        match member.submit_then(kind, text, logged) {
             Ok(_) => Ok(()),
             Err(SubmitError::QueueFull) => {
                 log_rejected(kind.as_str(), size, ErrorCode::QueueFull);
@@ -561,7 +425,7 @@ impl Out<'_> {
                     log_delivered(kind, size);
                 }
                 Outbound::FinishWrite { seq, kind, size } => {
-                    if let Err(error) = self.write(None).await {
+                    if let Err(error) = self.write(None, self.limits.silence_timeout).await {
                         tracing::info!(kind = kind.as_str(), size, outcome = "kept", %error, "delivery failed");
                         return Some(Ending::Broken("delivery failed"));
                     }
@@ -609,14 +473,19 @@ fn log_rejected(kind: &str, size: usize, code: ErrorCode) {
     tracing::info!(kind, size, outcome = code.as_str(), "message rejected");
 }
 
-/// A read error: a frame beyond the hard limit, or a broken connection.
+/// A read error: a frame beyond the hard limit, text that is not UTF-8, or a broken
+/// connection.
 ///
-/// Recognised by tungstenite's message for `Error::Capacity` ("Space limit exceeded: ..."),
-/// not by downcasting: axum 0.8 releases move between tungstenite versions, and a
-/// downcast to another version's type silently never matches.
+/// Recognised by tungstenite's messages for `Error::Capacity` ("Space limit exceeded:
+/// ...") and `Error::Utf8` ("UTF-8 encoding error: ..."), not by downcasting: axum 0.8
+/// releases move between tungstenite versions, and a downcast to another version's type
+/// silently never matches.
 fn read_failure(error: &axum::Error) -> Ending {
-    if error.to_string().starts_with("Space limit exceeded") {
+    let text = error.to_string();
+    if text.starts_with("Space limit exceeded") {
         Ending::TooBig
+    } else if text.starts_with("UTF-8 encoding error") {
+        Ending::NotUtf8
     } else {
         Ending::Broken("read failed")
     }
@@ -626,126 +495,11 @@ fn read_failure(error: &axum::Error) -> Ending {
 mod tests {
     use super::*;
 
-    const SESSION: &str = "123e4567-e89b-42d3-a456-426614174000";
-
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
     #[test]
     fn refused_frames_are_logged_by_their_claimed_type_only() {
         assert_eq!(claimed_kind(r#"{"type":"answer","sdp":5}"#), "answer");
         assert_eq!(claimed_kind(r#"{"type":"<script>"}"#), "unknown");
         assert_eq!(claimed_kind(r#"{"sdp":"x"}"#), "unknown");
         assert_eq!(claimed_kind("not json"), "unknown");
-    }
-
-    #[test]
-    fn the_client_address_comes_from_the_proxy_only_behind_it() {
-        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        let mut headers = HeaderMap::new();
-        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
-        assert_eq!(client_ip(peer, &headers, true), ip("127.0.0.1"));
-        headers.append(
-            "x-forwarded-for",
-            "198.51.100.1, 203.0.113.9".parse().unwrap(),
-        );
-        assert_eq!(client_ip(peer, &headers, false), ip("127.0.0.1"));
-        assert_eq!(client_ip(peer, &headers, true), ip("203.0.113.9"));
-        headers.append("x-forwarded-for", "[2001:db8::1]:443".parse().unwrap());
-        assert_eq!(client_ip(peer, &headers, true), ip("2001:db8::1"));
-        headers.append("x-forwarded-for", "garbage".parse().unwrap());
-        assert_eq!(client_ip(peer, &headers, true), ip("127.0.0.1"));
-    }
-
-    #[test]
-    fn the_own_origin_is_allowed_by_default() {
-        let none: &[String] = &[];
-        assert!(origin_allowed(
-            "http://127.0.0.1:3000",
-            Some("127.0.0.1:3000"),
-            none
-        ));
-        assert!(origin_allowed(
-            "https://Call.Example",
-            Some("call.example"),
-            none
-        ));
-        assert!(origin_allowed(
-            "https://call.example",
-            Some("call.example:443"),
-            none
-        ));
-        assert!(!origin_allowed(
-            "http://evil.example",
-            Some("call.example"),
-            none
-        ));
-        assert!(!origin_allowed(
-            "http://127.0.0.1:3001",
-            Some("127.0.0.1:3000"),
-            none
-        ));
-        assert!(!origin_allowed("null", Some("call.example"), none));
-        assert!(!origin_allowed("https://call.example", None, none));
-        assert!(!origin_allowed(
-            "ftp://call.example",
-            Some("call.example"),
-            none
-        ));
-    }
-
-    #[test]
-    fn a_configured_list_replaces_the_default() {
-        let list = vec!["https://call.example".to_owned()];
-        assert!(origin_allowed(
-            "https://call.example",
-            Some("internal:8080"),
-            &list
-        ));
-        assert!(origin_allowed("https://CALL.example/", Some("x"), &list));
-        assert!(!origin_allowed(
-            "http://call.example",
-            Some("call.example"),
-            &list
-        ));
-        assert!(!origin_allowed(
-            "https://other.example",
-            Some("other.example"),
-            &list
-        ));
-    }
-
-    #[test]
-    fn links_need_one_good_session_and_one_good_peer() {
-        let session = SessionId::parse(SESSION).unwrap();
-        let peer = PeerId::parse("peer-0001").unwrap();
-        assert_eq!(
-            parse_link(&pairs(&[("session", SESSION), ("peer", "peer-0001")])),
-            Ok((session, peer))
-        );
-        assert_eq!(parse_link(&pairs(&[("peer", "peer-0001")])), Err(None));
-        assert_eq!(
-            parse_link(&pairs(&[("session", "nope"), ("peer", "peer-0001")])),
-            Err(None)
-        );
-        assert_eq!(
-            parse_link(&pairs(&[("session", SESSION), ("peer", "short")])),
-            Err(Some(session))
-        );
-        assert_eq!(
-            parse_link(&pairs(&[("session", SESSION)])),
-            Err(Some(session))
-        );
-        assert_eq!(
-            parse_link(&pairs(&[
-                ("session", SESSION),
-                ("session", SESSION),
-                ("peer", "peer-0001")
-            ])),
-            Err(None)
-        );
     }
 }

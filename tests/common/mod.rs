@@ -10,6 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use homecall::hub::socket::{SignalState, router};
 use homecall::hub::{Hub, HubLimits};
 use homecall::protocol::SessionId;
+use homecall::trust::Trust;
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -59,10 +60,10 @@ impl TestServer {
         let addr = listener.local_addr().expect("local addr");
         let hub = Hub::new(limits);
         let sweeper = hub.spawn_sweeper();
+        let trust = Trust::new(Vec::new(), &[], &allowed_origins, false).expect("origins");
         let app = router(SignalState {
             hub: Arc::clone(&hub),
-            allowed_origins,
-            behind_tls_proxy: false,
+            trust: Arc::new(trust),
         });
         let server = tokio::spawn(async move {
             axum::serve(

@@ -1,0 +1,2 @@
+//! Placeholder: the load benchmark lands with its own commit.
+fn main() {}
