@@ -3,8 +3,9 @@
 //!
 //! # Method
 //! Each server runs in its **own child process** (this binary re-executed with
-//! `serve-child homecall|bare`), bound to a port-0 listener on 127.0.0.1 and served by
-//! `axum::serve` exactly as `server::serve` does. The clients (tokio-tungstenite) run in
+//! `serve-child homecall|bare`), bound to a port-0 listener on 127.0.0.1. The hub is
+//! served by the server's own accept loop (`server::listen::serve_connections`, with its
+//! default timeouts and caps) as `server::serve` does; the bare relay by `axum::serve`. The clients (tokio-tungstenite) run in
 //! this parent process. So the child's `/proc/<pid>/stat` utime+stime is server CPU only
 //! and its `/proc/<pid>/status` VmRSS is server memory only: no subtraction of client
 //! work, no shared allocator. Both servers get the same runtime, the same client load and
@@ -111,14 +112,20 @@ fn serve_child(kind: Kind) {
                 hub: Arc::clone(&hub),
                 trust: Arc::new(homecall::trust::Trust::default()),
             });
-            runtime.spawn(async move {
-                axum::serve(
-                    listener.tap_io(homecall::server::no_delay),
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .await
-                .expect("serve");
-            });
+            // The server's own accept loop, with its default timeouts and caps (the
+            // per-address cap lifted: every benchmark client comes from 127.0.0.1).
+            let mut connections = homecall::config::Config::defaults().connection_limits();
+            connections.max_connections_per_ip = connections.max_connections;
+            let stats = homecall::server::listen::ConnectionStats::new(&connections);
+            runtime.spawn(homecall::server::listen::serve_connections(
+                listener,
+                app,
+                None,
+                connections,
+                stats,
+                Arc::new(homecall::trust::Trust::default()),
+                std::future::pending::<()>(),
+            ));
             runtime.block_on(async { drop(hub.spawn_sweeper()) });
             Box::new(move || hub.session_count())
         }

@@ -47,6 +47,8 @@ export default defineConfig({
       // Every test person comes from 127.0.0.1: lift the per-address limits for the suite.
       HOMECALL_MAX_SOCKETS_PER_IP: "10000",
       HOMECALL_NEW_SESSIONS_PER_IP_PER_MINUTE: "10000",
+      HOMECALL_MAX_CONNECTIONS_PER_IP: "10000",
+      HOMECALL_TURN_CREDENTIALS_PER_IP_PER_MINUTE: "10000",
     },
   },
 });

@@ -56,7 +56,12 @@ pub fn leptos_options(config: &Config, hashed_assets: bool) -> LeptosOptions {
 }
 
 /// The whole HTTP surface of HomeCall.
-pub fn router(config: &Config, hub: Arc<Hub>, trust: Arc<Trust>) -> Router {
+pub fn router(
+    config: &Config,
+    hub: Arc<Hub>,
+    trust: Arc<Trust>,
+    connections: Arc<listen::ConnectionStats>,
+) -> Router {
     let hash_file = pwa::hash_file_beside_binary();
     let options = leptos_options(config, hash_file.is_some());
     let pages = Router::new()
@@ -77,7 +82,7 @@ pub fn router(config: &Config, hub: Arc<Hub>, trust: Arc<Trust>) -> Router {
         .layer(axum::middleware::from_fn(cache_policy));
     let metrics = {
         let hub = Arc::clone(&hub);
-        move || async move { render_metrics(&hub) }
+        move || async move { render_metrics(&hub, &connections) }
     };
     let pwa_files = Arc::new(pwa::PwaFiles::load(
         &config.site_root,
@@ -171,14 +176,14 @@ async fn cache_policy(
     response
 }
 
-/// `GET /metrics`: the hub's counters and gauges for Prometheus.
-fn render_metrics(hub: &Hub) -> impl IntoResponse + use<> {
+/// `GET /metrics`: the hub's and the accept loop's counters and gauges for Prometheus.
+fn render_metrics(hub: &Hub, connections: &listen::ConnectionStats) -> impl IntoResponse + use<> {
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        hub.render_metrics(),
+        hub.render_metrics() + &connections.render(),
     )
 }
 
@@ -218,7 +223,14 @@ pub async fn serve(
     let trust = Arc::new(config.trust().map_err(ConfigError::from)?);
     let hub = Hub::new(config.hub_limits());
     hub.spawn_sweeper();
-    let app = router(&config, Arc::clone(&hub), Arc::clone(&trust));
+    let limits = config.connection_limits().fitted_to_open_files();
+    let connections = listen::ConnectionStats::new(&limits);
+    let app = router(
+        &config,
+        Arc::clone(&hub),
+        Arc::clone(&trust),
+        Arc::clone(&connections),
+    );
     let graceful = async move {
         shutdown.await;
         hub.shutdown();
@@ -227,8 +239,7 @@ pub async fn serve(
             tracing::warn!("some signal sockets did not close in time");
         }
     };
-    let limits = config.connection_limits().fitted_to_open_files();
-    listen::serve_connections(listener, app, tls, limits, trust, graceful).await;
+    listen::serve_connections(listener, app, tls, limits, connections, trust, graceful).await;
     Ok(())
 }
 

@@ -1282,6 +1282,13 @@ async fn one_address_may_hold_only_max_connections_per_ip() {
         50,
         "connections from 127.0.0.1 still open 1 s after connecting"
     );
+    let metrics = server.get_from(BYSTANDER, "/metrics", None).await;
+    let metrics = String::from_utf8_lossy(&metrics.expect("GET /metrics").body).into_owned();
+    assert!(
+        metrics
+            .contains("homecall_connections_refused_total{reason=\"max_connections_per_ip\"} 150"),
+        "the refusals are counted:\n{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

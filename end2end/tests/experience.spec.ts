@@ -109,9 +109,9 @@ test("with the camera denied the call still connects with sound only", async ({ 
   }
 });
 
-test("a relay-only call connects through coturn", async ({ browser }) => {
-  const secret = "e2e-turn-secret";
-  const turn: ChildProcess = spawn(
+/** A real coturn on 10.200.0.1:3478 with `secret` (coturn REST credentials). */
+function startCoturn(secret: string): ChildProcess {
+  return spawn(
     "turnserver",
     [
       "--listening-ip=10.200.0.1", "--relay-ip=10.200.0.1", "--listening-port=3478",
@@ -121,23 +121,63 @@ test("a relay-only call connects through coturn", async ({ browser }) => {
     ],
     { stdio: ["ignore", "ignore", "inherit"] },
   );
-  const server = new OwnServer(3102, {
+}
+
+/** A HomeCall server whose pages relay everything through that coturn. */
+function relayOnlyServer(port: number, secret: string, env: Record<string, string> = {}): OwnServer {
+  return new OwnServer(port, {
     HOMECALL_ICE_SERVERS: "turn:10.200.0.1:3478?transport=udp",
     HOMECALL_TURN_SECRET: secret,
     HOMECALL_RELAY_ONLY: "true",
+    ...env,
   });
+}
+
+test("a relay-only call connects through coturn, with credentials only for the call", async ({ browser }) => {
+  const secret = "e2e-turn-secret";
+  const turn = startCoturn(secret);
+  const server = relayOnlyServer(3102, secret);
   try {
     await new Promise((r) => setTimeout(r, 500));
     await server.start();
+    // Without a live signal socket, no TURN credentials: the page's own request, which
+    // names its call, is what gets them (else this call could not connect at all).
     const config = await (await fetch(`${server.url}/api/config`)).json();
     expect(config.relayOnly).toBe(true);
-    expect(config.iceServers[0].username).toMatch(/^\d+:[0-9a-f]+$/);
+    expect(JSON.stringify(config)).not.toContain("username");
     const host = await person(browser, `${server.url}/`);
     const link = await startCallAsHost(host.page);
     await host.page.getByRole("button", { name: "Начать звонок" }).click();
     const guest = await person(browser, link);
     await expectRemoteVideoFlowing(guest.page);
     await expectRemoteVideoFlowing(host.page);
+  } finally {
+    await server.stop();
+    turn.kill("SIGTERM");
+  }
+});
+
+test("a relayed call renews its TURN credentials and keeps flowing past their expiry", async ({ browser }) => {
+  const secret = "e2e-turn-secret";
+  const turn = startCoturn(secret);
+  // Credentials for 12 s: pages renew them after 9 s and restart ICE onto them.
+  const server = relayOnlyServer(3103, secret, { HOMECALL_TURN_CREDENTIAL_TTL: "12s" });
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    await server.start();
+    const host = await person(browser, `${server.url}/`);
+    const renewals = { host: 0, guest: 0 };
+    host.page.on("console", (m) => { if (m.text().includes("TURN credentials renewed")) renewals.host++; });
+    const link = await startCallAsHost(host.page);
+    await host.page.getByRole("button", { name: "Начать звонок" }).click();
+    const guest = await person(browser, link);
+    guest.page.on("console", (m) => { if (m.text().includes("TURN credentials renewed")) renewals.guest++; });
+    await expectRemoteVideoFlowing(guest.page);
+    await expectRemoteVideoFlowing(host.page);
+    await expect.poll(() => Math.min(renewals.host, renewals.guest), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+    // Two renewals each: the first credentials expired long ago.
+    await expectRemoteVideoFlowing(guest.page, 5_000);
+    await expectRemoteVideoFlowing(host.page, 5_000);
   } finally {
     await server.stop();
     turn.kill("SIGTERM");

@@ -25,6 +25,8 @@ export class OwnServer {
         HOMECALL_LOG: "warn",
         HOMECALL_MAX_SOCKETS_PER_IP: "10000",
         HOMECALL_NEW_SESSIONS_PER_IP_PER_MINUTE: "10000",
+        HOMECALL_MAX_CONNECTIONS_PER_IP: "10000",
+        HOMECALL_TURN_CREDENTIALS_PER_IP_PER_MINUTE: "10000",
         ...this.env,
       },
       stdio: ["ignore", "inherit", "inherit"],

@@ -12,10 +12,12 @@
 //! HTTP/1.1 only: WebSockets upgrade over it, and TLS offers only `http/1.1` by ALPN.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -103,6 +105,78 @@ struct TallyState {
     by_address: HashMap<ClientKey, usize>,
 }
 
+/// Why a newcomer was closed at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// `--max-connections` are open.
+    Total,
+    /// Its address holds `--max-connections-per-ip` (or, for handshakes,
+    /// `--max-tls-handshakes-per-ip`).
+    PerAddress,
+}
+
+/// The accept loop's counts for `/metrics`: open connections, and newcomers closed at once.
+#[derive(Debug)]
+pub struct ConnectionStats {
+    connections: Arc<Tally>,
+    refused_total: AtomicU64,
+    refused_per_address: AtomicU64,
+    refused_handshakes: AtomicU64,
+    handshakes_failed: AtomicU64,
+}
+
+impl ConnectionStats {
+    pub fn new(limits: &ConnectionLimits) -> Arc<Self> {
+        Arc::new(Self {
+            connections: Tally::new(limits.max_connections, limits.max_connections_per_ip),
+            refused_total: AtomicU64::new(0),
+            refused_per_address: AtomicU64::new(0),
+            refused_handshakes: AtomicU64::new(0),
+            handshakes_failed: AtomicU64::new(0),
+        })
+    }
+
+    fn refused(&self, refusal: Refusal) {
+        let counter = match refusal {
+            Refusal::Total => &self.refused_total,
+            Refusal::PerAddress => &self.refused_per_address,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counts in the Prometheus text format, to follow the hub's.
+    pub fn render(&self) -> String {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP homecall_connections_open TCP connections open (pages and sockets).\n\
+             # TYPE homecall_connections_open gauge\n\
+             homecall_connections_open {}",
+            self.connections.open()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP homecall_connections_refused_total Connections closed at once, by the cap reached.\n\
+             # TYPE homecall_connections_refused_total counter\n\
+             homecall_connections_refused_total{{reason=\"max_connections\"}} {}\n\
+             homecall_connections_refused_total{{reason=\"max_connections_per_ip\"}} {}\n\
+             homecall_connections_refused_total{{reason=\"max_tls_handshakes_per_ip\"}} {}",
+            read(&self.refused_total),
+            read(&self.refused_per_address),
+            read(&self.refused_handshakes),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP homecall_tls_handshakes_failed_total TLS handshakes that failed or timed out.\n\
+             # TYPE homecall_tls_handshakes_failed_total counter\n\
+             homecall_tls_handshakes_failed_total {}",
+            read(&self.handshakes_failed)
+        );
+        out
+    }
+}
+
 /// One counted thing; uncounted on drop.
 #[derive(Debug)]
 struct Place {
@@ -124,21 +198,21 @@ impl Tally {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Counts one more for `key`, or `None` if the total or the address is at its cap.
-    fn take(self: &Arc<Self>, key: Option<ClientKey>) -> Option<Place> {
+    /// Counts one more for `key`, or says which cap is reached.
+    fn take(self: &Arc<Self>, key: Option<ClientKey>) -> Result<Place, Refusal> {
         let mut state = self.lock();
         if state.open >= self.max_total {
-            return None;
+            return Err(Refusal::Total);
         }
         if let Some(key) = key {
             let held = state.by_address.entry(key).or_insert(0);
             if *held >= self.max_per_address {
-                return None;
+                return Err(Refusal::PerAddress);
             }
             *held += 1;
         }
         state.open += 1;
-        Some(Place {
+        Ok(Place {
             tally: Arc::clone(self),
             key,
         })
@@ -219,6 +293,7 @@ struct Shared {
     tls: Option<TlsAcceptor>,
     tls_handshake_timeout: Duration,
     handshakes: Arc<Tally>,
+    stats: Arc<ConnectionStats>,
 }
 
 /// Serves `app` on `listener` (over TLS with `tls`) until `shutdown` completes, then
@@ -230,10 +305,11 @@ pub async fn serve_connections(
     app: Router,
     tls: Option<TlsAcceptor>,
     limits: ConnectionLimits,
+    stats: Arc<ConnectionStats>,
     trust: Arc<Trust>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let connections = Tally::new(limits.max_connections, limits.max_connections_per_ip);
+    let connections = Arc::clone(&stats.connections);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
@@ -247,6 +323,7 @@ pub async fn serve_connections(
         tls,
         tls_handshake_timeout: limits.tls_handshake_timeout,
         handshakes: Tally::new(usize::MAX, limits.max_tls_handshakes_per_ip),
+        stats,
     });
     let (stop, stopped) = watch::channel(());
     let mut last_warning: Option<Instant> = None;
@@ -263,16 +340,24 @@ pub async fn serve_connections(
             },
         };
         let key = (!trust.is_proxy(peer.ip())).then(|| ClientKey::of(peer.ip()));
-        let Some(place) = connections.take(key) else {
-            // Closed at once: the newcomer learns now, and nobody else waits.
-            tracing::debug!("connection refused: too many open connections");
-            continue;
+        let place = match connections.take(key) {
+            Ok(place) => place,
+            Err(refusal) => {
+                // Closed at once: the newcomer learns now, and nobody else waits.
+                tracing::debug!(?refusal, "connection refused");
+                shared.stats.refused(refusal);
+                continue;
+            }
         };
         let handshake = match &shared.tls {
             Some(_) => match shared.handshakes.take(key) {
-                Some(handshake) => Some(handshake),
-                None => {
+                Ok(handshake) => Some(handshake),
+                Err(_) => {
                     tracing::debug!("connection refused: too many TLS handshakes from one address");
+                    shared
+                        .stats
+                        .refused_handshakes
+                        .fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
             },
@@ -332,10 +417,14 @@ async fn serve_connection(
     let accepted = tokio::time::timeout(shared.tls_handshake_timeout, tls.accept(stream)).await;
     drop(handshake);
     match accepted {
-        Ok(Ok(stream)) => serve_http(stream, peer, shared, stopped).await,
+        Ok(Ok(stream)) => return serve_http(stream, peer, shared, stopped).await,
         Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
         Err(_) => tracing::debug!("TLS handshake timed out"),
     }
+    shared
+        .stats
+        .handshakes_failed
+        .fetch_add(1, Ordering::Relaxed);
 }
 
 /// HTTP/1.1 on one connection until it closes, or until shutdown lets it finish.
@@ -381,22 +470,20 @@ mod tests {
         let tally = Tally::new(3, 2);
         let a1 = tally.take(key("192.0.2.1")).unwrap();
         let _a2 = tally.take(key("192.0.2.1")).unwrap();
-        assert!(
-            tally.take(key("192.0.2.1")).is_none(),
-            "the address is full"
-        );
+        let refused = |key| tally.take(key).map(drop).unwrap_err();
+        assert_eq!(refused(key("192.0.2.1")), Refusal::PerAddress);
         let _b = tally.take(key("192.0.2.2")).unwrap();
-        assert!(tally.take(key("192.0.2.3")).is_none(), "the total is full");
-        assert!(tally.take(None).is_none(), "a proxy counts in the total");
+        assert_eq!(refused(key("192.0.2.3")), Refusal::Total);
+        assert_eq!(refused(None), Refusal::Total, "a proxy counts in the total");
         drop(a1);
         assert_eq!(tally.open(), 2);
-        assert!(tally.take(key("192.0.2.1")).is_some());
+        assert!(tally.take(key("192.0.2.1")).is_ok());
     }
 
     #[test]
     fn proxies_are_not_capped_per_address() {
         let tally = Tally::new(10, 1);
-        let places: Vec<Place> = (0..5).filter_map(|_| tally.take(None)).collect();
+        let places: Vec<Place> = (0..5).filter_map(|_| tally.take(None).ok()).collect();
         assert_eq!(places.len(), 5);
     }
 
