@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing HomeCall needs on a fresh machine of this
 # kind (Debian + rustup, package registries only). Each step skips what is already there
-# at the right version, so a warm machine passes through in seconds.
+# at the right version, so a warm machine passes through in seconds. Downloads (Debian
+# packages, npm) run beside the Rust builds, which need the cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,14 +15,40 @@ step() { printf '\n== setup: %s\n' "$*"; }
 
 export PATH="$HOME/.cargo/bin:$PATH"
 
+# Debian packages and npm: network and disk, not CPU, so they run in the background.
+downloads() {
+  if [ "$WITH_BROWSER" = 1 ]; then
+    missing=()
+    command -v chromium >/dev/null || missing+=(chromium)
+    command -v ip >/dev/null || missing+=(iproute2)
+    command -v unshare >/dev/null || missing+=(util-linux)
+    command -v turnserver >/dev/null || missing+=(coturn)
+    if [ ${#missing[@]} -gt 0 ]; then
+      step "Debian packages: ${missing[*]}"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    fi
+  fi
+  if [ ! -f end2end/node_modules/.bin/wasm-opt ] || [ ! -d end2end/node_modules/@playwright/test ]; then
+    step "npm packages (binaryen for wasm-opt, Playwright)"
+    (cd end2end && npm ci --no-audit --no-fund)
+  fi
+}
+mkdir -p target
+downloads > target/setup-downloads.log 2>&1 &
+downloads_pid=$!
+
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 fi
 
 if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
-  step "cargo-leptos $CARGO_LEPTOS_VERSION (no_downloads; ~17 minutes on 2 cores)"
-  cargo install cargo-leptos@"$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+  step "cargo-leptos $CARGO_LEPTOS_VERSION (no_downloads)"
+  # Its release profile asks for fat LTO in one codegen unit, which alone takes most of
+  # the install on 2 cores; a build tool does not need it.
+  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    cargo install cargo-leptos@"$CARGO_LEPTOS_VERSION" --locked --features no_downloads
 fi
 
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
@@ -30,21 +57,10 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGE
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
-if [ ! -f end2end/node_modules/.bin/wasm-opt ] || [ ! -d end2end/node_modules/@playwright/test ]; then
-  step "npm packages (binaryen for wasm-opt, Playwright)"
-  (cd end2end && npm ci --no-audit --no-fund)
+if ! wait "$downloads_pid"; then
+  cat target/setup-downloads.log
+  echo "setup: installing Debian or npm packages failed (log above)" >&2
+  exit 1
 fi
-
-if [ "$WITH_BROWSER" = 1 ]; then
-  missing=()
-  command -v chromium >/dev/null || missing+=(chromium)
-  command -v ip >/dev/null || missing+=(iproute2)
-  command -v unshare >/dev/null || missing+=(util-linux)
-  command -v turnserver >/dev/null || missing+=(coturn)
-  if [ ${#missing[@]} -gt 0 ]; then
-    step "Debian packages: ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-  fi
-fi
+cat target/setup-downloads.log
 step "done"

@@ -13,8 +13,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     config.validate()?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
+    let listener = homecall::server::listen::bind(config.listen)
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let scheme = if config.tls_cert.is_some() {
         "https"

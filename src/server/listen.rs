@@ -42,6 +42,11 @@ use crate::trust::Trust;
 /// 414 for a request line whose URI alone passes 65,534 bytes, which is why the cap sits
 /// just above that.
 pub const MAX_REQUEST_HEAD_BYTES: usize = 68 * 1024;
+/// Connections the kernel may hold ready before they are accepted (capped by
+/// `net.core.somaxconn`). The standard library's 128 overflows when every client of a
+/// restarted server reconnects at once: the kernel drops their SYNs and each waits a
+/// second to retry.
+const LISTEN_BACKLOG: u32 = 4096;
 /// Open files kept for everything but connections (assets, logs, the runtime).
 const RESERVED_FILES: u64 = 256;
 /// How long to wait before accepting again when accepting failed for want of resources.
@@ -83,6 +88,18 @@ impl ConnectionLimits {
         }
         self
     }
+}
+
+/// Listens on `address` with a backlog that holds a reconnect storm ([`LISTEN_BACKLOG`]).
+pub fn bind(address: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// How many connections fit in `open_files` descriptors beside the reserved ones.
@@ -485,6 +502,22 @@ mod tests {
         let tally = Tally::new(10, 1);
         let places: Vec<Place> = (0..5).filter_map(|_| tally.take(None).ok()).collect();
         assert_eq!(places.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn the_backlog_holds_a_reconnect_storm_before_anything_is_accepted() {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let address = listener.local_addr().unwrap();
+        // Nothing accepts: each connect completes only if the kernel queues it.
+        let storm = (0..1000)
+            .map(|_| tokio::time::timeout(Duration::from_millis(800), TcpStream::connect(address)));
+        let connected = futures_util::future::join_all(storm)
+            .await
+            .into_iter()
+            .filter(|connect| matches!(connect, Ok(Ok(_))))
+            .count();
+        assert_eq!(connected, 1000, "connections queued before any accept");
+        drop(listener);
     }
 
     #[test]
