@@ -106,7 +106,14 @@ struct Server {
     tls: Option<Arc<rustls::ClientConfig>>,
     /// Print the end of the server's output when a test fails.
     show_output: bool,
+    /// One attack at a time: the tests time what the server does (cut within a second,
+    /// a canary within a second), which 20 attacks at once on 2 cores would blur. Last,
+    /// so it is released after the child is gone.
+    _one_at_a_time: tokio::sync::MutexGuard<'static, ()>,
 }
+
+/// Held by each test's [`Server`] for its life.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl Server {
     /// Starts the server with `flags`, and `new` settings (the defences' flags; see the
@@ -121,6 +128,7 @@ impl Server {
     }
 
     async fn launch(flags: &[&str], new: &[(&str, &str)], tls: bool) -> Self {
+        let one_at_a_time = ONE_AT_A_TIME.lock().await;
         let n = SERVERS.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("homecall-attacks-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -173,6 +181,7 @@ impl Server {
             output,
             tls: client_tls,
             show_output: true,
+            _one_at_a_time: one_at_a_time,
         };
         server.wait_ready().await;
         server
