@@ -82,6 +82,11 @@ pub struct Config {
     #[arg(long, env = "HOMECALL_MAX_QUEUED_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub max_queued_bytes: usize,
 
+    /// Sockets that may keep a read buffer grown by a frame over --max-message-bytes
+    /// (up to 1 MiB each); beyond it such a frame closes its socket with 1013.
+    #[arg(long, env = "HOMECALL_MAX_LARGE_FRAME_SOCKETS", default_value_t = 256)]
+    pub max_large_frame_sockets: usize,
+
     /// Most sessions active at once; a socket naming a new one beyond it is closed with
     /// 1013 (try again later).
     #[arg(long, env = "HOMECALL_MAX_SESSIONS", default_value_t = 100_000)]
@@ -287,6 +292,7 @@ impl Config {
             new_sessions_per_ip_per_minute: self.new_sessions_per_ip_per_minute,
             max_sessions: self.max_sessions,
             max_queued_bytes: self.max_queued_bytes,
+            max_large_frame_sockets: self.max_large_frame_sockets,
             ipv6_session_prefix: self.ipv6_session_prefix,
             ..HubLimits::default()
         }

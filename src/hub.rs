@@ -82,6 +82,11 @@ pub struct HubLimits {
     /// overhead); a message past it gets `queue_full`. Not in PROTOCOL.md: a guard on
     /// memory against many sessions each filling its own bound.
     pub max_queued_bytes: usize,
+    /// Sockets that may hold a read buffer grown by a frame over `max_message_bytes`
+    /// (up to `hard_frame_bytes` each, kept for the socket's life): beyond it, such a
+    /// frame closes its socket with 1013 instead of getting `bad_message`. Not in
+    /// PROTOCOL.md: a guard on memory (no page sends such frames).
+    pub max_large_frame_sockets: usize,
     /// The IPv6 prefix length by which new sessions are counted per address: one home or
     /// customer usually holds a /56 (sockets are still counted per /64).
     pub ipv6_session_prefix: u8,
@@ -115,6 +120,7 @@ impl Default for HubLimits {
             max_invalid_messages: MAX_INVALID_MESSAGES,
             max_sessions: 100_000,
             max_queued_bytes: 256 * 1024 * 1024,
+            max_large_frame_sockets: 256,
             ipv6_session_prefix: 56,
             max_sockets_per_ip: 20,
             new_sessions_per_ip_per_minute: 30,
@@ -152,6 +158,7 @@ impl HubLimits {
             ("max_invalid_messages", self.max_invalid_messages as usize),
             ("max_sessions", self.max_sessions),
             ("max_queued_bytes", self.max_queued_bytes),
+            ("max_large_frame_sockets", self.max_large_frame_sockets),
             ("max_sockets_per_ip", self.max_sockets_per_ip),
             (
                 "new_sessions_per_ip_per_minute",
@@ -225,6 +232,9 @@ pub struct Hub {
     clients: Clients,
     /// What all sessions' queues hold together, against `max_queued_bytes`.
     queue_budget: Arc<QueueBudget>,
+    /// Sockets holding a read buffer grown by a large frame, against
+    /// `max_large_frame_sockets`.
+    large_frame_sockets: AtomicU64,
 }
 
 impl Hub {
@@ -253,6 +263,7 @@ impl Hub {
             metrics: HubMetrics::default(),
             clients,
             queue_budget,
+            large_frame_sockets: AtomicU64::new(0),
         })
     }
 
@@ -512,12 +523,38 @@ impl Hub {
         self.live_sockets.load(Ordering::SeqCst)
     }
 
+    /// A place for one socket whose read buffer a frame over `max_message_bytes` grew, or
+    /// `None` when `max_large_frame_sockets` hold one. The place is given back on drop.
+    pub(crate) fn large_frame_place(self: &Arc<Self>) -> Option<LargeFramePlace> {
+        let max = self.limits.max_large_frame_sockets as u64;
+        self.large_frame_sockets
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held < max).then_some(held + 1)
+            })
+            .ok()?;
+        Some(LargeFramePlace {
+            hub: Arc::clone(self),
+        })
+    }
+
     /// Counts a socket task for [`Hub::sockets_closed`]; the guard uncounts it on drop.
     pub(crate) fn socket_guard(self: &Arc<Self>) -> SocketGuard {
         self.live_sockets.fetch_add(1, Ordering::SeqCst);
         SocketGuard {
             hub: Arc::clone(self),
         }
+    }
+}
+
+/// One socket holding a grown read buffer (see [`Hub::large_frame_place`]).
+#[derive(Debug)]
+pub(crate) struct LargeFramePlace {
+    hub: Arc<Hub>,
+}
+
+impl Drop for LargeFramePlace {
+    fn drop(&mut self) {
+        self.hub.large_frame_sockets.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -718,6 +755,19 @@ mod tests {
         assert!(alice.hang_up());
         assert_eq!(hub.queued_bytes_total(), 100 + queue::FRAME_OVERHEAD);
         assert!(bob.submit(Kind::Candidate, Bytes::from("1")).is_ok());
+    }
+
+    #[test]
+    fn only_so_many_sockets_may_hold_a_grown_buffer() {
+        let hub = Hub::new(HubLimits {
+            max_large_frame_sockets: 2,
+            ..HubLimits::default()
+        });
+        let first = hub.large_frame_place().unwrap();
+        let _second = hub.large_frame_place().unwrap();
+        assert!(hub.large_frame_place().is_none());
+        drop(first);
+        assert!(hub.large_frame_place().is_some());
     }
 
     #[tokio::test]

@@ -992,6 +992,62 @@ async fn small_queued_frames_do_not_pin_the_large_read_buffers_before_them() {
     canary.assert_fast("queue pinning");
 }
 
+/// Sockets, and the hub's places for sockets whose read buffer a large frame grew.
+const LARGE_FRAME_SOCKETS: usize = 100;
+const LARGE_FRAME_PLACES: usize = 16;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_frames_on_many_sockets_cannot_grow_memory_past_the_hub_bound() {
+    let places = LARGE_FRAME_PLACES.to_string();
+    let server = Server::start(&[], &[("--max-large-frame-sockets", &places)]).await;
+    let mut canary = Canary::start(&server).await;
+    let before = server.memory();
+
+    // Each socket's read buffer grows to hold the 1 MB frame and keeps that size for the
+    // socket's life: 100 such sockets would hold 100 MB (20 from each of 5 addresses,
+    // within the per-address limits).
+    let big = raw_text_frame("x".repeat(1_000_000).as_bytes());
+    let mut sockets = Vec::new();
+    let (mut answered, mut cut) = (0, 0);
+    for n in 0..LARGE_FRAME_SOCKETS {
+        let from = 20 + (n / 20) as u8;
+        let mut socket = server.ws(from, &session_id(), ALICE).await;
+        timeout(PATIENCE, socket.ws.get_mut().write_all(&big))
+            .await
+            .expect("write in time")
+            .expect("write the 1 MB frame");
+        match socket.next_within(PATIENCE).await {
+            Some(Got::Text(text)) if error_code(&text).as_deref() == Some("bad_message") => {
+                answered += 1;
+            }
+            Some(Got::Close(Some(1013))) => cut += 1,
+            other => panic!("socket {n}: expected bad_message or a 1013 close, got {other:?}"),
+        }
+        sockets.push(socket);
+    }
+    canary.relay().await;
+    let after = server.memory();
+    let growth = server.report_memory(
+        &format!(
+            "large frames: {LARGE_FRAME_SOCKETS} sockets x 1 MB frame, {LARGE_FRAME_PLACES} places"
+        ),
+        before,
+        after,
+    );
+    eprintln!("[large frames] {answered} answered bad_message, {cut} closed with 1013");
+    assert_eq!(
+        (answered, cut),
+        (LARGE_FRAME_PLACES, LARGE_FRAME_SOCKETS - LARGE_FRAME_PLACES),
+        "(answered, closed with 1013)"
+    );
+    assert!(
+        growth < 40 * 1024,
+        "{LARGE_FRAME_SOCKETS} sockets that sent a 1 MB frame grew the peak RSS by {} MB",
+        growth / 1024
+    );
+    canary.assert_fast("large frames");
+}
+
 // ---------------------------------------------------------------------------------------
 // 3. Invalid messages across reconnects
 

@@ -373,6 +373,12 @@ impl Membership {
         self.hub.metrics()
     }
 
+    /// A place for this socket's read buffer, grown by a large frame (see
+    /// [`Hub::large_frame_place`]).
+    pub(crate) fn large_frame_place(&self) -> Option<super::LargeFramePlace> {
+        self.hub.large_frame_place()
+    }
+
     fn other(&self) -> SlotIndex {
         1 - self.slot
     }

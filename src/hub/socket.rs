@@ -117,6 +117,13 @@ async fn serve(socket: WebSocket, hub: Arc<Hub>, link: Link) {
             tracing::info!("socket closed: pings beyond its rate");
             out.close(close::POLICY, "too many pings").await;
         }
+        Ending::TooManyLargeFrames => {
+            drop(member);
+            tracing::info!("socket closed: too many sockets hold large frames");
+            // Not waiting for the client's reply: the socket's grown buffer goes now.
+            out.close_at_once(close::TRY_AGAIN_LATER, "too many large frames")
+                .await;
+        }
         Ending::NotUtf8 => {
             drop(member);
             tracing::info!("socket closed: a text frame that is not UTF-8");
@@ -159,6 +166,9 @@ enum Ending {
     TooManyPings,
     /// A text frame that is not UTF-8: close 1007 (a drop).
     NotUtf8,
+    /// A frame over the message limit while the hub holds its maximum of sockets with a
+    /// grown read buffer: close 1013 (a drop).
+    TooManyLargeFrames,
     Replaced,
     Ended(EndReason),
     ShuttingDown,
@@ -231,18 +241,22 @@ impl Out<'_> {
     /// Starts the closing handshake and waits (a little) for the client's reply. A client
     /// that does not take the close frame within the close grace is just cut off.
     async fn close(&mut self, code: u16, reason: &'static str) {
+        if self.close_at_once(code, reason).await {
+            self.drain().await;
+        }
+    }
+
+    /// Sends a close frame without waiting for the client's reply; `true` if it was sent
+    /// within the close grace.
+    async fn close_at_once(&mut self, code: u16, reason: &'static str) -> bool {
         let frame = CloseFrame {
             code,
             reason: Utf8Bytes::from_static(reason),
         };
         let grace = self.limits.close_grace;
-        if self
-            .write(Some(Message::Close(Some(frame))), grace)
+        self.write(Some(Message::Close(Some(frame))), grace)
             .await
             .is_ok()
-        {
-            self.drain().await;
-        }
     }
 
     /// Reads until the connection ends (this also writes any close reply owed), for at
@@ -259,6 +273,10 @@ impl Out<'_> {
         let session = *member.session_id();
         let peer = member.peer_id().clone();
         let mut rate = RateLimiter::new(limits.rate_per_second, limits.rate_burst, Instant::now());
+        // Once a frame over the message limit has grown this socket's read buffer (it
+        // keeps that size for the socket's life), the socket holds one of the hub's
+        // few places for such buffers.
+        let mut large_frame_place = None;
         let mut ping =
             tokio::time::interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -303,6 +321,14 @@ impl Out<'_> {
                 }
             };
             last_heard = Instant::now();
+            if large_frame_place.is_none()
+                && frame_len(&received).is_some_and(|len| len > limits.max_message_bytes)
+            {
+                match member.large_frame_place() {
+                    Some(place) => large_frame_place = Some(place),
+                    None => return Ending::TooManyLargeFrames,
+                }
+            }
             let refused = match received {
                 None => return Ending::Broken("connection closed"),
                 Some(Err(error)) => return read_failure(&error),
@@ -437,6 +463,15 @@ impl Out<'_> {
                 Outbound::ShuttingDown => return Some(Ending::ShuttingDown),
             }
         }
+    }
+}
+
+/// The payload length of a text or binary frame.
+fn frame_len(received: &Option<Result<Message, axum::Error>>) -> Option<usize> {
+    match received {
+        Some(Ok(Message::Text(text))) => Some(text.len()),
+        Some(Ok(Message::Binary(data))) => Some(data.len()),
+        _ => None,
     }
 }
 
