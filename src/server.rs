@@ -109,7 +109,6 @@ pub fn router(
             "/api/config",
             get(page_config::page_config).with_state(page_config),
         )
-        .route("/metrics", get(metrics))
         .route(
             "/qr.svg",
             get(qr::qr_code).with_state(qr::Scheme {
@@ -119,8 +118,9 @@ pub fn router(
         .merge(signal)
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(trust, own_host_only))
-        // Load balancers ask by address, whatever the public name.
-        .route("/healthz", get(|| async { "ok" }));
+        // Load balancers and Prometheus ask by address, whatever the public name.
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics));
     security::apply(app, config.clients_use_tls())
 }
 

@@ -1737,6 +1737,14 @@ async fn a_foreign_host_gets_421_with_a_public_origin() {
         .get_from(ATTACKER, "/healthz", Some("rebind.evil"))
         .await
         .expect("GET /healthz with Host: rebind.evil");
+    let config = server
+        .get_from(ATTACKER, "/api/config", Some("rebind.evil"))
+        .await
+        .expect("GET /api/config with Host: rebind.evil");
+    let metrics = server
+        .get_from(ATTACKER, "/metrics", Some("10.0.0.5:3000"))
+        .await
+        .expect("GET /metrics by address");
     let rebound = server
         .try_ws(
             ATTACKER,
@@ -1765,7 +1773,12 @@ async fn a_foreign_host_gets_421_with_a_public_origin() {
         Err(421),
         "/signal with Host and Origin rebind.evil"
     );
+    assert_eq!(config.status, 421, "GET /api/config with Host: rebind.evil");
     assert_eq!(health.status, 200, "/healthz whatever the Host");
+    assert_eq!(
+        metrics.status, 200,
+        "/metrics whatever the Host (scrapers use addresses)"
+    );
     assert_eq!(own, Ok(101), "/signal from the public origin");
 }
 
