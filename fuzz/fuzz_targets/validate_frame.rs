@@ -7,7 +7,7 @@
 //! sanitizer-instrumented build.
 #![no_main]
 
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 #[path = "../../src/protocol.rs"]
 mod protocol;
 
