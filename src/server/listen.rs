@@ -153,6 +153,14 @@ impl ConnectionStats {
         })
     }
 
+    fn refused_handshake(&self) {
+        self.refused_handshakes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn handshake_failed(&self) {
+        self.handshakes_failed.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn refused(&self, refusal: Refusal) {
         let counter = match refusal {
             Refusal::Total => &self.refused_total,
@@ -356,35 +364,8 @@ pub async fn serve_connections(
                 }
             },
         };
-        let key = (!trust.is_proxy(peer.ip())).then(|| ClientKey::of(peer.ip()));
-        let place = match connections.take(key) {
-            Ok(place) => place,
-            Err(refusal) => {
-                // Closed at once: the newcomer learns now, and nobody else waits.
-                tracing::debug!(?refusal, "connection refused");
-                shared.stats.refused(refusal);
-                continue;
-            }
-        };
-        let handshake = match &shared.tls {
-            Some(_) => match shared.handshakes.take(key) {
-                Ok(handshake) => Some(handshake),
-                Err(_) => {
-                    tracing::debug!("connection refused: too many TLS handshakes from one address");
-                    shared
-                        .stats
-                        .refused_handshakes
-                        .fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-            },
-            None => None,
-        };
-        let mut stream = stream;
-        super::no_delay(&mut stream);
-        let stream = Counted {
-            io: stream,
-            _place: place,
+        let Some((stream, handshake)) = admit(&shared, &connections, &trust, stream, peer) else {
+            continue;
         };
         let shared = Arc::clone(&shared);
         let stopped = stopped.clone();
@@ -399,6 +380,44 @@ pub async fn serve_connections(
     while connections.open() > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Counts a new connection against the caps (and, with TLS, its handshake): its counted
+/// stream, or `None` when a cap is reached and the newcomer is closed at once, so that
+/// it learns now and nobody else waits.
+fn admit(
+    shared: &Shared,
+    connections: &Arc<Tally>,
+    trust: &Trust,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+) -> Option<(Counted<TcpStream>, Option<Place>)> {
+    let key = (!trust.is_proxy(peer.ip())).then(|| ClientKey::of(peer.ip()));
+    let place = match connections.take(key) {
+        Ok(place) => place,
+        Err(refusal) => {
+            tracing::debug!(?refusal, "connection refused");
+            shared.stats.refused(refusal);
+            return None;
+        }
+    };
+    let handshake = match &shared.tls {
+        Some(_) => match shared.handshakes.take(key) {
+            Ok(handshake) => Some(handshake),
+            Err(_) => {
+                tracing::debug!("connection refused: too many TLS handshakes from one address");
+                shared.stats.refused_handshake();
+                return None;
+            }
+        },
+        None => None,
+    };
+    super::no_delay(&mut stream);
+    let stream = Counted {
+        io: stream,
+        _place: place,
+    };
+    Some((stream, handshake))
 }
 
 /// An accept error: a connection that died in the backlog is skipped; anything else
@@ -438,10 +457,7 @@ async fn serve_connection(
         Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
         Err(_) => tracing::debug!("TLS handshake timed out"),
     }
-    shared
-        .stats
-        .handshakes_failed
-        .fetch_add(1, Ordering::Relaxed);
+    shared.stats.handshake_failed();
 }
 
 /// HTTP/1.1 on one connection until it closes, or until shutdown lets it finish.
