@@ -12,4 +12,7 @@ ip addr add 10.200.0.1/24 dev hc0
 ip addr add 10.200.0.2/24 dev hc1
 ip link set hc0 up
 ip link set hc1 up
+# Firefox gathers no ICE candidates without a default route; what goes this way lands
+# on hc1, inside this namespace, and goes nowhere.
+ip route add default dev hc0
 exec "$@"

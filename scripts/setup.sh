@@ -20,6 +20,7 @@ downloads() {
   if [ "$WITH_BROWSER" = 1 ]; then
     missing=()
     command -v chromium >/dev/null || missing+=(chromium)
+    command -v firefox-esr >/dev/null || missing+=(firefox-esr)
     command -v ip >/dev/null || missing+=(iproute2)
     command -v unshare >/dev/null || missing+=(util-linux)
     command -v turnserver >/dev/null || missing+=(coturn)
@@ -29,9 +30,11 @@ downloads() {
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
     fi
   fi
-  if [ ! -f end2end/node_modules/.bin/wasm-opt ] || [ ! -d end2end/node_modules/@playwright/test ]; then
-    step "npm packages (binaryen for wasm-opt, Playwright)"
-    (cd end2end && npm ci --no-audit --no-fund)
+  if [ ! -f end2end/node_modules/.bin/wasm-opt ] || [ ! -d end2end/node_modules/@playwright/test ] \
+    || [ ! -d end2end/node_modules/puppeteer-core ]; then
+    step "npm packages (binaryen for wasm-opt, Playwright, Puppeteer for Firefox)"
+    # puppeteer-core downloads no browser; the variable makes sure nothing tries.
+    (cd end2end && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
   fi
 }
 mkdir -p target
