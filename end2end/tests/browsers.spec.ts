@@ -1,5 +1,5 @@
-import { test } from "@playwright/test";
-import { closeOpened, expectRemoteVideoFlowing, person, startCallAsHost } from "./helpers";
+import { test, expect } from "@playwright/test";
+import { closeOpened, expectRemoteVideoFlowing, person, remotePeak, startCallAsHost } from "./helpers";
 import { clickButton, expectFirefoxVideoFlowing, firefoxPerson, shareLink } from "./firefox";
 
 // Chromium (Playwright) and Firefox ESR (Puppeteer) call each other: video both ways.
@@ -68,5 +68,28 @@ test("a Firefox guest reloads mid-call and the call with Chromium comes back", a
     console.log(`Firefox guest reload: call back in ${Date.now() - started} ms`);
   } finally {
     await guest.browser.close();
+  }
+});
+
+// Firefox is only the muted side here: headless Firefox without a sound server never
+// resumes an AudioContext, so it cannot measure what it hears (Chromium's mute heard
+// as silence is the experience suite's test).
+test("a Firefox host's muted microphone is silence at the Chromium guest, and sound again after", async ({ browser, baseURL }) => {
+  const host = await firefoxPerson(`${baseURL}/`);
+  try {
+    await clickButton(host.page, "Позвонить");
+    const link = await shareLink(host.page);
+    await clickButton(host.page, "Начать звонок");
+    const guest = await person(browser, link);
+    await expectRemoteVideoFlowing(guest.page);
+    await expectFirefoxVideoFlowing(host.page);
+    expect(await remotePeak(guest.page)).toBeGreaterThan(0.01);
+    await clickButton(host.page, "Выключить микрофон (M)");
+    await guest.page.waitForTimeout(500);
+    expect(await remotePeak(guest.page)).toBeLessThan(0.001);
+    await clickButton(host.page, "Включить микрофон (M)");
+    await expect.poll(() => remotePeak(guest.page), { timeout: 10_000 }).toBeGreaterThan(0.01);
+  } finally {
+    await host.browser.close();
   }
 });

@@ -1,33 +1,9 @@
 import { test, expect, devices, chromium, Page } from "@playwright/test";
 import { ChildProcess, spawn } from "node:child_process";
-import { closeOpened, expectRemoteVideoFlowing, newContext, openHydrated, person, startCallAsHost } from "./helpers";
+import { closeOpened, expectRemoteVideoFlowing, newContext, openHydrated, person, remotePeak, startCallAsHost } from "./helpers";
 import { OwnServer } from "./server";
 
 test.afterEach(closeOpened);
-
-/** Loudest sample of the remote audio over `ms`, measured with WebAudio in the page. */
-async function remotePeak(page: Page, ms = 2_500): Promise<number> {
-  await page.mouse.click(5, 5); // a user gesture, so the AudioContext may run
-  return page.evaluate(async (ms) => {
-    const video = document.querySelector("video.remote") as HTMLVideoElement;
-    const stream = video.srcObject as MediaStream;
-    const ctx = new AudioContext();
-    await ctx.resume();
-    const analyser = ctx.createAnalyser();
-    analyser.fftSize = 2048;
-    ctx.createMediaStreamSource(stream).connect(analyser);
-    const data = new Float32Array(analyser.fftSize);
-    let peak = 0;
-    const end = performance.now() + ms;
-    while (performance.now() < end) {
-      analyser.getFloatTimeDomainData(data);
-      for (const v of data) peak = Math.max(peak, Math.abs(v));
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await ctx.close();
-    return peak;
-  }, ms);
-}
 
 test("muting the microphone is silence on the other side", async ({ browser }) => {
   const host = await person(browser);

@@ -63,3 +63,33 @@ export async function expectRemoteVideoFlowing(page: Page, timeout = 30_000): Pr
     )
     .toBe(true);
 }
+
+/**
+ * In the page: the loudest sample of the remote audio over `ms`, measured with WebAudio.
+ * Plain browser code, so Puppeteer's Firefox pages run it too.
+ */
+export async function remotePeakInPage(ms: number): Promise<number> {
+  const video = document.querySelector("video.remote") as HTMLVideoElement;
+  const stream = video.srcObject as MediaStream;
+  const ctx = new AudioContext();
+  await ctx.resume();
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 2048;
+  ctx.createMediaStreamSource(stream).connect(analyser);
+  const data = new Float32Array(analyser.fftSize);
+  let peak = 0;
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    analyser.getFloatTimeDomainData(data);
+    for (const v of data) peak = Math.max(peak, Math.abs(v));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await ctx.close();
+  return peak;
+}
+
+/** Loudest sample of the remote audio over `ms` in a Playwright page. */
+export async function remotePeak(page: Page, ms = 2_500): Promise<number> {
+  await page.mouse.click(5, 5); // a user gesture, so the AudioContext may run
+  return page.evaluate(remotePeakInPage, ms);
+}
