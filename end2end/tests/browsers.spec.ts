@@ -1,6 +1,6 @@
 import { test, expect } from "@playwright/test";
 import { closeOpened, expectRemoteVideoFlowing, person, remotePeak, startCallAsHost } from "./helpers";
-import { clickButton, expectFirefoxVideoFlowing, firefoxPerson, shareLink } from "./firefox";
+import { clickButton, expectFirefoxVideoFlowing, firefoxPerson, startCallAsFirefoxHost } from "./firefox";
 
 // Chromium (Playwright) and Firefox ESR (Puppeteer) call each other: video both ways.
 test.afterEach(closeOpened);
@@ -21,9 +21,7 @@ test("a Chromium host and a Firefox guest see each other", async ({ browser }) =
 test("a Firefox host and a Chromium guest see each other", async ({ browser, baseURL }) => {
   const host = await firefoxPerson(`${baseURL}/`);
   try {
-    await clickButton(host.page, "Позвонить");
-    const link = await shareLink(host.page);
-    await clickButton(host.page, "Начать звонок");
+    const link = await startCallAsFirefoxHost(host.page);
     const guest = await person(browser, link);
     await expectRemoteVideoFlowing(guest.page);
     await expectFirefoxVideoFlowing(host.page);
@@ -36,9 +34,7 @@ test("two Firefox pages call each other, and the guest's hang-up ends it for bot
   const host = await firefoxPerson(`${baseURL}/`);
   let guest: Awaited<ReturnType<typeof firefoxPerson>> | undefined;
   try {
-    await clickButton(host.page, "Позвонить");
-    const link = await shareLink(host.page);
-    await clickButton(host.page, "Начать звонок");
+    const link = await startCallAsFirefoxHost(host.page);
     guest = await firefoxPerson(link);
     await expectFirefoxVideoFlowing(guest.page);
     await expectFirefoxVideoFlowing(host.page);
@@ -77,9 +73,7 @@ test("a Firefox guest reloads mid-call and the call with Chromium comes back", a
 test("a Firefox host's muted microphone is silence at the Chromium guest, and sound again after", async ({ browser, baseURL }) => {
   const host = await firefoxPerson(`${baseURL}/`);
   try {
-    await clickButton(host.page, "Позвонить");
-    const link = await shareLink(host.page);
-    await clickButton(host.page, "Начать звонок");
+    const link = await startCallAsFirefoxHost(host.page);
     const guest = await person(browser, link);
     await expectRemoteVideoFlowing(guest.page);
     await expectFirefoxVideoFlowing(host.page);

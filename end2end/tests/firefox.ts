@@ -91,3 +91,11 @@ export async function shareLink(page: Page): Promise<string> {
   );
   return input!.evaluate((el) => (el as HTMLInputElement).value);
 }
+
+/** The Firefox host presses «Позвонить», reads the link and presses «Начать звонок». */
+export async function startCallAsFirefoxHost(page: Page): Promise<string> {
+  await clickButton(page, "Позвонить");
+  const link = await shareLink(page);
+  await clickButton(page, "Начать звонок");
+  return link;
+}

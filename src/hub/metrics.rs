@@ -116,14 +116,20 @@ pub struct Gauges {
 }
 
 /// The Prometheus text exposition of `metrics` and `gauges`.
+/// Writes one metric family: its `HELP` and `TYPE` lines, then a line per sample
+/// (`labels` such as `{reason="x"}`, or empty). Also used for the accept loop's counts.
+pub fn write_family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(&str, u64)]) {
+    // Writing to a String cannot fail.
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        let _ = writeln!(out, "{name}{labels} {value}");
+    }
+}
+
 pub fn render(metrics: &HubMetrics, gauges: Gauges) -> String {
     let mut out = String::with_capacity(2048);
     let mut family = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
-        // Writing to a String cannot fail.
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
+        write_family(&mut out, name, kind, help, samples);
     };
     let to_u64 = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
     family(

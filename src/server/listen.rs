@@ -12,7 +12,6 @@
 //! HTTP/1.1 only: WebSockets upgrade over it, and TLS offers only `http/1.1` by ALPN.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -35,6 +34,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use crate::hub::metrics::write_family;
 use crate::hub::per_ip::ClientKey;
 use crate::trust::Trust;
 
@@ -172,31 +172,38 @@ impl ConnectionStats {
     /// The counts in the Prometheus text format, to follow the hub's.
     pub fn render(&self) -> String {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let open = u64::try_from(self.connections.open()).unwrap_or(u64::MAX);
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP homecall_connections_open TCP connections open (pages and sockets).\n\
-             # TYPE homecall_connections_open gauge\n\
-             homecall_connections_open {}",
-            self.connections.open()
+        write_family(
+            &mut out,
+            "homecall_connections_open",
+            "gauge",
+            "TCP connections open (pages and sockets).",
+            &[("", open)],
         );
-        let _ = writeln!(
-            out,
-            "# HELP homecall_connections_refused_total Connections closed at once, by the cap reached.\n\
-             # TYPE homecall_connections_refused_total counter\n\
-             homecall_connections_refused_total{{reason=\"max_connections\"}} {}\n\
-             homecall_connections_refused_total{{reason=\"max_connections_per_ip\"}} {}\n\
-             homecall_connections_refused_total{{reason=\"max_tls_handshakes_per_ip\"}} {}",
-            read(&self.refused_total),
-            read(&self.refused_per_address),
-            read(&self.refused_handshakes),
+        write_family(
+            &mut out,
+            "homecall_connections_refused_total",
+            "counter",
+            "Connections closed at once, by the cap reached.",
+            &[
+                (r#"{reason="max_connections"}"#, read(&self.refused_total)),
+                (
+                    r#"{reason="max_connections_per_ip"}"#,
+                    read(&self.refused_per_address),
+                ),
+                (
+                    r#"{reason="max_tls_handshakes_per_ip"}"#,
+                    read(&self.refused_handshakes),
+                ),
+            ],
         );
-        let _ = writeln!(
-            out,
-            "# HELP homecall_tls_handshakes_failed_total TLS handshakes that failed or timed out.\n\
-             # TYPE homecall_tls_handshakes_failed_total counter\n\
-             homecall_tls_handshakes_failed_total {}",
-            read(&self.handshakes_failed)
+        write_family(
+            &mut out,
+            "homecall_tls_handshakes_failed_total",
+            "counter",
+            "TLS handshakes that failed or timed out.",
+            &[("", read(&self.handshakes_failed))],
         );
         out
     }
