@@ -127,7 +127,7 @@ fn serve_child(kind: Kind) {
                 std::future::pending::<()>(),
             ));
             runtime.block_on(async { drop(hub.spawn_sweeper()) });
-            Box::new(move || hub.session_count())
+            Box::new(move || hub.memory().map_or(0, |engine| engine.session_count()))
         }
         Kind::Bare => {
             let relay = Arc::new(Relay::default());

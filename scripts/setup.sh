@@ -24,6 +24,8 @@ downloads() {
     command -v ip >/dev/null || missing+=(iproute2)
     command -v unshare >/dev/null || missing+=(util-linux)
     command -v turnserver >/dev/null || missing+=(coturn)
+    command -v redis-server >/dev/null || missing+=(redis-server)
+    command -v haproxy >/dev/null || missing+=(haproxy)
     if [ ${#missing[@]} -gt 0 ]; then
       step "Debian packages: ${missing[*]}"
       apt-get update -qq

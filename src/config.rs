@@ -46,6 +46,16 @@ pub struct Config {
     #[arg(long, env = "HOMECALL_PUBLIC_ORIGIN", value_delimiter = ',')]
     pub public_origin: Vec<String>,
 
+    /// Redis shared by all nodes of a cluster (`redis://host:port/db`): the hub's
+    /// sessions, queues and ended ids live there, so any node serves any socket. Unset:
+    /// one process with the in-memory hub.
+    #[arg(long, env = "HOMECALL_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every key and channel this cluster uses in --redis-url's Redis.
+    #[arg(long, env = "HOMECALL_REDIS_PREFIX", default_value = "hc:")]
+    pub redis_prefix: String,
+
     /// PEM certificate chain. With --tls-key, this server speaks `https://` and `wss://`
     /// itself (no proxy needed).
     #[arg(long, env = "HOMECALL_TLS_CERT", requires = "tls_key")]
@@ -272,6 +282,16 @@ impl Config {
     /// addresses are allowed and `Strict-Transport-Security` is sent).
     pub fn clients_use_tls(&self) -> bool {
         self.behind_tls_proxy || self.tls_cert.is_some()
+    }
+
+    /// The Redis engine's settings, if --redis-url is set.
+    pub fn redis_settings(&self) -> Option<crate::hub::redis::RedisSettings> {
+        self.redis_url
+            .as_ref()
+            .map(|url| crate::hub::redis::RedisSettings {
+                url: url.clone(),
+                prefix: self.redis_prefix.clone(),
+            })
     }
 
     /// The hub's limits and timers.

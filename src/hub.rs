@@ -1,33 +1,33 @@
 //! The `/signal` hub (PROTOCOL.md §3, §4): sessions of two participants, bounded FIFO
 //! queues between them, and their lifecycle (hang-up, idle timeout, maximum age, ended ids).
 //!
-//! Owns: the map of active sessions and the memory of ended ids, behind one small std
-//! mutex that is taken once per socket at join and by the sweeper; each session then has
-//! its own lock (see [`session`]). Must not touch any transport type: axum lives only in
-//! [`socket`], which turns WebSocket frames into calls on a [`Membership`].
+//! Owns: the limits, the counters and the socket bookkeeping every engine shares, and the
+//! choice of engine that keeps the rules: [`memory`] (one process, the default) or
+//! [`redis`] (nodes sharing one Redis, `--redis-url`). Must not touch any transport type:
+//! axum lives only in [`socket`], which acts on the decisions a [`Membership`] returns.
 //!
-//! - [`queue`]: the two queues of a session and their shared bound.
-//! - [`ended`]: ended ids, time-limited and bounded.
+//! - [`engine`]: the seam: what a socket asks, what the engine decides.
+//! - [`memory`]: sessions, queues and ended ids in this process.
+//! - [`redis`]: the same rules in Redis, for more than one node.
 //! - [`rate`]: the per-socket token bucket.
-//! - [`session`]: slots, routing, reconnects, drops; the [`Membership`] handle.
 //! - [`direct`]: the contract for writing a frame straight to an idle recipient's socket.
 //! - [`metrics`]: counters and their Prometheus rendering.
 //! - [`per_ip`]: open sockets and new sessions per client address.
 //! - [`socket`]: the WebSocket upgrade and the per-socket task.
 
 pub mod direct;
-mod ended;
+pub mod engine;
+pub mod memory;
 pub mod metrics;
 pub mod per_ip;
-mod queue;
 mod rate;
-mod session;
+pub mod redis;
 pub mod socket;
 
-use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::Weak;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -35,14 +35,14 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::protocol::{MAX_INVALID_MESSAGES, PeerId, SessionId};
-use ended::EndedIds;
+use memory::MemoryEngine;
 use metrics::{Gauges, HubMetrics};
 use per_ip::{AdmitError, ClientBounds, ClientTicket, Clients};
-use queue::QueueBudget;
-use session::{Joined, Session, SlotRefused};
+use redis::{RedisEngine, RedisSettings, RedisStartError};
 
 pub use direct::{DirectWrite, WriteNow};
-pub use session::{EndReason, Membership, Outbound, SubmitError, Submitted};
+pub use engine::{Decision, EndReason, JoinError, Membership, Outbound, SubmitError, Submitted};
+pub use memory::DirectTicket;
 
 /// Every limit and timer of the hub. `Default` gives PROTOCOL.md's values; tests shorten
 /// the timers.
@@ -192,77 +192,84 @@ impl HubLimits {
     }
 }
 
-/// Why a socket could not join its session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum JoinError {
-    /// The id names an ended session: answer `session_ended`, close 1000.
-    #[error("the session has ended")]
-    SessionEnded,
-    /// Two other participants hold the session: answer `session_full`, close 1008.
-    #[error("the session already has two participants")]
-    SessionFull,
-    /// The hub is shutting down: close 1001 (the client reconnects elsewhere).
-    #[error("the hub is shutting down")]
-    ShuttingDown,
-    /// `max_sessions` are active: close 1013 (try again later).
-    #[error("the hub holds its maximum number of sessions")]
-    Overloaded,
+/// What every engine shares: the counters and the shutdown flag.
+#[derive(Debug, Default)]
+pub struct Core {
+    metrics: HubMetrics,
+    shutting_down: AtomicBool,
 }
 
+impl Core {
+    fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+}
+
+/// The engine that keeps the hub's rules.
 #[derive(Debug)]
-struct Sessions {
-    active: HashMap<SessionId, Arc<Session>>,
-    ended: EndedIds,
+enum Engine {
+    Memory(Arc<MemoryEngine>),
+    Redis(Arc<RedisEngine>),
 }
 
 /// The hub: shared by every socket as `Arc<Hub>`.
 #[derive(Debug)]
 pub struct Hub {
     limits: HubLimits,
-    /// std, not tokio: held for map look-ups only, never across `.await`. Lock order:
-    /// this one before a session's, never the other way round.
-    sessions: Mutex<Sessions>,
-    next_conn: AtomicU64,
-    shutting_down: AtomicBool,
+    core: Arc<Core>,
+    engine: Engine,
     /// Woken when a socket leaves; lets shutdown wait for the sockets to close.
     left: Notify,
     live_sockets: AtomicU64,
-    metrics: HubMetrics,
-    /// Per-address counts; its own lock, never nested with `sessions`.
+    /// Per-address counts; its own lock, never nested with an engine's.
     clients: Clients,
-    /// What all sessions' queues hold together, against `max_queued_bytes`.
-    queue_budget: Arc<QueueBudget>,
     /// Sockets holding a read buffer grown by a large frame, against
     /// `max_large_frame_sockets`.
     large_frame_sockets: AtomicU64,
 }
 
 impl Hub {
-    pub fn new(mut limits: HubLimits) -> Arc<Hub> {
+    /// A hub with the memory engine (one process).
+    pub fn new(limits: HubLimits) -> Arc<Hub> {
+        let limits = Self::usable(limits);
+        let core = Arc::new(Core::default());
+        let engine = Engine::Memory(MemoryEngine::new(limits.clone(), Arc::clone(&core)));
+        Self::with_engine(limits, core, engine)
+    }
+
+    /// A hub with the Redis engine: this process is one node of many sharing `settings`'
+    /// Redis. Fails if Redis cannot be reached now.
+    pub async fn with_redis(
+        limits: HubLimits,
+        settings: RedisSettings,
+    ) -> Result<Arc<Hub>, RedisStartError> {
+        let limits = Self::usable(limits);
+        let core = Arc::new(Core::default());
+        let engine = RedisEngine::connect(settings, limits.clone(), Arc::clone(&core)).await?;
+        Ok(Self::with_engine(limits, core, Engine::Redis(engine)))
+    }
+
+    fn usable(mut limits: HubLimits) -> HubLimits {
         // tokio intervals panic on a zero period.
         for timer in [&mut limits.ping_interval, &mut limits.sweep_interval] {
             *timer = (*timer).max(Duration::from_millis(1));
         }
-        let ended = EndedIds::new(limits.ended_ttl, limits.ended_capacity);
+        limits
+    }
+
+    fn with_engine(limits: HubLimits, core: Arc<Core>, engine: Engine) -> Arc<Hub> {
         let clients = Clients::new(ClientBounds {
             max_sockets: limits.max_sockets_per_ip,
             new_sessions_per_minute: limits.new_sessions_per_ip_per_minute,
             ipv6_session_prefix: limits.ipv6_session_prefix,
         });
-        let queue_budget = Arc::new(QueueBudget::new(limits.max_queued_bytes));
         Arc::new(Hub {
             limits,
-            sessions: Mutex::new(Sessions {
-                active: HashMap::new(),
-                ended,
-            }),
-            next_conn: AtomicU64::new(1),
-            shutting_down: AtomicBool::new(false),
+            core,
+            engine,
             left: Notify::new(),
             live_sockets: AtomicU64::new(0),
-            metrics: HubMetrics::default(),
             clients,
-            queue_budget,
             large_frame_sockets: AtomicU64::new(0),
         })
     }
@@ -271,8 +278,29 @@ impl Hub {
         &self.limits
     }
 
-    fn lock(&self) -> MutexGuard<'_, Sessions> {
-        self.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The memory engine, if this hub runs it (its synchronous API, for property tests).
+    pub fn memory(&self) -> Option<&Arc<MemoryEngine>> {
+        match &self.engine {
+            Engine::Memory(engine) => Some(engine),
+            Engine::Redis(_) => None,
+        }
+    }
+
+    /// The engine's name, for logs and `/metrics`.
+    pub fn engine_name(&self) -> &'static str {
+        match &self.engine {
+            Engine::Memory(_) => "memory",
+            Engine::Redis(_) => "redis",
+        }
+    }
+
+    /// Whether this node can serve (`/healthz`): always with the memory engine; with
+    /// Redis, while Redis answers and this node's subscription is up.
+    pub fn is_ready(&self) -> bool {
+        match &self.engine {
+            Engine::Memory(_) => !self.is_shutting_down(),
+            Engine::Redis(engine) => !self.is_shutting_down() && engine.is_ready(),
+        }
     }
 
     /// Lets a client at `ip` open one more socket, naming `session` if its link has a
@@ -280,16 +308,17 @@ impl Hub {
     /// session is new (neither active nor ended) and the address has started
     /// `new_sessions_per_ip_per_minute` sessions in the last minute. The ticket holds the
     /// socket's place until it is dropped.
-    pub fn admit(
+    pub async fn admit(
         self: &Arc<Self>,
         ip: IpAddr,
         session: Option<&SessionId>,
     ) -> Result<ClientTicket, AdmitError> {
         let now = Instant::now();
-        let new_session = session.is_some_and(|id| {
-            let sessions = self.lock();
-            !sessions.active.contains_key(id) && !sessions.ended.contains(id, now)
-        });
+        let new_session = match (session, &self.engine) {
+            (None, _) => false,
+            (Some(id), Engine::Memory(engine)) => engine.is_new_session(id, now),
+            (Some(id), Engine::Redis(engine)) => engine.is_new_session(id).await,
+        };
         let key = self.clients.admit(ip, new_session, now)?;
         Ok(ClientTicket::new(Arc::clone(self), key))
     }
@@ -299,120 +328,46 @@ impl Hub {
     }
 
     /// Joins `peer` to `session_id`, creating the session if the id is new. A peer that
-    /// is already a participant replaces its old socket (which is told to close 4001).
-    /// With a `writer`, the other participant's task writes frames straight to this
-    /// socket while it is idle; without one, this socket's task sends every frame.
-    pub fn join(
+    /// is already a participant replaces its old socket (which is told to close 4001),
+    /// wherever it lives. With a `writer` (memory engine), a frame for this socket may be
+    /// written straight to it while it is idle; without one, this socket's task sends
+    /// every frame.
+    pub async fn join(
         self: &Arc<Self>,
         session_id: SessionId,
         peer: PeerId,
         writer: Option<Arc<dyn DirectWrite>>,
     ) -> Result<Membership, JoinError> {
-        if self.is_shutting_down() {
-            return Err(JoinError::ShuttingDown);
+        match &self.engine {
+            Engine::Memory(engine) => engine
+                .join(session_id, peer, writer)
+                .map(|member| Membership::memory(Arc::clone(self), member)),
+            Engine::Redis(engine) => engine
+                .join(session_id, peer)
+                .await
+                .map(|member| Membership::redis(Arc::clone(self), member)),
         }
-        let now = Instant::now();
-        let (session, created) = {
-            let mut sessions = self.lock();
-            if sessions.ended.contains(&session_id, now) {
-                return Err(JoinError::SessionEnded);
-            }
-            let count = sessions.active.len();
-            match sessions.active.get(&session_id) {
-                Some(session) => (Arc::clone(session), false),
-                None if count >= self.limits.max_sessions => return Err(JoinError::Overloaded),
-                None => {
-                    let session = Arc::new(Session::new(
-                        session_id,
-                        now,
-                        self.limits.queue_messages,
-                        self.limits.queue_bytes,
-                        Arc::clone(&self.queue_budget),
-                    ));
-                    sessions.active.insert(session_id, Arc::clone(&session));
-                    self.metrics.session_started();
-                    (session, true)
-                }
-            }
-        };
-        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        let wake = Arc::new(Notify::new());
-        let (slot, joined) = match session.attach(&peer, conn, Arc::clone(&wake), writer) {
-            Ok(attached) => attached,
-            Err(SlotRefused::Ended) => return Err(JoinError::SessionEnded),
-            Err(SlotRefused::Full) => {
-                tracing::info!(session = %session_id, peer = %peer, "third participant refused");
-                return Err(JoinError::SessionFull);
-            }
-        };
-        match joined {
-            Joined::New if created => {
-                tracing::info!(session = %session_id, peer = %peer, "session started");
-            }
-            Joined::New => tracing::info!(session = %session_id, peer = %peer, "peer joined"),
-            Joined::Reconnected { replaced } => {
-                tracing::info!(session = %session_id, peer = %peer, replaced, "peer reconnected");
-            }
-        }
-        Ok(Membership::new(
-            Arc::clone(self),
-            session,
-            peer,
-            slot,
-            conn,
-            wake,
-        ))
     }
 
-    /// Ends `session` for `reason`: clears its queues, wakes its sockets, forgets it and
-    /// remembers its id. Returns `false` if it had already ended.
-    fn end_session(&self, session: &Arc<Session>, reason: EndReason) -> bool {
-        if !session.end(reason) {
-            return false;
-        }
+    /// One pass of the sweeper: ends idle and old sessions, forgets old ids (and with
+    /// Redis renews this node's heartbeat). Returns how many sessions it ended.
+    pub async fn sweep(&self) -> usize {
         let now = Instant::now();
-        {
-            let mut sessions = self.lock();
-            if sessions
-                .active
-                .get(&session.id)
-                .is_some_and(|active| Arc::ptr_eq(active, session))
-            {
-                sessions.active.remove(&session.id);
-            }
-            sessions.ended.insert(&session.id, now);
-        }
-        self.metrics.session_ended(reason);
-        tracing::info!(session = %session.id, reason = reason.as_str(), "session ended");
-        true
-    }
-
-    /// One pass of the sweeper at `now`: ends idle and old sessions, forgets old ids.
-    /// Returns how many sessions it ended.
-    pub fn sweep(&self, now: Instant) -> usize {
-        let candidates: Vec<Arc<Session>> = {
-            let mut sessions = self.lock();
-            let forgotten = sessions.ended.forget_expired(now);
-            if forgotten > 0 {
-                tracing::debug!(forgotten, "ended session ids forgotten");
-            }
-            sessions.active.values().cloned().collect()
-        };
         self.clients.sweep(now);
-        let mut ended = 0;
-        for session in candidates {
-            if let Some(reason) = session.expiry(now, self.limits.idle_timeout, self.limits.max_age)
-                && self.end_session(&session, reason)
-            {
-                ended += 1;
-            }
+        match &self.engine {
+            Engine::Memory(engine) => engine.sweep(now),
+            Engine::Redis(engine) => engine.sweep().await,
         }
-        ended
     }
 
-    /// Starts the sweeper: every `sweep_interval` it ends idle and old sessions and
-    /// forgets old ended ids. It stops on shutdown or when the hub is dropped.
+    /// Starts the sweeper (and with Redis this node's subscription): every
+    /// `sweep_interval` it ends idle and old sessions and forgets old ended ids. It stops
+    /// on shutdown or when the hub is dropped.
     pub fn spawn_sweeper(self: &Arc<Self>) -> JoinHandle<()> {
+        let tasks = match &self.engine {
+            Engine::Memory(_) => Vec::new(),
+            Engine::Redis(engine) => engine.spawn_tasks(),
+        };
         let hub: Weak<Hub> = Arc::downgrade(self);
         let period = self.limits.sweep_interval;
         tokio::spawn(async move {
@@ -424,21 +379,29 @@ impl Hub {
                 if hub.is_shutting_down() {
                     break;
                 }
-                hub.sweep(Instant::now());
+                hub.clients.sweep(Instant::now());
+                if let Engine::Memory(engine) = &hub.engine {
+                    engine.sweep(Instant::now());
+                }
+            }
+            for task in tasks {
+                task.abort();
             }
         })
     }
 
     /// Closes every live socket with 1001 and refuses new ones. Sessions are not ended:
-    /// for clients this is a drop, and they reconnect (to another instance).
+    /// for clients this is a drop, and they reconnect (to another node).
     pub fn shutdown(&self) {
-        if self.shutting_down.swap(true, Ordering::SeqCst) {
+        if self.core.shutting_down.swap(true, Ordering::SeqCst) {
             return;
         }
-        let sessions: Vec<Arc<Session>> = self.lock().active.values().cloned().collect();
-        tracing::info!(sessions = sessions.len(), "hub shutting down");
-        for session in sessions {
-            session.wake_all();
+        match &self.engine {
+            Engine::Memory(engine) => engine.wake_all(),
+            Engine::Redis(engine) => {
+                tracing::info!("hub shutting down");
+                engine.wake_all();
+            }
         }
     }
 
@@ -455,67 +418,90 @@ impl Hub {
     }
 
     pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::SeqCst)
+        self.core.is_shutting_down()
     }
 
-    /// Active sessions in memory (for metrics and tests).
-    pub fn session_count(&self) -> usize {
-        self.lock().active.len()
+    /// Active sessions (with Redis: on all nodes).
+    pub async fn session_count(&self) -> usize {
+        match &self.engine {
+            Engine::Memory(engine) => engine.session_count(),
+            Engine::Redis(engine) => engine.session_count().await,
+        }
     }
 
-    /// Ended ids remembered (for metrics and tests).
+    /// Ended ids remembered by the memory engine (Redis keeps them as keys with a TTL).
     pub fn ended_count(&self) -> usize {
-        self.lock().ended.len()
+        self.memory().map_or(0, |engine| engine.ended_count())
     }
 
     /// Sockets connected to `session_id` (0 if it is not active).
-    pub fn connected_count(&self, session_id: &SessionId) -> usize {
-        let session = self.lock().active.get(session_id).cloned();
-        session.map_or(0, |session| session.connected())
+    pub async fn connected_count(&self, session_id: &SessionId) -> usize {
+        match &self.engine {
+            Engine::Memory(engine) => engine.connected_count(session_id),
+            Engine::Redis(engine) => engine.connected_count(session_id).await,
+        }
     }
 
     /// Whether `peer` holds a live socket of the active session `session_id` (the proof a
     /// page gives for TURN credentials).
-    pub fn holds_socket(&self, session_id: &SessionId, peer: &PeerId) -> bool {
-        let session = self.lock().active.get(session_id).cloned();
-        session.is_some_and(|session| session.is_connected(peer))
+    pub async fn holds_socket(&self, session_id: &SessionId, peer: &PeerId) -> bool {
+        match &self.engine {
+            Engine::Memory(engine) => engine.holds_socket(session_id, peer),
+            Engine::Redis(engine) => engine.holds_socket(session_id, peer).await,
+        }
     }
 
     /// Frames and bytes queued in `session_id`, both directions (0 if it is not active).
-    pub fn queued(&self, session_id: &SessionId) -> (usize, usize) {
-        let session = self.lock().active.get(session_id).cloned();
-        session.map_or((0, 0), |session| session.queued())
+    pub async fn queued(&self, session_id: &SessionId) -> (usize, usize) {
+        match &self.engine {
+            Engine::Memory(engine) => engine.queued(session_id),
+            Engine::Redis(engine) => engine.queued(session_id).await,
+        }
     }
 
     /// Bytes all queues hold together, as counted against `max_queued_bytes`.
-    pub fn queued_bytes_total(&self) -> usize {
-        self.queue_budget.used()
+    pub async fn queued_bytes_total(&self) -> usize {
+        match &self.engine {
+            Engine::Memory(engine) => engine.queued_bytes_total(),
+            Engine::Redis(engine) => engine.queued_bytes_total().await,
+        }
     }
 
     /// The hub's counters (the socket edge bumps the ones it sees).
     pub fn metrics(&self) -> &HubMetrics {
-        &self.metrics
+        &self.core.metrics
     }
 
-    /// Every counter and gauge in the Prometheus text format.
-    pub fn render_metrics(&self) -> String {
-        let (sessions, ended_ids_remembered) = {
-            let sessions = self.lock();
-            let list: Vec<Arc<Session>> = sessions.active.values().cloned().collect();
-            (list, sessions.ended.len())
+    /// Every counter and gauge in the Prometheus text format. With Redis the session
+    /// gauges are this node's view of the whole cluster, the socket gauge this node's.
+    pub async fn render_metrics(&self) -> String {
+        let (gauges, extra) = match &self.engine {
+            Engine::Memory(engine) => {
+                let (sessions_active, queued_messages, queued_bytes, ended_ids_remembered) =
+                    engine.totals();
+                let gauges = Gauges {
+                    sessions_active,
+                    sockets_connected: self.live_socket_count(),
+                    queued_messages,
+                    queued_bytes,
+                    ended_ids_remembered,
+                };
+                (gauges, String::new())
+            }
+            Engine::Redis(engine) => {
+                let gauges = Gauges {
+                    sessions_active: engine.session_count().await,
+                    sockets_connected: self.live_socket_count(),
+                    queued_messages: 0,
+                    queued_bytes: engine.queued_bytes_total().await,
+                    ended_ids_remembered: 0,
+                };
+                let mut extra = String::new();
+                engine.render_metrics(&mut extra);
+                (gauges, extra)
+            }
         };
-        let (queued_messages, queued_bytes) = sessions
-            .iter()
-            .map(|session| session.queued())
-            .fold((0, 0), |(m, b), (sm, sb)| (m + sm, b + sb));
-        let gauges = Gauges {
-            sessions_active: sessions.len(),
-            sockets_connected: self.live_socket_count(),
-            queued_messages,
-            queued_bytes,
-            ended_ids_remembered,
-        };
-        metrics::render(&self.metrics, gauges)
+        metrics::render(self.metrics(), gauges) + &extra
     }
 
     /// Sockets being served, from upgrade to close (for metrics and tests).
@@ -576,6 +562,14 @@ mod tests {
     use super::*;
     use crate::protocol::Kind;
     use bytes::Bytes;
+    use memory::Member;
+
+    /// The hub and its memory engine, whose synchronous API these tests drive.
+    fn memory_hub(limits: HubLimits) -> (Arc<Hub>, Arc<MemoryEngine>) {
+        let hub = Hub::new(limits);
+        let engine = Arc::clone(hub.memory().expect("the default engine"));
+        (hub, engine)
+    }
 
     fn ids() -> (SessionId, PeerId, PeerId, PeerId) {
         (
@@ -586,7 +580,7 @@ mod tests {
         )
     }
 
-    fn frame(member: &Membership) -> Option<Bytes> {
+    fn frame(member: &Member) -> Option<Bytes> {
         match member.next_outbound() {
             Outbound::Frame { seq, text, .. } => {
                 member.delivered(seq);
@@ -638,14 +632,17 @@ mod tests {
 
     #[tokio::test]
     async fn frames_wait_for_the_other_peer_and_arrive_in_order() {
-        let hub = Hub::new(HubLimits::default());
+        let (_hub, mem) = memory_hub(HubLimits::default());
         let (id, a, b, _) = ids();
-        let alice = hub.join(id, a, None).unwrap();
+        let alice = mem.join(id, a, None).unwrap();
         for text in ["1", "2", "3"] {
-            let sent = alice.submit(Kind::Candidate, Bytes::from(text)).unwrap();
+            let sent = alice
+                .submit(Kind::Candidate, Bytes::from(text))
+                .unwrap()
+                .submitted;
             assert!(!sent.recipient_connected);
         }
-        let bob = hub.join(id, b, None).unwrap();
+        let bob = mem.join(id, b, None).unwrap();
         let got: Vec<Bytes> = std::iter::from_fn(|| frame(&bob)).collect();
         assert_eq!(got, ["1", "2", "3"]);
         assert_eq!(bob.next_outbound(), Outbound::Idle);
@@ -654,52 +651,52 @@ mod tests {
 
     #[tokio::test]
     async fn a_third_peer_is_refused_and_the_session_is_untouched() {
-        let hub = Hub::new(HubLimits::default());
+        let (_hub, mem) = memory_hub(HubLimits::default());
         let (id, a, b, c) = ids();
-        let alice = hub.join(id, a, None).unwrap();
-        let _bob = hub.join(id, b, None).unwrap();
+        let alice = mem.join(id, a, None).unwrap();
+        let _bob = mem.join(id, b, None).unwrap();
         alice.submit(Kind::Offer, Bytes::from("x")).unwrap();
-        assert_eq!(hub.join(id, c, None).unwrap_err(), JoinError::SessionFull);
-        assert_eq!(hub.connected_count(&id), 2);
+        assert_eq!(mem.join(id, c, None).unwrap_err(), JoinError::SessionFull);
+        assert_eq!(mem.connected_count(&id), 2);
     }
 
     #[tokio::test]
     async fn a_reconnect_replaces_the_old_socket_and_keeps_the_queue() {
-        let hub = Hub::new(HubLimits::default());
+        let (_hub, mem) = memory_hub(HubLimits::default());
         let (id, a, b, _) = ids();
-        let alice = hub.join(id, a, None).unwrap();
-        let old_bob = hub.join(id, b.clone(), None).unwrap();
+        let alice = mem.join(id, a, None).unwrap();
+        let old_bob = mem.join(id, b.clone(), None).unwrap();
         alice.submit(Kind::Offer, Bytes::from("offer")).unwrap();
-        let new_bob = hub.join(id, b, None).unwrap();
+        let new_bob = mem.join(id, b, None).unwrap();
         assert_eq!(old_bob.next_outbound(), Outbound::Replaced);
         drop(old_bob);
-        assert_eq!(hub.connected_count(&id), 2);
+        assert_eq!(mem.connected_count(&id), 2);
         assert_eq!(frame(&new_bob), Some(Bytes::from("offer")));
     }
 
     #[tokio::test]
     async fn hang_up_ends_the_session_and_its_id_stays_ended() {
-        let hub = Hub::new(HubLimits::default());
+        let (_hub, mem) = memory_hub(HubLimits::default());
         let (id, a, b, _) = ids();
-        let alice = hub.join(id, a.clone(), None).unwrap();
-        let bob = hub.join(id, b, None).unwrap();
+        let alice = mem.join(id, a.clone(), None).unwrap();
+        let bob = mem.join(id, b, None).unwrap();
         bob.submit(Kind::Offer, Bytes::from("x")).unwrap();
         assert!(alice.hang_up());
         assert_eq!(bob.next_outbound(), Outbound::Ended(EndReason::HangUp));
-        assert_eq!(hub.session_count(), 0);
-        assert_eq!(hub.join(id, a, None).unwrap_err(), JoinError::SessionEnded);
+        assert_eq!(mem.session_count(), 0);
+        assert_eq!(mem.join(id, a, None).unwrap_err(), JoinError::SessionEnded);
     }
 
     #[tokio::test]
     async fn a_dropped_socket_keeps_its_place() {
-        let hub = Hub::new(HubLimits::default());
+        let (_hub, mem) = memory_hub(HubLimits::default());
         let (id, a, b, c) = ids();
-        let alice = hub.join(id, a.clone(), None).unwrap();
-        let _bob = hub.join(id, b, None).unwrap();
+        let alice = mem.join(id, a.clone(), None).unwrap();
+        let _bob = mem.join(id, b, None).unwrap();
         drop(alice);
-        assert_eq!(hub.connected_count(&id), 1);
-        assert_eq!(hub.join(id, c, None).unwrap_err(), JoinError::SessionFull);
-        assert!(hub.join(id, a, None).is_ok());
+        assert_eq!(mem.connected_count(&id), 1);
+        assert_eq!(mem.join(id, c, None).unwrap_err(), JoinError::SessionFull);
+        assert!(mem.join(id, a, None).is_ok());
     }
 
     #[tokio::test]
@@ -709,51 +706,56 @@ mod tests {
             max_age: Duration::from_secs(100),
             ..HubLimits::default()
         };
-        let hub = Hub::new(limits);
+        let (_hub, mem) = memory_hub(limits);
         let (idle, a, b, _) = ids();
         let old = SessionId::from_random_bytes([2; 16]);
-        drop(hub.join(idle, a, None).unwrap());
-        let bob = hub.join(old, b, None).unwrap();
+        drop(mem.join(idle, a, None).unwrap());
+        let bob = mem.join(old, b, None).unwrap();
         let now = Instant::now();
-        assert_eq!(hub.sweep(now + Duration::from_secs(9)), 0);
-        assert_eq!(hub.sweep(now + Duration::from_secs(11)), 1);
-        assert_eq!(hub.session_count(), 1);
-        assert_eq!(hub.sweep(now + Duration::from_secs(101)), 1);
+        assert_eq!(mem.sweep(now + Duration::from_secs(9)), 0);
+        assert_eq!(mem.sweep(now + Duration::from_secs(11)), 1);
+        assert_eq!(mem.session_count(), 1);
+        assert_eq!(mem.sweep(now + Duration::from_secs(101)), 1);
         assert_eq!(bob.next_outbound(), Outbound::Ended(EndReason::MaxAge));
-        assert_eq!(hub.session_count(), 0);
-        assert_eq!(hub.ended_count(), 2);
+        assert_eq!(mem.session_count(), 0);
+        assert_eq!(mem.ended_count(), 2);
     }
 
     #[tokio::test]
     async fn shutdown_tells_sockets_and_refuses_new_ones_without_ending_sessions() {
-        let hub = Hub::new(HubLimits::default());
+        let (hub, mem) = memory_hub(HubLimits::default());
         let (id, a, b, _) = ids();
-        let alice = hub.join(id, a, None).unwrap();
+        let alice = mem.join(id, a, None).unwrap();
         hub.shutdown();
         assert_eq!(alice.next_outbound(), Outbound::ShuttingDown);
-        assert_eq!(hub.join(id, b, None).unwrap_err(), JoinError::ShuttingDown);
-        assert_eq!(hub.session_count(), 1);
+        assert_eq!(mem.join(id, b, None).unwrap_err(), JoinError::ShuttingDown);
+        assert_eq!(mem.session_count(), 1);
     }
 
     #[tokio::test]
     async fn the_hub_wide_queue_bound_refuses_past_it_across_sessions() {
-        let hub = Hub::new(HubLimits {
-            max_queued_bytes: 2 * (100 + queue::FRAME_OVERHEAD),
+        let (_hub, mem) = memory_hub(HubLimits {
+            max_queued_bytes: 2 * (100 + memory::queue::FRAME_OVERHEAD),
             ..HubLimits::default()
         });
         let (first, a, b, _) = ids();
         let second = SessionId::from_random_bytes([7; 16]);
-        let alice = hub.join(first, a, None).unwrap();
-        let bob = hub.join(second, b, None).unwrap();
+        let alice = mem.join(first, a, None).unwrap();
+        let bob = mem.join(second, b, None).unwrap();
         let text = Bytes::from(vec![b'x'; 100]);
         alice.submit(Kind::Offer, text.clone()).unwrap();
         bob.submit(Kind::Offer, text.clone()).unwrap();
         assert_eq!(
-            alice.submit(Kind::Candidate, Bytes::from("1")),
+            alice
+                .submit(Kind::Candidate, Bytes::from("1"))
+                .map(|decision| decision.submitted),
             Err(SubmitError::QueueFull)
         );
         assert!(alice.hang_up());
-        assert_eq!(hub.queued_bytes_total(), 100 + queue::FRAME_OVERHEAD);
+        assert_eq!(
+            mem.queued_bytes_total(),
+            100 + memory::queue::FRAME_OVERHEAD
+        );
         assert!(bob.submit(Kind::Candidate, Bytes::from("1")).is_ok());
     }
 
@@ -772,29 +774,29 @@ mod tests {
 
     #[tokio::test]
     async fn invalid_messages_are_counted_per_participant_across_reconnects() {
-        let hub = Hub::new(HubLimits::default());
+        let (_hub, mem) = memory_hub(HubLimits::default());
         let (id, a, _, _) = ids();
-        let first = hub.join(id, a.clone(), None).unwrap();
+        let first = mem.join(id, a.clone(), None).unwrap();
         assert_eq!(first.count_invalid(), 1);
         assert_eq!(first.count_invalid(), 2);
-        let second = hub.join(id, a, None).unwrap();
+        let second = mem.join(id, a, None).unwrap();
         drop(first);
         assert_eq!(second.count_invalid(), 3);
     }
 
     #[tokio::test]
     async fn new_sessions_beyond_the_bound_are_refused() {
-        let hub = Hub::new(HubLimits {
+        let (_hub, mem) = memory_hub(HubLimits {
             max_sessions: 1,
             ..HubLimits::default()
         });
         let (id, a, b, _) = ids();
-        let _alice = hub.join(id, a, None).unwrap();
+        let _alice = mem.join(id, a, None).unwrap();
         let other = SessionId::from_random_bytes([9; 16]);
         assert_eq!(
-            hub.join(other, b.clone(), None).unwrap_err(),
+            mem.join(other, b.clone(), None).unwrap_err(),
             JoinError::Overloaded
         );
-        assert!(hub.join(id, b, None).is_ok());
+        assert!(mem.join(id, b, None).is_ok());
     }
 }

@@ -82,7 +82,7 @@ pub fn router(
         .layer(axum::middleware::from_fn(cache_policy));
     let metrics = {
         let hub = Arc::clone(&hub);
-        move || async move { render_metrics(&hub, &connections) }
+        move || async move { render_metrics(&hub, &connections).await }
     };
     let pwa_files = Arc::new(pwa::PwaFiles::load(
         &config.site_root,
@@ -177,13 +177,16 @@ async fn cache_policy(
 }
 
 /// `GET /metrics`: the hub's and the accept loop's counters and gauges for Prometheus.
-fn render_metrics(hub: &Hub, connections: &listen::ConnectionStats) -> impl IntoResponse + use<> {
+async fn render_metrics(
+    hub: &Hub,
+    connections: &listen::ConnectionStats,
+) -> impl IntoResponse + use<> {
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        hub.render_metrics() + &connections.render(),
+        hub.render_metrics().await + &connections.render(),
     )
 }
 
@@ -196,6 +199,8 @@ pub enum ServeError {
     Tls(#[from] tls::TlsError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Redis(#[from] crate::hub::redis::RedisStartError),
 }
 
 /// Turns Nagle's algorithm off for a connection: signaling frames are small and each is
@@ -221,7 +226,11 @@ pub async fn serve(
         _ => None,
     };
     let trust = Arc::new(config.trust().map_err(ConfigError::from)?);
-    let hub = Hub::new(config.hub_limits());
+    let hub = match config.redis_settings() {
+        None => Hub::new(config.hub_limits()),
+        Some(settings) => Hub::with_redis(config.hub_limits(), settings).await?,
+    };
+    tracing::info!(engine = hub.engine_name(), "hub ready");
     hub.spawn_sweeper();
     let limits = config.connection_limits().fitted_to_open_files();
     let connections = listen::ConnectionStats::new(&limits);

@@ -42,16 +42,16 @@ async fn pair(server: &TestServer) -> (Client, Client) {
     let alice = server.connect(SESSION, ALICE).await;
     let bob = server.connect(SESSION, BOB).await;
     server
-        .wait_until("both are connected", |hub| {
-            hub.connected_count(&session_id()) == 2
+        .wait_until("both are connected", async |hub| {
+            hub.connected_count(&session_id()).await == 2
         })
         .await;
     (alice, bob)
 }
 
-#[tokio::test]
-async fn messages_are_relayed_both_ways_byte_for_byte_with_unknown_fields() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(messages_are_relayed_both_ways_byte_for_byte_with_unknown_fields);
+async fn messages_are_relayed_both_ways_byte_for_byte_with_unknown_fields(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     let (mut alice, mut bob) = pair(&server).await;
 
     let offer = r#"{ "sdp" : "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n", "from":"alice-0001","type":"offer", "sessionId":"123e4567-e89b-42d3-a456-426614174000","x-extra":{"keep":[1,2.50,"три"]} }"#;
@@ -74,17 +74,17 @@ async fn messages_are_relayed_both_ways_byte_for_byte_with_unknown_fields() {
     bob.expect_quiet(Duration::from_millis(100)).await;
 }
 
-#[tokio::test]
-async fn messages_sent_before_the_other_peer_joins_arrive_first_and_in_order() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(messages_sent_before_the_other_peer_joins_arrive_first_and_in_order);
+async fn messages_sent_before_the_other_peer_joins_arrive_first_and_in_order(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     let mut alice = server.connect(SESSION, ALICE).await;
     let sent: Vec<String> = (0..5).map(|n| candidate(ALICE, n)).collect();
     for text in &sent {
         alice.send(text).await;
     }
     server
-        .wait_until("five frames are queued", |hub| {
-            hub.queued(&session_id()).0 == 5
+        .wait_until("five frames are queued", async |hub| {
+            hub.queued(&session_id()).await.0 == 5
         })
         .await;
 
@@ -95,19 +95,19 @@ async fn messages_sent_before_the_other_peer_joins_arrive_first_and_in_order() {
     let newer = candidate(ALICE, 99);
     alice.send(&newer).await;
     assert_eq!(bob.recv().await, newer);
-    assert_eq!(server.hub.queued(&session_id()), (0, 0));
+    assert_eq!(server.hub.queued(&session_id()).await, (0, 0));
 }
 
-#[tokio::test]
-async fn a_third_participant_gets_session_full_and_the_session_is_untouched() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(a_third_participant_gets_session_full_and_the_session_is_untouched);
+async fn a_third_participant_gets_session_full_and_the_session_is_untouched(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     let (mut alice, mut bob) = pair(&server).await;
 
     let mut carol = server.connect(SESSION, CAROL).await;
     assert_eq!(carol.recv().await, SESSION_FULL);
     carol.expect_close(1008, "session full").await;
 
-    assert_eq!(server.hub.connected_count(&session_id()), 2);
+    assert_eq!(server.hub.connected_count(&session_id()).await, 2);
     let text = candidate(ALICE, 1);
     alice.send(&text).await;
     assert_eq!(bob.recv().await, text);
@@ -116,9 +116,9 @@ async fn a_third_participant_gets_session_full_and_the_session_is_untouched() {
     assert_eq!(alice.recv().await, text);
 }
 
-#[tokio::test]
-async fn a_bad_session_gets_bad_request_with_a_null_session_id_and_1008() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(a_bad_session_gets_bad_request_with_a_null_session_id_and_1008);
+async fn a_bad_session_gets_bad_request_with_a_null_session_id_and_1008(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     for query in [
         format!("session=not-a-uuid&peer={ALICE}"),
         format!("peer={ALICE}"),
@@ -131,12 +131,12 @@ async fn a_bad_session_gets_bad_request_with_a_null_session_id_and_1008() {
         assert_eq!(client.recv().await, BAD_REQUEST_NO_SESSION, "{query}");
         client.expect_close(1008, "bad link").await;
     }
-    assert_eq!(server.hub.session_count(), 0);
+    assert_eq!(server.hub.session_count().await, 0);
 }
 
-#[tokio::test]
-async fn a_bad_peer_gets_bad_request_naming_the_session_and_1008() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(a_bad_peer_gets_bad_request_naming_the_session_and_1008);
+async fn a_bad_peer_gets_bad_request_naming_the_session_and_1008(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     for query in [
         format!("session={SESSION}&peer=short"),
         format!("session={SESSION}"),
@@ -147,12 +147,12 @@ async fn a_bad_peer_gets_bad_request_naming_the_session_and_1008() {
         assert_eq!(client.recv().await, BAD_REQUEST, "{query}");
         client.expect_close(1008, "bad link").await;
     }
-    assert_eq!(server.hub.session_count(), 0);
+    assert_eq!(server.hub.session_count().await, 0);
 }
 
-#[tokio::test]
-async fn a_foreign_origin_gets_403_and_the_own_origin_is_allowed() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(a_foreign_origin_gets_403_and_the_own_origin_is_allowed);
+async fn a_foreign_origin_gets_403_and_the_own_origin_is_allowed(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     let own = format!("http://{}", server.addr);
     for foreign in [
         "http://evil.example",
@@ -166,7 +166,7 @@ async fn a_foreign_origin_gets_403_and_the_own_origin_is_allowed() {
             "{foreign}"
         );
     }
-    assert_eq!(server.hub.session_count(), 0);
+    assert_eq!(server.hub.session_count().await, 0);
 
     let mut alice = server
         .connect_with_origin(&own)
@@ -178,10 +178,11 @@ async fn a_foreign_origin_gets_403_and_the_own_origin_is_allowed() {
     assert_eq!(bob.recv().await, text);
 }
 
-#[tokio::test]
-async fn configured_origins_replace_the_own_origin() {
+on_both_engines!(configured_origins_replace_the_own_origin);
+async fn configured_origins_replace_the_own_origin(engine: Engine) {
     let server =
-        TestServer::start_with_origins(test_limits(), vec!["https://call.example".into()]).await;
+        TestServer::start_with_origins(engine, test_limits(), vec!["https://call.example".into()])
+            .await;
     let own = format!("http://{}", server.addr);
     assert_eq!(
         server.connect_with_origin(&own).await.err(),
@@ -195,9 +196,9 @@ async fn configured_origins_replace_the_own_origin() {
     );
 }
 
-#[tokio::test]
-async fn each_bad_message_gets_bad_message_and_the_call_goes_on() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(each_bad_message_gets_bad_message_and_the_call_goes_on);
+async fn each_bad_message_gets_bad_message_and_the_call_goes_on(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     let (mut alice, mut bob) = pair(&server).await;
     let bad = [
         "not json".to_owned(),
@@ -228,9 +229,9 @@ async fn each_bad_message_gets_bad_message_and_the_call_goes_on() {
     assert_eq!(alice.recv().await, text);
 }
 
-#[tokio::test]
-async fn a_message_naming_another_session_gets_signal_not_found() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(a_message_naming_another_session_gets_signal_not_found);
+async fn a_message_naming_another_session_gets_signal_not_found(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     let (mut alice, mut bob) = pair(&server).await;
     let other = r#"{"type":"offer","sessionId":"00000000-0000-4000-8000-000000000000","from":"alice-0001","sdp":"v=0"}"#;
     alice.send(other).await;
@@ -240,9 +241,9 @@ async fn a_message_naming_another_session_gets_signal_not_found() {
     assert_eq!(bob.recv().await, text);
 }
 
-#[tokio::test]
-async fn the_20th_invalid_message_gets_its_error_then_1008_and_is_a_drop() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(the_20th_invalid_message_gets_its_error_then_1008_and_is_a_drop);
+async fn the_20th_invalid_message_gets_its_error_then_1008_and_is_a_drop(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     let (mut alice, mut bob) = pair(&server).await;
     for _ in 0..19 {
         alice.send("nope").await;
@@ -259,8 +260,8 @@ async fn the_20th_invalid_message_gets_its_error_then_1008_and_is_a_drop() {
 
     // A drop, not a hang-up: Bob is not told, Alice keeps her place and her queue.
     server
-        .wait_until("alice has left", |hub| {
-            hub.connected_count(&session_id()) == 1
+        .wait_until("alice has left", async |hub| {
+            hub.connected_count(&session_id()).await == 1
         })
         .await;
     bob.expect_quiet(Duration::from_millis(100)).await;
@@ -270,9 +271,9 @@ async fn the_20th_invalid_message_gets_its_error_then_1008_and_is_a_drop() {
     assert_eq!(alice.recv().await, text);
 }
 
-#[tokio::test]
-async fn frames_up_to_64_kib_pass_and_larger_ones_are_bad_messages() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(frames_up_to_64_kib_pass_and_larger_ones_are_bad_messages);
+async fn frames_up_to_64_kib_pass_and_larger_ones_are_bad_messages(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     let (mut alice, mut bob) = pair(&server).await;
 
     let largest = offer_of_size(ALICE, 64 * 1024);
@@ -289,9 +290,9 @@ async fn frames_up_to_64_kib_pass_and_larger_ones_are_bad_messages() {
     assert_eq!(bob.recv().await, text);
 }
 
-#[tokio::test]
-async fn a_frame_beyond_1_mib_closes_with_1009() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(a_frame_beyond_1_mib_closes_with_1009);
+async fn a_frame_beyond_1_mib_closes_with_1009(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     let mut alice = server.connect(SESSION, ALICE).await;
     let too_big = offer_of_size(ALICE, 1024 * 1024 + 1);
     alice
@@ -302,21 +303,21 @@ async fn a_frame_beyond_1_mib_closes_with_1009() {
     alice.expect_close(1009, "frame too large").await;
     // A drop: the place is kept.
     server
-        .wait_until("alice has left", |hub| {
-            hub.connected_count(&session_id()) == 0
+        .wait_until("alice has left", async |hub| {
+            hub.connected_count(&session_id()).await == 0
         })
         .await;
-    assert_eq!(server.hub.session_count(), 1);
+    assert_eq!(server.hub.session_count().await, 1);
 }
 
-#[tokio::test]
-async fn a_reconnect_replaces_the_old_socket_with_4001() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(a_reconnect_replaces_the_old_socket_with_4001);
+async fn a_reconnect_replaces_the_old_socket_with_4001(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     let (mut alice, mut old_bob) = pair(&server).await;
 
     let mut bob = server.connect(SESSION, BOB).await;
     old_bob.expect_close(4001, "replaced").await;
-    assert_eq!(server.hub.connected_count(&session_id()), 2);
+    assert_eq!(server.hub.connected_count(&session_id()).await, 2);
 
     let text = candidate(ALICE, 1);
     alice.send(&text).await;
@@ -326,14 +327,14 @@ async fn a_reconnect_replaces_the_old_socket_with_4001() {
     assert_eq!(alice.recv().await, text);
 }
 
-#[tokio::test]
-async fn a_reconnect_first_receives_everything_queued_in_order() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(a_reconnect_first_receives_everything_queued_in_order);
+async fn a_reconnect_first_receives_everything_queued_in_order(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     let (mut alice, bob) = pair(&server).await;
     bob.drop_abruptly();
     server
-        .wait_until("bob has left", |hub| {
-            hub.connected_count(&session_id()) == 1
+        .wait_until("bob has left", async |hub| {
+            hub.connected_count(&session_id()).await == 1
         })
         .await;
 
@@ -342,8 +343,8 @@ async fn a_reconnect_first_receives_everything_queued_in_order() {
         alice.send(text).await;
     }
     server
-        .wait_until("ten frames are queued", |hub| {
-            hub.queued(&session_id()).0 == 10
+        .wait_until("ten frames are queued", async |hub| {
+            hub.queued(&session_id()).await.0 == 10
         })
         .await;
     let mut bob = server.connect(SESSION, BOB).await;
@@ -354,15 +355,15 @@ async fn a_reconnect_first_receives_everything_queued_in_order() {
     }
 }
 
-#[tokio::test]
-async fn closes_other_than_1000_are_drops_that_keep_place_and_queue() {
+on_both_engines!(closes_other_than_1000_are_drops_that_keep_place_and_queue);
+async fn closes_other_than_1000_are_drops_that_keep_place_and_queue(engine: Engine) {
     for close in [None, Some(1001), Some(4000)] {
-        let server = TestServer::start(test_limits()).await;
+        let server = TestServer::start_on(engine, test_limits()).await;
         let (mut alice, bob) = pair(&server).await;
         bob.close(close).await;
         server
-            .wait_until("bob has left", |hub| {
-                hub.connected_count(&session_id()) == 1
+            .wait_until("bob has left", async |hub| {
+                hub.connected_count(&session_id()).await == 1
             })
             .await;
         alice.expect_quiet(Duration::from_millis(100)).await;
@@ -370,7 +371,9 @@ async fn closes_other_than_1000_are_drops_that_keep_place_and_queue() {
         let text = candidate(ALICE, 1);
         alice.send(&text).await;
         server
-            .wait_until("a frame is queued", |hub| hub.queued(&session_id()).0 == 1)
+            .wait_until("a frame is queued", async |hub| {
+                hub.queued(&session_id()).await.0 == 1
+            })
             .await;
         let mut carol = server.connect(SESSION, CAROL).await;
         assert_eq!(carol.recv().await, SESSION_FULL, "{close:?}");
@@ -379,14 +382,14 @@ async fn closes_other_than_1000_are_drops_that_keep_place_and_queue() {
     }
 }
 
-#[tokio::test]
-async fn an_abrupt_tcp_close_is_a_drop() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(an_abrupt_tcp_close_is_a_drop);
+async fn an_abrupt_tcp_close_is_a_drop(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     let (mut alice, bob) = pair(&server).await;
     bob.drop_abruptly();
     server
-        .wait_until("bob has left", |hub| {
-            hub.connected_count(&session_id()) == 1
+        .wait_until("bob has left", async |hub| {
+            hub.connected_count(&session_id()).await == 1
         })
         .await;
     alice.expect_quiet(Duration::from_millis(100)).await;
@@ -396,50 +399,54 @@ async fn an_abrupt_tcp_close_is_a_drop() {
     assert_eq!(bob.recv().await, text);
 }
 
-#[tokio::test]
-async fn hang_up_ends_the_session_for_both_and_for_later_connections() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(hang_up_ends_the_session_for_both_and_for_later_connections);
+async fn hang_up_ends_the_session_for_both_and_for_later_connections(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     let (alice, mut bob) = pair(&server).await;
     alice.hang_up().await;
     assert_eq!(bob.recv().await, SESSION_ENDED);
     bob.expect_close(1000, "session ended").await;
-    assert_eq!(server.hub.session_count(), 0);
+    assert_eq!(server.hub.session_count().await, 0);
 
     for peer in [ALICE, BOB, CAROL] {
         let mut late = server.connect(SESSION, peer).await;
         assert_eq!(late.recv().await, SESSION_ENDED);
         late.expect_close(1000, "session ended").await;
     }
-    assert_eq!(server.hub.session_count(), 0);
+    assert_eq!(server.hub.session_count().await, 0);
 }
 
-#[tokio::test]
-async fn hang_up_clears_the_queue_of_an_absent_peer() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(hang_up_clears_the_queue_of_an_absent_peer);
+async fn hang_up_clears_the_queue_of_an_absent_peer(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     let mut alice = server.connect(SESSION, ALICE).await;
     alice.send(&candidate(ALICE, 1)).await;
     server
-        .wait_until("a frame is queued", |hub| hub.queued(&session_id()).0 == 1)
+        .wait_until("a frame is queued", async |hub| {
+            hub.queued(&session_id()).await.0 == 1
+        })
         .await;
     alice.hang_up().await;
     server
-        .wait_until("the session is gone", |hub| hub.session_count() == 0)
+        .wait_until("the session is gone", async |hub| {
+            hub.session_count().await == 0
+        })
         .await;
     let mut bob = server.connect(SESSION, BOB).await;
     assert_eq!(bob.recv().await, SESSION_ENDED);
     bob.expect_close(1000, "session ended").await;
 }
 
-#[tokio::test]
-async fn the_queue_holds_256_messages_and_queue_full_does_not_count_as_invalid() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(the_queue_holds_256_messages_and_queue_full_does_not_count_as_invalid);
+async fn the_queue_holds_256_messages_and_queue_full_does_not_count_as_invalid(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     let mut alice = server.connect(SESSION, ALICE).await;
     for n in 0..256 {
         alice.send(&candidate(ALICE, n)).await;
     }
     server
-        .wait_until("256 frames are queued", |hub| {
-            hub.queued(&session_id()).0 == 256
+        .wait_until("256 frames are queued", async |hub| {
+            hub.queued(&session_id()).await.0 == 256
         })
         .await;
     // 25 refusals: more than the 20 invalid messages that would close the socket.
@@ -457,9 +464,9 @@ async fn the_queue_holds_256_messages_and_queue_full_does_not_count_as_invalid()
     assert_eq!(bob.recv().await, later);
 }
 
-#[tokio::test]
-async fn the_queue_holds_512_kib_and_a_later_message_that_fits_is_stored() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(the_queue_holds_512_kib_and_a_later_message_that_fits_is_stored);
+async fn the_queue_holds_512_kib_and_a_later_message_that_fits_is_stored(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     let mut alice = server.connect(SESSION, ALICE).await;
     let big: Vec<String> = (0..7).map(|_| offer_of_size(ALICE, 64 * 1024)).collect();
     for text in &big {
@@ -468,8 +475,8 @@ async fn the_queue_holds_512_kib_and_a_later_message_that_fits_is_stored() {
     let fits = offer_of_size(ALICE, 60_000);
     alice.send(&fits).await;
     server
-        .wait_until("eight frames are queued", |hub| {
-            hub.queued(&session_id()) == (8, 7 * 64 * 1024 + 60_000)
+        .wait_until("eight frames are queued", async |hub| {
+            hub.queued(&session_id()).await == (8, 7 * 64 * 1024 + 60_000)
         })
         .await;
     // 5,536 bytes are left.
@@ -478,8 +485,8 @@ async fn the_queue_holds_512_kib_and_a_later_message_that_fits_is_stored() {
     let small = offer_of_size(ALICE, 5_536);
     alice.send(&small).await;
     server
-        .wait_until("nine frames are queued", |hub| {
-            hub.queued(&session_id()) == (9, 512 * 1024)
+        .wait_until("nine frames are queued", async |hub| {
+            hub.queued(&session_id()).await == (9, 512 * 1024)
         })
         .await;
     alice.send(&candidate(ALICE, 1)).await;
@@ -516,13 +523,16 @@ async fn connect_with_small_receive_buffer(server: &TestServer, peer: &str) -> C
     Client { ws }
 }
 
+on_both_engines!(a_recipient_that_stops_reading_gets_every_frame_in_order_when_it_reads_again);
+
 /// A recipient that stops reading: the hub's write to it cannot finish, so later frames
 /// wait in the queue (the sender's task writes straight to an idle socket, and hands over
 /// to the recipient's own task when the socket is full). When the recipient reads again,
 /// every frame arrives, once and in order: the recipient's task is woken as its socket
 /// drains (a lost wake-up would stall this test).
-#[tokio::test]
-async fn a_recipient_that_stops_reading_gets_every_frame_in_order_when_it_reads_again() {
+async fn a_recipient_that_stops_reading_gets_every_frame_in_order_when_it_reads_again(
+    engine: Engine,
+) {
     let limits = HubLimits {
         queue_messages: 10_000,
         queue_bytes: 64 << 20,
@@ -530,12 +540,12 @@ async fn a_recipient_that_stops_reading_gets_every_frame_in_order_when_it_reads_
         rate_burst: 10_000,
         ..test_limits()
     };
-    let server = TestServer::start(limits).await;
+    let server = TestServer::start_on(engine, limits).await;
     let mut alice = server.connect(SESSION, ALICE).await;
     let mut bob = connect_with_small_receive_buffer(&server, BOB).await;
     server
-        .wait_until("both are connected", |hub| {
-            hub.connected_count(&session_id()) == 2
+        .wait_until("both are connected", async |hub| {
+            hub.connected_count(&session_id()).await == 2
         })
         .await;
     let sent: Vec<String> = (0..300)
@@ -545,28 +555,31 @@ async fn a_recipient_that_stops_reading_gets_every_frame_in_order_when_it_reads_
         alice.send(text).await;
     }
     server
-        .wait_until("frames wait behind the full socket", |hub| {
-            hub.queued(&session_id()).0 > 10
+        .wait_until("frames wait behind the full socket", async |hub| {
+            hub.queued(&session_id()).await.0 > 10
         })
         .await;
     for (n, text) in sent.iter().enumerate() {
         assert!(&bob.recv().await == text, "frame {n} is not the {n}th sent");
     }
     server
-        .wait_until("the queue is empty", |hub| {
-            hub.queued(&session_id()) == (0, 0)
+        .wait_until("the queue is empty", async |hub| {
+            hub.queued(&session_id()).await == (0, 0)
         })
         .await;
     bob.expect_quiet(Duration::from_millis(100)).await;
 }
 
-#[tokio::test]
-async fn a_socket_over_its_rate_gets_rate_limited_which_does_not_count_as_invalid() {
-    let server = TestServer::start(HubLimits {
-        rate_per_second: 2,
-        rate_burst: 5,
-        ..test_limits()
-    })
+on_both_engines!(a_socket_over_its_rate_gets_rate_limited_which_does_not_count_as_invalid);
+async fn a_socket_over_its_rate_gets_rate_limited_which_does_not_count_as_invalid(engine: Engine) {
+    let server = TestServer::start_on(
+        engine,
+        HubLimits {
+            rate_per_second: 2,
+            rate_burst: 5,
+            ..test_limits()
+        },
+    )
     .await;
     let (mut alice, mut bob) = pair(&server).await;
     for n in 0..5 {
@@ -587,13 +600,16 @@ async fn a_socket_over_its_rate_gets_rate_limited_which_does_not_count_as_invali
     assert_eq!(bob.recv().await, text);
 }
 
-#[tokio::test]
-async fn the_default_rate_allows_a_burst_of_400() {
+on_both_engines!(the_default_rate_allows_a_burst_of_400);
+async fn the_default_rate_allows_a_burst_of_400(engine: Engine) {
     // A queue bound large enough that only the rate could refuse a message.
-    let server = TestServer::start(HubLimits {
-        queue_messages: 1000,
-        ..test_limits()
-    })
+    let server = TestServer::start_on(
+        engine,
+        HubLimits {
+            queue_messages: 1000,
+            ..test_limits()
+        },
+    )
     .await;
     let (mut alice, mut bob) = pair(&server).await;
     let reader = tokio::spawn(async move {
@@ -609,68 +625,87 @@ async fn the_default_rate_allows_a_burst_of_400() {
     alice.expect_quiet(Duration::from_millis(100)).await;
 }
 
-#[tokio::test]
-async fn an_idle_session_ends_and_its_id_stays_ended() {
-    let server = TestServer::start(HubLimits {
-        idle_timeout: Duration::from_millis(300),
-        ..test_limits()
-    })
+on_both_engines!(an_idle_session_ends_and_its_id_stays_ended);
+async fn an_idle_session_ends_and_its_id_stays_ended(engine: Engine) {
+    let server = TestServer::start_on(
+        engine,
+        HubLimits {
+            idle_timeout: Duration::from_millis(300),
+            ..test_limits()
+        },
+    )
     .await;
     let alice = server.connect(SESSION, ALICE).await;
-    alice.drop_abruptly();
     server
-        .wait_until("alice has left", |hub| {
-            hub.connected_count(&session_id()) == 0
+        .wait_until("alice has joined", async |hub| {
+            hub.connected_count(&session_id()).await == 1
         })
         .await;
-    assert_eq!(server.hub.session_count(), 1);
+    alice.drop_abruptly();
     server
-        .wait_until("the idle session is gone", |hub| hub.session_count() == 0)
+        .wait_until("alice has left", async |hub| {
+            hub.connected_count(&session_id()).await == 0
+        })
+        .await;
+    assert_eq!(server.hub.session_count().await, 1);
+    server
+        .wait_until("the idle session is gone", async |hub| {
+            hub.session_count().await == 0
+        })
         .await;
     let mut alice = server.connect(SESSION, ALICE).await;
     assert_eq!(alice.recv().await, SESSION_ENDED);
     alice.expect_close(1000, "session ended").await;
 }
 
-#[tokio::test]
-async fn a_connected_session_is_not_idle() {
-    let server = TestServer::start(HubLimits {
-        idle_timeout: Duration::from_millis(200),
-        ..test_limits()
-    })
+on_both_engines!(a_connected_session_is_not_idle);
+async fn a_connected_session_is_not_idle(engine: Engine) {
+    let server = TestServer::start_on(
+        engine,
+        HubLimits {
+            idle_timeout: Duration::from_millis(200),
+            ..test_limits()
+        },
+    )
     .await;
     let (mut alice, mut bob) = pair(&server).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(server.hub.session_count(), 1);
+    assert_eq!(server.hub.session_count().await, 1);
     let text = candidate(ALICE, 1);
     alice.send(&text).await;
     assert_eq!(bob.recv().await, text);
 }
 
-#[tokio::test]
-async fn a_session_ends_at_its_maximum_age() {
-    let server = TestServer::start(HubLimits {
-        max_age: Duration::from_millis(500),
-        ..test_limits()
-    })
+on_both_engines!(a_session_ends_at_its_maximum_age);
+async fn a_session_ends_at_its_maximum_age(engine: Engine) {
+    let server = TestServer::start_on(
+        engine,
+        HubLimits {
+            max_age: Duration::from_millis(500),
+            ..test_limits()
+        },
+    )
     .await;
     let (mut alice, mut bob) = pair(&server).await;
     assert_eq!(alice.recv().await, SESSION_ENDED);
     alice.expect_close(1000, "session ended").await;
     assert_eq!(bob.recv().await, SESSION_ENDED);
     bob.expect_close(1000, "session ended").await;
-    assert_eq!(server.hub.session_count(), 0);
+    assert_eq!(server.hub.session_count().await, 0);
     let mut late = server.connect(SESSION, ALICE).await;
     assert_eq!(late.recv().await, SESSION_ENDED);
 }
 
-#[tokio::test]
-async fn the_server_pings_and_a_silent_socket_is_dropped() {
-    let server = TestServer::start(HubLimits {
-        ping_interval: Duration::from_millis(100),
-        silence_timeout: Duration::from_millis(400),
-        ..test_limits()
-    })
+on_both_engines!(the_server_pings_and_a_silent_socket_is_dropped);
+async fn the_server_pings_and_a_silent_socket_is_dropped(engine: Engine) {
+    let server = TestServer::start_on(
+        engine,
+        HubLimits {
+            ping_interval: Duration::from_millis(100),
+            silence_timeout: Duration::from_millis(400),
+            ..test_limits()
+        },
+    )
     .await;
     let mut alice = server.connect(SESSION, ALICE).await;
 
@@ -687,16 +722,16 @@ async fn the_server_pings_and_a_silent_socket_is_dropped() {
         }
     }
     assert!(pings >= 4, "only {pings} pings");
-    assert_eq!(server.hub.connected_count(&session_id()), 1);
+    assert_eq!(server.hub.connected_count(&session_id()).await, 1);
 
     // Now Alice stops reading, so she answers no pings: after the silence she is dropped.
     server
-        .wait_until("alice is dropped", |hub| {
-            hub.connected_count(&session_id()) == 0
+        .wait_until("alice is dropped", async |hub| {
+            hub.connected_count(&session_id()).await == 0
         })
         .await;
     // A drop, not a hang-up: the session, Alice's place and her queue are kept.
-    assert_eq!(server.hub.session_count(), 1);
+    assert_eq!(server.hub.session_count().await, 1);
     let mut bob = server.connect(SESSION, BOB).await;
     bob.send(&candidate(BOB, 1)).await;
     let mut carol = server.connect(SESSION, CAROL).await;
@@ -706,31 +741,31 @@ async fn the_server_pings_and_a_silent_socket_is_dropped() {
     assert_eq!(alice.recv().await, candidate(BOB, 1));
 }
 
-#[tokio::test]
-async fn shutdown_closes_sockets_with_1001_and_keeps_sessions() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(shutdown_closes_sockets_with_1001_and_keeps_sessions);
+async fn shutdown_closes_sockets_with_1001_and_keeps_sessions(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     let (mut alice, mut bob) = pair(&server).await;
-    server.hub.shutdown();
+    server.shutdown();
     alice.expect_close(1001, "server shutting down").await;
     bob.expect_close(1001, "server shutting down").await;
-    tokio::time::timeout(PATIENCE, server.hub.sockets_closed())
+    tokio::time::timeout(PATIENCE, server.sockets_closed())
         .await
         .expect("all sockets closed");
-    assert_eq!(server.hub.live_socket_count(), 0);
-    assert_eq!(server.hub.session_count(), 1);
+    assert_eq!(server.live_socket_count(), 0);
+    assert_eq!(server.hub.session_count().await, 1);
 }
 
-#[tokio::test]
-async fn ended_sessions_leave_nothing_in_memory() {
-    let server = TestServer::start(test_limits()).await;
+on_both_engines!(ended_sessions_leave_nothing_in_memory);
+async fn ended_sessions_leave_nothing_in_memory(engine: Engine) {
+    let server = TestServer::start_on(engine, test_limits()).await;
     let mut ids = Vec::new();
     for n in 0..20u8 {
         let session = homecall::protocol::SessionId::from_random_bytes([n; 16]);
         let alice = server.connect(session.as_str(), ALICE).await;
         let mut bob = server.connect(session.as_str(), BOB).await;
         server
-            .wait_until("both are connected", |hub| {
-                hub.connected_count(&session) == 2
+            .wait_until("both are connected", async |hub| {
+                hub.connected_count(&session).await == 2
             })
             .await;
         alice.hang_up().await;
@@ -744,10 +779,18 @@ async fn ended_sessions_leave_nothing_in_memory() {
         ids.push(session);
     }
     server
-        .wait_until("every socket task has ended", |hub| {
-            hub.live_socket_count() == 0
+        .wait_until("every socket task has ended", async |_| {
+            server.live_socket_count() == 0
         })
         .await;
-    assert_eq!(server.hub.session_count(), 0);
-    assert_eq!(server.hub.ended_count(), 20);
+    assert_eq!(server.hub.session_count().await, 0);
+    assert_eq!(server.hub.queued_bytes_total().await, 0);
+    if engine == Engine::Memory {
+        assert_eq!(server.hub.ended_count(), 20);
+    }
+    // Every id stays ended (with Redis: on whichever node the socket lands).
+    for session in &ids {
+        let mut late = server.connect(session.as_str(), ALICE).await;
+        assert!(late.recv().await.contains("session_ended"));
+    }
 }

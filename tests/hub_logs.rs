@@ -20,8 +20,8 @@ async fn messages_are_logged_with_ids_type_size_and_outcome_but_never_their_cont
     let offer = r#"{"type":"offer","sessionId":"123e4567-e89b-42d3-a456-426614174000","from":"alice-0001","sdp":"SECRET-SDP c=IN IP4 203.0.113.7"}"#;
     alice.send(offer).await;
     server
-        .wait_until("the offer is queued", |hub| {
-            hub.queued(&session_id()).0 == 1
+        .wait_until("the offer is queued", async |hub| {
+            hub.queued(&session_id()).await.0 == 1
         })
         .await;
     let mut bob = server.connect(SESSION, BOB).await;

@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use homecall::hub::{DirectWrite, Hub, HubLimits, Membership, Outbound, SubmitError, WriteNow};
+use homecall::hub::memory::Member as Membership;
+use homecall::hub::{DirectWrite, Hub, HubLimits, Outbound, SubmitError, WriteNow};
 use homecall::protocol::{Kind, PeerId, SessionId};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -202,6 +203,8 @@ impl Model {
         let direct = writer.clone().map(|w| w as Arc<dyn DirectWrite>);
         let member = self
             .hub
+            .memory()
+            .expect("the memory engine")
             .join(self.session, peer, direct)
             .expect("a participant may always (re)join");
         // The new socket is woken at once (its queue is sent first) ...
@@ -259,7 +262,17 @@ impl Model {
             .iter()
             .find(|c| c.number == number)
             .expect("current conn");
-        let result = conn.member.submit(Kind::Candidate, text.clone());
+        // As the socket layer does: the decision may carry a direct write to perform.
+        let result = conn
+            .member
+            .submit(Kind::Candidate, text.clone())
+            .map(|decision| {
+                if let Some(direct) = decision.direct {
+                    let written = direct.writer().write_now(Kind::Candidate, &text);
+                    direct.settle(written);
+                }
+                decision.submitted
+            });
         let asked = recipient_writer.map(|w| w.take_asked()).unwrap_or_default();
         if expect_direct {
             assert_eq!(
@@ -317,7 +330,10 @@ impl Model {
         }
         let text = self.frame(p, 10);
         assert_eq!(
-            self.conns[p][at].member.submit(Kind::Candidate, text),
+            self.conns[p][at]
+                .member
+                .submit(Kind::Candidate, text)
+                .map(|decision| decision.submitted),
             Err(SubmitError::Replaced)
         );
     }
@@ -420,7 +436,10 @@ impl Model {
             }
         }
         assert_eq!(
-            self.hub.queued(&self.session),
+            self.hub
+                .memory()
+                .expect("the memory engine")
+                .queued(&self.session),
             self.totals(),
             "after {op:?}"
         );
@@ -455,7 +474,13 @@ impl Model {
                 self.finish(p, 0, Write::Confirmed);
             }
         }
-        assert_eq!(self.hub.queued(&self.session), (0, 0));
+        assert_eq!(
+            self.hub
+                .memory()
+                .expect("the memory engine")
+                .queued(&self.session),
+            (0, 0)
+        );
     }
 
     /// Each participant's receipts, read in connection order, are the other's accepted

@@ -25,9 +25,7 @@ use futures_util::stream::SplitStream;
 use tokio::time::Instant;
 
 use super::rate::RateLimiter;
-use super::{
-    DirectWrite, EndReason, Hub, HubLimits, JoinError, Membership, Outbound, SubmitError, Submitted,
-};
+use super::{DirectWrite, EndReason, Hub, HubLimits, JoinError, Membership, Outbound, SubmitError};
 use crate::protocol::{ErrorCode, Kind, PeerId, SessionId, Signal, close, validate_client_frame};
 use admission::Link;
 pub use admission::{SignalState, router};
@@ -62,7 +60,7 @@ async fn serve(socket: WebSocket, hub: Arc<Hub>, link: Link) {
         }
     };
     let writer: Arc<dyn DirectWrite> = sink.clone();
-    let member = match hub.join(session, peer, Some(writer)) {
+    let member = match hub.join(session, peer, Some(writer)).await {
         Ok(member) => member,
         Err(refused) => {
             let sid = Some(session.as_str());
@@ -80,6 +78,9 @@ async fn serve(socket: WebSocket, hub: Arc<Hub>, link: Link) {
                 }
                 JoinError::ShuttingDown => out.close(close::GOING_AWAY, "shutting down").await,
                 JoinError::Overloaded => out.close(close::TRY_AGAIN_LATER, "overloaded").await,
+                JoinError::Unavailable => {
+                    out.close(close::TRY_AGAIN_LATER, "try again later").await;
+                }
             }
             return;
         }
@@ -89,53 +90,53 @@ async fn serve(socket: WebSocket, hub: Arc<Hub>, link: Link) {
     let sid = Some(session.as_str());
     match ending {
         Ending::HangUp => {
-            let ended = member.hang_up();
+            let ended = member.hang_up().await;
             tracing::info!(ended, "participant hung up");
             out.drain().await;
         }
         Ending::ClientClosed => {
-            drop(member);
+            member.leave().await;
             tracing::info!("socket dropped by the client");
             out.drain().await;
         }
         Ending::Broken(reason) => {
-            drop(member);
+            member.leave().await;
             tracing::info!(reason, "socket dropped");
         }
         Ending::TooBig => {
-            drop(member);
+            member.leave().await;
             tracing::info!("socket dropped: frame beyond the hard limit");
             out.close(close::TOO_BIG, "frame too large").await;
         }
         Ending::TooManyInvalid => {
-            drop(member);
+            member.leave().await;
             tracing::info!("socket closed: too many invalid messages");
             out.close(close::POLICY, "too many invalid messages").await;
         }
         Ending::TooManyPings => {
-            drop(member);
+            member.leave().await;
             tracing::info!("socket closed: pings beyond its rate");
             out.close(close::POLICY, "too many pings").await;
         }
         Ending::TooManyLargeFrames => {
-            drop(member);
+            member.leave().await;
             tracing::info!("socket closed: too many sockets hold large frames");
             // Not waiting for the client's reply: the socket's grown buffer goes now.
             out.close_at_once(close::TRY_AGAIN_LATER, "too many large frames")
                 .await;
         }
         Ending::NotUtf8 => {
-            drop(member);
+            member.leave().await;
             tracing::info!("socket closed: a text frame that is not UTF-8");
             out.close(close::INVALID_PAYLOAD, "text is not UTF-8").await;
         }
         Ending::Replaced => {
-            drop(member);
+            member.leave().await;
             tracing::info!("socket replaced by a reconnect");
             out.close(close::REPLACED, "replaced").await;
         }
         Ending::Ended(reason) => {
-            drop(member);
+            member.leave().await;
             tracing::info!(
                 reason = reason.as_str(),
                 "telling the client the session ended"
@@ -144,8 +145,13 @@ async fn serve(socket: WebSocket, hub: Arc<Hub>, link: Link) {
             out.close(close::NORMAL, "session ended").await;
         }
         Ending::ShuttingDown => {
-            drop(member);
+            member.leave().await;
             out.close(close::GOING_AWAY, "server shutting down").await;
+        }
+        Ending::Unavailable => {
+            member.leave().await;
+            tracing::info!("socket closed: the hub's store is unavailable");
+            out.close(close::TRY_AGAIN_LATER, "try again later").await;
         }
     }
 }
@@ -172,6 +178,17 @@ enum Ending {
     Replaced,
     Ended(EndReason),
     ShuttingDown,
+    /// The engine's store could not take a frame: close 1013 (a drop; the client
+    /// reconnects and sends again).
+    Unavailable,
+}
+
+/// Why a client frame was not stored.
+enum Refused {
+    /// Answer with this error; the socket goes on.
+    Answer(ErrorCode),
+    /// The socket must end.
+    End(Ending),
 }
 
 /// A socket as its own task drives it, with the hub's limits.
@@ -348,9 +365,13 @@ impl Out<'_> {
                     ErrorCode::BadMessage
                 }
                 Some(Ok(Message::Text(text))) => {
-                    match self.accept(member, &mut rate, last_heard, &session, &peer, text) {
+                    match self
+                        .accept(member, &mut rate, last_heard, &session, &peer, text)
+                        .await
+                    {
                         Ok(()) => continue,
-                        Err(code) => code,
+                        Err(Refused::Answer(code)) => code,
+                        Err(Refused::End(ending)) => return ending,
                     }
                 }
             };
@@ -359,7 +380,7 @@ impl Out<'_> {
                 return Ending::Broken("error reply not sent");
             }
             if !matches!(refused, ErrorCode::QueueFull | ErrorCode::RateLimited)
-                && member.count_invalid() >= limits.max_invalid_messages
+                && member.count_invalid().await >= limits.max_invalid_messages
             {
                 return Ending::TooManyInvalid;
             }
@@ -371,7 +392,7 @@ impl Out<'_> {
     /// valid messages spend rate tokens (invalid ones are capped at 20 anyway), so
     /// `rate_limited` and `queue_full` always refuse valid messages (PROTOCOL.md §2).
     /// `now` is when the frame was read.
-    fn accept(
+    async fn accept(
         &self,
         member: &Membership,
         rate: &mut RateLimiter,
@@ -379,11 +400,11 @@ impl Out<'_> {
         session: &SessionId,
         peer: &PeerId,
         text: Utf8Bytes,
-    ) -> Result<(), ErrorCode> {
+    ) -> Result<(), Refused> {
         let size = text.len();
         if size > self.limits.max_message_bytes {
             log_rejected("unknown", size, ErrorCode::BadMessage);
-            return Err(ErrorCode::BadMessage);
+            return Err(Refused::Answer(ErrorCode::BadMessage));
         }
         let kind = match validate_client_frame(text.as_str(), session, peer) {
             Ok(kind) => kind,
@@ -391,63 +412,76 @@ impl Out<'_> {
                 let code = rejection.code();
                 let kind = claimed_kind(text.as_str());
                 tracing::info!(kind, size, outcome = code.as_str(), why = %rejection, "message rejected");
-                return Err(code);
+                return Err(Refused::Answer(code));
             }
         };
         if !rate.try_take(now) {
             log_rejected(kind.as_str(), size, ErrorCode::RateLimited);
-            return Err(ErrorCode::RateLimited);
+            return Err(Refused::Answer(ErrorCode::RateLimited));
         }
-        let logged = |submitted: &Submitted| {
-            let outcome = if submitted.recipient_connected {
-                "accepted"
-            } else {
-                "queued"
-            };
-            tracing::info!(
-                kind = kind.as_str(),
-                size,
-                outcome,
-                waiting = submitted.waiting,
-                "message accepted"
-            );
-        };
         // Copied into an allocation of its own: the received text may be a slice of a
         // large read buffer (after a large refused frame), which a queued slice would pin.
         let text = Bytes::copy_from_slice(text.as_bytes());
-        match member.submit_then(kind, text, logged) {
-            Ok(_) => Ok(()),
+        let decision = match member.submit(kind, text.clone()).await {
+            Ok(decision) => decision,
             Err(SubmitError::QueueFull) => {
                 log_rejected(kind.as_str(), size, ErrorCode::QueueFull);
-                Err(ErrorCode::QueueFull)
+                return Err(Refused::Answer(ErrorCode::QueueFull));
             }
             // The loop learns why from `next_outbound` and closes accordingly.
             Err(refused @ (SubmitError::Ended | SubmitError::Replaced)) => {
                 tracing::info!(kind = kind.as_str(), size, outcome = %refused, "message dropped");
-                Ok(())
+                return Ok(());
             }
+            Err(SubmitError::Unavailable) => {
+                tracing::info!(
+                    kind = kind.as_str(),
+                    size,
+                    outcome = "unavailable",
+                    "message not stored"
+                );
+                return Err(Refused::End(Ending::Unavailable));
+            }
+        };
+        let outcome = if decision.submitted.recipient_connected {
+            "accepted"
+        } else {
+            "queued"
+        };
+        tracing::info!(
+            kind = kind.as_str(),
+            size,
+            outcome,
+            waiting = decision.submitted.waiting,
+            "message accepted"
+        );
+        // The engine decided the recipient's socket is idle: write to it now, from here.
+        if let Some(direct) = decision.direct {
+            let written = direct.writer().write_now(kind, &text);
+            direct.settle(written);
         }
+        Ok(())
     }
 
     /// Writes every frame queued for this client, oldest first; `Some` when the socket
     /// must end instead.
     async fn flush_outbound(&mut self, member: &Membership) -> Option<Ending> {
         loop {
-            match member.next_outbound() {
+            match member.next_outbound().await {
                 Outbound::Idle => return None,
                 Outbound::Frame { seq, kind, text } => {
                     let size = text.len();
                     let Ok(text) = Utf8Bytes::try_from(text) else {
                         // Cannot happen: only text frames are queued. Skip rather than stall.
                         tracing::error!(kind = kind.as_str(), size, "queued frame is not UTF-8");
-                        member.delivered(seq);
+                        member.delivered(seq).await;
                         continue;
                     };
                     if let Err(error) = self.send(Message::Text(text)).await {
                         tracing::info!(kind = kind.as_str(), size, outcome = "kept", %error, "delivery failed");
                         return Some(Ending::Broken("delivery failed"));
                     }
-                    member.delivered(seq);
+                    member.delivered(seq).await;
                     log_delivered(kind, size);
                 }
                 Outbound::FinishWrite { seq, kind, size } => {
@@ -455,7 +489,7 @@ impl Out<'_> {
                         tracing::info!(kind = kind.as_str(), size, outcome = "kept", %error, "delivery failed");
                         return Some(Ending::Broken("delivery failed"));
                     }
-                    member.delivered(seq);
+                    member.delivered(seq).await;
                     log_delivered(kind, size);
                 }
                 Outbound::Replaced => return Some(Ending::Replaced),

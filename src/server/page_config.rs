@@ -112,7 +112,7 @@ async fn credentials_allowed(state: &PageConfigState, proof: &Proof) -> Result<(
     };
     let deadline = Instant::now() + SOCKET_WAIT;
     loop {
-        if state.hub.holds_socket(&session, &peer) {
+        if state.hub.holds_socket(&session, &peer).await {
             return Ok(());
         }
         if Instant::now() >= deadline {

@@ -1,5 +1,9 @@
-//! A `/signal` server on port 0 (shut down on `Drop`) and a real WebSocket client.
+//! A `/signal` server on port 0 (shut down on `Drop`) and a real WebSocket client. With
+//! the Redis engine the server is two nodes sharing a `redis-server` of its own, and each
+//! new connection goes to the other node.
 #![allow(dead_code)]
+
+pub mod redis_server;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -41,26 +45,181 @@ pub fn test_limits() -> HubLimits {
     }
 }
 
-pub struct TestServer {
-    pub addr: SocketAddr,
-    pub hub: Arc<Hub>,
+/// Which engine a [`TestServer`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// One process, the in-memory hub.
+    Memory,
+    /// Two nodes sharing one Redis; connections alternate between them.
+    Redis,
+}
+
+/// Runs a test case once per engine: `on_both_engines!(name)` before `async fn
+/// name(engine: Engine)` makes the tests `name::memory` and `name::redis`.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn memory() {
+                super::$name($crate::common::Engine::Memory).await
+            }
+            #[tokio::test]
+            async fn redis() {
+                super::$name($crate::common::Engine::Redis).await
+            }
+        }
+    )*};
+}
+
+/// One node: its hub and the task serving it.
+struct Node {
+    addr: SocketAddr,
+    hub: Arc<Hub>,
     server: JoinHandle<()>,
     sweeper: JoinHandle<()>,
 }
 
+pub struct TestServer {
+    /// The first node's address (the only one with the memory engine).
+    pub addr: SocketAddr,
+    /// The first node's hub: with Redis its session queries see the whole cluster.
+    pub hub: Arc<Hub>,
+    nodes: Vec<Node>,
+    next: std::sync::atomic::AtomicUsize,
+    pub redis: Option<redis_server::RedisServer>,
+}
+
 impl TestServer {
     pub async fn start(limits: HubLimits) -> Self {
-        Self::start_with_origins(limits, Vec::new()).await
+        Self::start_on(Engine::Memory, limits).await
     }
 
-    pub async fn start_with_origins(limits: HubLimits, allowed_origins: Vec<String>) -> Self {
+    pub async fn start_on(engine: Engine, limits: HubLimits) -> Self {
+        Self::start_with_origins(engine, limits, Vec::new()).await
+    }
+
+    pub async fn start_with_origins(
+        engine: Engine,
+        limits: HubLimits,
+        allowed_origins: Vec<String>,
+    ) -> Self {
+        let (redis, count) = match engine {
+            Engine::Memory => (None, 1),
+            Engine::Redis => (Some(redis_server::RedisServer::start().await), 2),
+        };
+        let mut nodes = Vec::new();
+        for _ in 0..count {
+            let hub = match &redis {
+                None => Hub::new(limits.clone()),
+                Some(redis) => Hub::with_redis(limits.clone(), redis.settings())
+                    .await
+                    .expect("a node connects to redis"),
+            };
+            nodes.push(Node::start(hub, &allowed_origins).await);
+        }
+        Self {
+            addr: nodes[0].addr,
+            hub: Arc::clone(&nodes[0].hub),
+            nodes,
+            next: std::sync::atomic::AtomicUsize::new(0),
+            redis,
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        if self.redis.is_some() {
+            Engine::Redis
+        } else {
+            Engine::Memory
+        }
+    }
+
+    /// The node the next connection goes to: the other one each time.
+    fn next_addr(&self) -> SocketAddr {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.nodes[n % self.nodes.len()].addr
+    }
+
+    /// A `/signal` URL on the next node (see [`Self::next_addr`]).
+    pub fn url(&self, query: &str) -> String {
+        format!("ws://{}/signal?{query}", self.next_addr())
+    }
+
+    /// Shuts every node down (sockets close with 1001).
+    pub fn shutdown(&self) {
+        for node in &self.nodes {
+            node.hub.shutdown();
+        }
+    }
+
+    /// Resolves when no node has a socket left.
+    pub async fn sockets_closed(&self) {
+        for node in &self.nodes {
+            node.hub.sockets_closed().await;
+        }
+    }
+
+    /// Sockets served by all nodes.
+    pub fn live_socket_count(&self) -> u64 {
+        self.nodes
+            .iter()
+            .map(|node| node.hub.live_socket_count())
+            .sum()
+    }
+
+    /// Connects `peer` to `session`.
+    pub async fn connect(&self, session: &str, peer: &str) -> Client {
+        self.connect_query(&format!("session={session}&peer={peer}"))
+            .await
+    }
+
+    pub async fn connect_query(&self, query: &str) -> Client {
+        let (ws, response) = tokio_tungstenite::connect_async(self.url(query))
+            .await
+            .expect("websocket upgrade");
+        assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+        Client { ws }
+    }
+
+    /// Tries an upgrade with an `Origin` header: `Ok` on 101, else the HTTP status.
+    /// Always on the first node, whose address a test's own origin names.
+    pub async fn connect_with_origin(&self, origin: &str) -> Result<Client, StatusCode> {
+        let mut request = format!("ws://{}/signal?session={SESSION}&peer={ALICE}", self.addr)
+            .into_client_request()
+            .expect("request");
+        request.headers_mut().insert(
+            "origin",
+            HeaderValue::from_str(origin).expect("origin header"),
+        );
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(Client { ws }),
+            Err(tungstenite::Error::Http(response)) => Err(response.status()),
+            Err(other) => panic!("unexpected upgrade failure: {other}"),
+        }
+    }
+
+    /// Waits until `check` holds, or fails the test.
+    pub async fn wait_until(&self, what: &str, check: impl AsyncFn(&Hub) -> bool) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while !check(&self.hub).await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting until {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Node {
+    async fn start(hub: Arc<Hub>, allowed_origins: &[String]) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
-        let hub = Hub::new(limits);
         let sweeper = hub.spawn_sweeper();
-        let trust = Trust::new(Vec::new(), &[], &allowed_origins, false).expect("origins");
+        let trust = Trust::new(Vec::new(), &[], allowed_origins, false).expect("origins");
         let app = router(SignalState {
             hub: Arc::clone(&hub),
             trust: Arc::new(trust),
@@ -80,60 +239,15 @@ impl TestServer {
             sweeper,
         }
     }
-
-    pub fn url(&self, query: &str) -> String {
-        format!("ws://{}/signal?{query}", self.addr)
-    }
-
-    /// Connects `peer` to `session`.
-    pub async fn connect(&self, session: &str, peer: &str) -> Client {
-        self.connect_query(&format!("session={session}&peer={peer}"))
-            .await
-    }
-
-    pub async fn connect_query(&self, query: &str) -> Client {
-        let (ws, response) = tokio_tungstenite::connect_async(self.url(query))
-            .await
-            .expect("websocket upgrade");
-        assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
-        Client { ws }
-    }
-
-    /// Tries an upgrade with an `Origin` header: `Ok` on 101, else the HTTP status.
-    pub async fn connect_with_origin(&self, origin: &str) -> Result<Client, StatusCode> {
-        let mut request = self
-            .url(&format!("session={SESSION}&peer={ALICE}"))
-            .into_client_request()
-            .expect("request");
-        request.headers_mut().insert(
-            "origin",
-            HeaderValue::from_str(origin).expect("origin header"),
-        );
-        match tokio_tungstenite::connect_async(request).await {
-            Ok((ws, _)) => Ok(Client { ws }),
-            Err(tungstenite::Error::Http(response)) => Err(response.status()),
-            Err(other) => panic!("unexpected upgrade failure: {other}"),
-        }
-    }
-
-    /// Waits until `check` holds, or fails the test.
-    pub async fn wait_until(&self, what: &str, check: impl Fn(&Hub) -> bool) {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while !check(&self.hub) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting until {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        self.hub.shutdown();
-        self.sweeper.abort();
-        self.server.abort();
+        for node in &self.nodes {
+            node.hub.shutdown();
+            node.sweeper.abort();
+            node.server.abort();
+        }
     }
 }
 

@@ -93,7 +93,10 @@ async fn upgrade(
     }
     let hub = Arc::clone(&state.hub);
     let ip = state.trust.client_ip(peer_addr, &headers);
-    let ticket = match hub.admit(ip, link.as_ref().ok().map(|(session, _)| session)) {
+    let ticket = match hub
+        .admit(ip, link.as_ref().ok().map(|(session, _)| session))
+        .await
+    {
         Ok(ticket) => ticket,
         Err(refused) => {
             // The address itself is not logged: it is the user's.

@@ -1,10 +1,12 @@
-//! One session: two participant slots, their queues, and the handle a socket holds.
+//! One session of the memory engine: two participant slots, their queues, and the handle
+//! a socket holds.
 //!
 //! Owns: the session's state behind its own small std mutex (never held across `.await`),
 //! joining a slot, replacing a participant's socket, routing a frame into the other slot's
-//! queue and then either writing it straight to an idle recipient ([`super::direct`]) or
-//! waking that slot's socket, and detaching a socket on a drop. Must not touch the hub's
-//! session map (it asks [`Hub`] to end a session) or any transport type.
+//! queue and deciding whether the socket layer may write it straight to an idle recipient
+//! (a [`DirectTicket`] in the decision) or that slot's socket is woken, and detaching a
+//! socket on a drop. Must not touch the engine's session map (it asks [`MemoryEngine`] to
+//! end a session), perform any write, or name any transport type.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -12,31 +14,11 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::Hub;
-use super::direct::{DirectWrite, WriteNow};
+use super::MemoryEngine;
 use super::queue::{QueueBudget, QueueFull, SessionQueues, SlotIndex};
+use crate::hub::direct::{DirectWrite, WriteNow};
+use crate::hub::engine::{Decision, EndReason, Outbound, SubmitError, Submitted};
 use crate::protocol::{Kind, PeerId, SessionId};
-
-/// Why a session ended (PROTOCOL.md §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndReason {
-    /// A participant closed its socket with 1000.
-    HangUp,
-    /// Nobody was connected for the idle timeout.
-    IdleTimeout,
-    /// The session reached its maximum age.
-    MaxAge,
-}
-
-impl EndReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndReason::HangUp => "hang_up",
-            EndReason::IdleTimeout => "idle_timeout",
-            EndReason::MaxAge => "max_age",
-        }
-    }
-}
 
 /// A live socket in a slot: its number (to tell a replaced socket from the current one),
 /// the wake-up its task waits on, and its write half for direct writes, if it offers one.
@@ -278,61 +260,18 @@ impl Session {
     }
 }
 
-/// A socket's membership in a session, returned by [`Hub::join`]. The socket task holds
-/// it for the socket's life; dropping it is a drop (the participant keeps its place and
-/// queue), [`Membership::hang_up`] ends the session.
+/// A socket's membership in a memory session, returned by [`MemoryEngine::join`]. The
+/// socket task holds it (inside the engine-neutral `Membership`) for the socket's life;
+/// dropping it is a drop (the participant keeps its place and queue),
+/// [`Member::hang_up`] ends the session.
 #[derive(Debug)]
-pub struct Membership {
-    hub: Arc<Hub>,
+pub struct Member {
+    engine: Arc<MemoryEngine>,
     session: Arc<Session>,
     peer: PeerId,
     slot: SlotIndex,
     conn: u64,
     wake: Arc<Notify>,
-}
-
-/// What a socket task should do next for its client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outbound {
-    /// Send this frame (the oldest queued for this participant), then call
-    /// [`Membership::delivered`] with its `seq`.
-    Frame { seq: u64, kind: Kind, text: Bytes },
-    /// The other participant's task started writing frame `seq` to this socket but could
-    /// not finish at once ([`WriteNow::FlushOwed`]): finish the write (flush), then call
-    /// [`Membership::delivered`] with `seq`.
-    FinishWrite { seq: u64, kind: Kind, size: usize },
-    /// Nothing to send: wait for [`Membership::changed`] or the client.
-    Idle,
-    /// The same peer connected again elsewhere: close with 4001 `replaced`.
-    Replaced,
-    /// The session ended: send `session_ended` and close with 1000.
-    Ended(EndReason),
-    /// The hub is shutting down: close with 1001.
-    ShuttingDown,
-}
-
-/// A frame the hub stored for the other participant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Submitted {
-    /// Whether the other participant has a socket now (the frame was written to it, or
-    /// it is woken to send the frame).
-    pub recipient_connected: bool,
-    /// How many frames wait for the other participant, this one included.
-    pub waiting: usize,
-}
-
-/// Why a valid frame was not stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SubmitError {
-    /// The session's queue bound was reached: answer `queue_full`.
-    #[error("the session's signal queue is full")]
-    QueueFull,
-    /// The session has ended; the socket learns it from [`Membership::next_outbound`].
-    #[error("the session has ended")]
-    Ended,
-    /// This socket was replaced by a newer one of the same peer.
-    #[error("this socket was replaced")]
-    Replaced,
 }
 
 impl From<QueueFull> for SubmitError {
@@ -341,98 +280,30 @@ impl From<QueueFull> for SubmitError {
     }
 }
 
-impl Membership {
-    pub(crate) fn new(
-        hub: Arc<Hub>,
-        session: Arc<Session>,
-        peer: PeerId,
-        slot: SlotIndex,
-        conn: u64,
-        wake: Arc<Notify>,
-    ) -> Self {
-        Self {
-            hub,
-            session,
-            peer,
-            slot,
-            conn,
-            wake,
-        }
+/// The decision to write one frame straight to the recipient's idle socket: the socket
+/// layer calls [`DirectWrite::write_now`] on [`Self::writer`] (outside every session
+/// lock), then hands the outcome back with [`Self::settle`]. The session only decides;
+/// it never calls the writer itself.
+#[derive(Debug)]
+pub struct DirectTicket {
+    engine: Arc<MemoryEngine>,
+    session: Arc<Session>,
+    to: SlotIndex,
+    claim: Claim,
+    writer: Arc<dyn DirectWrite>,
+}
+
+impl DirectTicket {
+    /// The recipient's write half.
+    pub fn writer(&self) -> &dyn DirectWrite {
+        &*self.writer
     }
 
-    pub fn session_id(&self) -> &SessionId {
-        &self.session.id
-    }
-
-    pub fn peer_id(&self) -> &PeerId {
-        &self.peer
-    }
-
-    /// The hub's counters.
-    pub fn metrics(&self) -> &super::metrics::HubMetrics {
-        self.hub.metrics()
-    }
-
-    /// A place for this socket's read buffer, grown by a large frame (see
-    /// [`Hub::large_frame_place`]).
-    pub(crate) fn large_frame_place(&self) -> Option<super::LargeFramePlace> {
-        self.hub.large_frame_place()
-    }
-
-    fn other(&self) -> SlotIndex {
-        1 - self.slot
-    }
-
-    /// Stores a valid frame (its original text) for the other participant, then writes it
-    /// straight to the other participant's socket if that socket is idle, or else wakes
-    /// that socket's task to send it. Either way the frame goes through the queue first
-    /// and leaves it only once written, so the order per direction is always kept.
-    pub fn submit(&self, kind: Kind, text: Bytes) -> Result<Submitted, SubmitError> {
-        self.submit_then(kind, text, |_| {})
-    }
-
-    /// [`Self::submit`], calling `stored` once the frame is stored and before any direct
-    /// write, so that what it logs comes before the recipient's delivery.
-    pub fn submit_then(
-        &self,
-        kind: Kind,
-        text: Bytes,
-        stored: impl FnOnce(&Submitted),
-    ) -> Result<Submitted, SubmitError> {
-        let to = self.other();
-        let (submitted, direct) = {
-            let mut state = self.session.lock();
-            if state.ended.is_some() {
-                return Err(SubmitError::Ended);
-            }
-            if !state.is_current(self.slot, self.conn) {
-                return Err(SubmitError::Replaced);
-            }
-            let waiting = state.queues.push(to, kind, text.clone())?;
-            let recipient_connected = state.slots[to].conn.is_some();
-            let direct = state.claim_direct_write(to, waiting);
-            if direct.is_none() {
-                state.wake(to);
-            }
-            self.hub.metrics().accepted(recipient_connected);
-            let submitted = Submitted {
-                recipient_connected,
-                waiting,
-            };
-            (submitted, direct)
-        };
-        stored(&submitted);
-        if let Some((writer, claim)) = direct {
-            // Outside the session lock: the write touches the recipient's socket.
-            let written = writer.write_now(kind, &text);
-            self.settle_direct_write(to, claim, written);
-        }
-        Ok(submitted)
-    }
-
-    /// Records how a direct write to `to`'s socket ended.
-    fn settle_direct_write(&self, to: SlotIndex, claim: Claim, written: WriteNow) {
+    /// Records how the direct write ended.
+    pub fn settle(self, written: WriteNow) {
         let mut state = self.session.lock();
+        let to = self.to;
+        let claim = self.claim;
         if state.slots[to].claim != Some(claim) {
             // The socket was replaced or dropped, or the session ended, meanwhile: the
             // frame (if still queued) is the next socket's to send.
@@ -442,7 +313,7 @@ impl Membership {
             WriteNow::Written => {
                 state.slots[to].claim = None;
                 if state.queues.remove_front(to, claim.seq) {
-                    self.hub.metrics().delivered();
+                    self.engine.metrics().delivered();
                 }
                 if state.queues.front(to).is_some() {
                     state.wake(to);
@@ -461,6 +332,76 @@ impl Membership {
             }
         }
     }
+}
+
+impl Member {
+    pub(crate) fn new(
+        engine: Arc<MemoryEngine>,
+        session: Arc<Session>,
+        peer: PeerId,
+        slot: SlotIndex,
+        conn: u64,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            engine,
+            session,
+            peer,
+            slot,
+            conn,
+            wake,
+        }
+    }
+
+    pub fn session_id(&self) -> &SessionId {
+        &self.session.id
+    }
+
+    pub fn peer_id(&self) -> &PeerId {
+        &self.peer
+    }
+
+    fn other(&self) -> SlotIndex {
+        1 - self.slot
+    }
+
+    /// Stores a valid frame (its original text) for the other participant. The decision
+    /// carries a direct write when the other participant's socket is idle (the socket
+    /// layer performs it); otherwise that socket's task is woken to send the frame.
+    /// Either way the frame goes through the queue first and leaves it only once
+    /// written, so the order per direction is always kept.
+    pub fn submit(&self, kind: Kind, text: Bytes) -> Result<Decision, SubmitError> {
+        let to = self.other();
+        let mut state = self.session.lock();
+        if state.ended.is_some() {
+            return Err(SubmitError::Ended);
+        }
+        if !state.is_current(self.slot, self.conn) {
+            return Err(SubmitError::Replaced);
+        }
+        let waiting = state.queues.push(to, kind, text)?;
+        let recipient_connected = state.slots[to].conn.is_some();
+        let direct = state
+            .claim_direct_write(to, waiting)
+            .map(|(writer, claim)| DirectTicket {
+                engine: Arc::clone(&self.engine),
+                session: Arc::clone(&self.session),
+                to,
+                claim,
+                writer,
+            });
+        if direct.is_none() {
+            state.wake(to);
+        }
+        self.engine.metrics().accepted(recipient_connected);
+        Ok(Decision {
+            submitted: Submitted {
+                recipient_connected,
+                waiting,
+            },
+            direct,
+        })
+    }
 
     /// The next thing to do for this socket's client. A frame stays queued until
     /// [`Self::delivered`], so a socket that breaks while writing loses nothing.
@@ -472,7 +413,7 @@ impl Membership {
         if !state.is_current(self.slot, self.conn) {
             return Outbound::Replaced;
         }
-        if self.hub.is_shutting_down() {
+        if self.engine.is_shutting_down() {
             return Outbound::ShuttingDown;
         }
         match state.slots[self.slot].claim {
@@ -517,7 +458,7 @@ impl Membership {
             slot.claim = None;
         }
         if state.queues.remove_front(self.slot, seq) {
-            self.hub.metrics().delivered();
+            self.engine.metrics().delivered();
         }
     }
 
@@ -535,11 +476,11 @@ impl Membership {
             let state = self.session.lock();
             state.ended.is_none() && state.is_current(self.slot, self.conn)
         };
-        current && self.hub.end_session(&self.session, EndReason::HangUp)
+        current && self.engine.end_session(&self.session, EndReason::HangUp)
     }
 }
 
-impl Drop for Membership {
+impl Drop for Member {
     /// A drop: the socket leaves its slot, the participant keeps its place and queue.
     fn drop(&mut self) {
         let mut state = self.session.lock();

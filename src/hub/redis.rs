@@ -1,0 +1,767 @@
+//! The Redis engine: the hub's rules kept in one Redis that any number of nodes share, so
+//! that the two participants of a call, and a reconnect of either, may land on any node.
+//!
+//! Owns: the hub's state in Redis (see `redis/prelude.lua` for the keys), changed only by
+//! the Lua scripts in `redis/*.lua`, each one atomic step (join, submit, poll with its
+//! acknowledgement, leave, hang-up, the sweep with this node's heartbeat); Redis `TIME`
+//! is the one clock. This node's sockets wait on local wake-ups ([`wake`]) that a per-node
+//! pub/sub channel triggers; the channel only wakes, the streams hold the frames. Must not
+//! touch any transport type or log a relayed message.
+//!
+//! Guarantees (PROTOCOL.md §3, §4 across nodes): a frame leaves its recipient's stream
+//! only after the current socket wrote it (at-least-once, never reordered); a replaced
+//! socket's generation no longer matches, so it can neither deliver nor acknowledge; a
+//! node whose heartbeat stops has its sockets counted as dropped by the others.
+//!
+//! - [`wake`]: this node's subscription and the local sockets it wakes.
+
+mod wake;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script, Value};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::engine::{Decision, EndReason, JoinError, Outbound, SubmitError, Submitted};
+use super::metrics::{HubMetrics, write_family};
+use super::{Core, HubLimits};
+use crate::protocol::{Kind, PeerId, SessionId};
+use wake::Wakes;
+
+/// How often a node renews its heartbeat (and sweeps), at most.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+/// A node whose heartbeat is this old counts as dead: its sockets are dropped.
+const HEARTBEAT_TTL: Duration = Duration::from_secs(3);
+/// Frames one poll reads at most.
+const POLL_BATCH: usize = 32;
+/// Sessions one sweep ends at most (the next sweep takes the rest).
+const SWEEP_BATCH: usize = 200;
+/// A command that takes longer counts as failed (Redis down or overloaded).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How the engine reaches Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSettings {
+    /// `redis://host:port/db`.
+    pub url: String,
+    /// Prepended to every key and channel, so that several deployments can share one
+    /// Redis.
+    pub prefix: String,
+}
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisStartError {
+    #[error("bad Redis URL: {0}")]
+    Url(#[source] redis::RedisError),
+    #[error("cannot reach Redis: {0}")]
+    Connect(#[source] redis::RedisError),
+}
+
+struct Scripts {
+    join: Script,
+    submit: Script,
+    poll: Script,
+    leave: Script,
+    hang_up: Script,
+    sweep: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        const PRELUDE: &str = include_str!("redis/prelude.lua");
+        let script = |body: &str| Script::new(&format!("{PRELUDE}\n{body}"));
+        Self {
+            join: script(include_str!("redis/join.lua")),
+            submit: script(include_str!("redis/submit.lua")),
+            poll: script(include_str!("redis/poll.lua")),
+            leave: script(include_str!("redis/leave.lua")),
+            hang_up: script(include_str!("redis/hang_up.lua")),
+            sweep: script(include_str!("redis/sweep.lua")),
+        }
+    }
+}
+
+/// The engine's own counters, for `/metrics`.
+#[derive(Debug, Default)]
+struct RedisStats {
+    commands: AtomicU64,
+    errors: AtomicU64,
+    micros: AtomicU64,
+}
+
+/// This node's view of the shared hub.
+pub struct RedisEngine {
+    limits: HubLimits,
+    core: Arc<Core>,
+    settings: RedisSettings,
+    client: redis::Client,
+    conn: ConnectionManager,
+    scripts: Scripts,
+    /// This node's id: random per process, so a restarted node is a new one.
+    node: String,
+    wakes: Wakes,
+    /// The last command reached Redis.
+    reachable: AtomicBool,
+    /// Bumped when this node finds the others had counted it dead (its heartbeat was
+    /// late): the sockets it held before no longer hold their slots, and are closed.
+    epoch: AtomicU64,
+    stats: RedisStats,
+}
+
+impl std::fmt::Debug for RedisEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisEngine")
+            .field("node", &self.node)
+            .field("prefix", &self.settings.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A script's answer, read field by field.
+struct Reply(VecDeque<Value>);
+
+impl Reply {
+    fn text(&mut self) -> String {
+        match self.0.pop_front() {
+            Some(Value::BulkString(bytes)) => String::from_utf8(bytes).unwrap_or_default(),
+            Some(Value::SimpleString(text)) => text,
+            Some(Value::Int(n)) => n.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    fn bytes(&mut self) -> Bytes {
+        match self.0.pop_front() {
+            Some(Value::BulkString(bytes)) => Bytes::from(bytes),
+            _ => Bytes::new(),
+        }
+    }
+
+    fn int(&mut self) -> u64 {
+        match self.0.pop_front() {
+            Some(Value::Int(n)) => u64::try_from(n).unwrap_or(0),
+            Some(Value::BulkString(bytes)) => std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl redis::FromRedisValue for Reply {
+    fn from_redis_value(value: &Value) -> redis::RedisResult<Self> {
+        match value {
+            Value::Array(items) => Ok(Reply(items.iter().cloned().collect())),
+            other => Ok(Reply(VecDeque::from([other.clone()]))),
+        }
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn kind_code(kind: Kind) -> &'static str {
+    kind.as_str()
+}
+
+fn kind_of(code: &str) -> Kind {
+    match code {
+        "offer" => Kind::Offer,
+        "answer" => Kind::Answer,
+        "error" => Kind::Error,
+        _ => Kind::Candidate,
+    }
+}
+
+impl RedisEngine {
+    /// Connects to Redis (failing if it cannot be reached now) and returns the engine;
+    /// [`Self::spawn_tasks`] starts its subscription and heartbeat.
+    pub async fn connect(
+        settings: RedisSettings,
+        limits: HubLimits,
+        core: Arc<Core>,
+    ) -> Result<Arc<Self>, RedisStartError> {
+        let client = redis::Client::open(settings.url.as_str()).map_err(RedisStartError::Url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(COMMAND_TIMEOUT)
+            .set_response_timeout(COMMAND_TIMEOUT)
+            .set_number_of_retries(1)
+            .set_max_delay(1000);
+        let conn = ConnectionManager::new_with_config(client.clone(), config)
+            .await
+            .map_err(RedisStartError::Connect)?;
+        let node = uuid::Uuid::new_v4().simple().to_string();
+        tracing::info!(node = %node, "hub engine: redis");
+        Ok(Arc::new(Self {
+            limits,
+            core,
+            settings,
+            client,
+            conn,
+            scripts: Scripts::new(),
+            node,
+            wakes: Wakes::default(),
+            reachable: AtomicBool::new(true),
+            epoch: AtomicU64::new(0),
+            stats: RedisStats::default(),
+        }))
+    }
+
+    /// This node's id (in logs and in Redis).
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn metrics(&self) -> &HubMetrics {
+        &self.core.metrics
+    }
+
+    /// Whether this node can serve: its Redis connection answers and its subscription is
+    /// up (a load balancer takes a node that is not out).
+    pub fn is_ready(&self) -> bool {
+        self.reachable.load(Ordering::Acquire) && self.wakes.is_subscribed()
+    }
+
+    /// Runs one command or script, counting it, its time and its failure.
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        what: &'static str,
+        invocation: impl AsyncFnOnce(&mut ConnectionManager) -> redis::RedisResult<T>,
+    ) -> redis::RedisResult<T> {
+        let started = std::time::Instant::now();
+        let mut conn = self.conn.clone();
+        let result = invocation(&mut conn).await;
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.stats.commands.fetch_add(1, Ordering::Relaxed);
+        self.stats.micros.fetch_add(micros, Ordering::Relaxed);
+        match &result {
+            Ok(_) => self.reachable.store(true, Ordering::Release),
+            Err(error) => {
+                self.stats.errors.fetch_add(1, Ordering::Relaxed);
+                self.reachable.store(false, Ordering::Release);
+                tracing::warn!(what, %error, "redis command failed");
+            }
+        }
+        result
+    }
+
+    /// Whether `id` names neither an active nor an ended session (for the per-address
+    /// budget of new sessions). `false` if Redis cannot tell: the join will refuse then.
+    pub async fn is_new_session(&self, id: &SessionId) -> bool {
+        let (s, e) = (self.key("s:", id), self.key("e:", id));
+        let exists: redis::RedisResult<(bool, bool)> = self
+            .run("exists", async |conn| {
+                redis::pipe().exists(&s).exists(&e).query_async(conn).await
+            })
+            .await;
+        matches!(exists, Ok((false, false)))
+    }
+
+    fn key(&self, kind: &str, id: &SessionId) -> String {
+        format!("{}{kind}{}", self.settings.prefix, id.as_str())
+    }
+
+    /// Joins `peer` to `session_id` (one script: two slots, a third refused, a reconnect
+    /// replacing the old socket wherever it lives).
+    pub async fn join(
+        self: &Arc<Self>,
+        session_id: SessionId,
+        peer: PeerId,
+    ) -> Result<Member, JoinError> {
+        if self.core.is_shutting_down() {
+            return Err(JoinError::ShuttingDown);
+        }
+        let limits = &self.limits;
+        let mut reply: Reply = self
+            .run("join", async |conn| {
+                self.scripts
+                    .join
+                    .arg(&self.settings.prefix)
+                    .arg(session_id.as_str())
+                    .arg(peer.as_str())
+                    .arg(&self.node)
+                    .arg(limits.max_sessions)
+                    .arg(millis(limits.idle_timeout))
+                    .arg(millis(limits.max_age))
+                    .invoke_async(conn)
+                    .await
+            })
+            .await
+            .map_err(|_| JoinError::Unavailable)?;
+        match reply.text().as_str() {
+            "ok" => {}
+            "ended" => return Err(JoinError::SessionEnded),
+            "full" => {
+                tracing::info!(session = %session_id, peer = %peer, "third participant refused");
+                return Err(JoinError::SessionFull);
+            }
+            "overloaded" => return Err(JoinError::Overloaded),
+            _ => return Err(JoinError::Unavailable),
+        }
+        let slot = reply.int() as u8;
+        let generation = reply.int();
+        let (created, new_participant, replaced) =
+            (reply.int() == 1, reply.int() == 1, reply.int() == 1);
+        if created {
+            self.metrics().session_started();
+            tracing::info!(session = %session_id, peer = %peer, "session started");
+        } else if new_participant {
+            tracing::info!(session = %session_id, peer = %peer, "peer joined");
+        } else {
+            tracing::info!(session = %session_id, peer = %peer, replaced, "peer reconnected");
+        }
+        let wake = self.wakes.register(session_id, slot, generation);
+        // Queued frames are sent first: the socket polls at once.
+        wake.notify_one();
+        Ok(Member {
+            engine: Arc::clone(self),
+            session: session_id,
+            peer,
+            slot,
+            generation,
+            epoch: self.epoch.load(Ordering::Acquire),
+            wake,
+            cursor: Mutex::new(Cursor::default()),
+            left: AtomicBool::new(false),
+        })
+    }
+
+    /// Starts this node's subscription and its heartbeat-and-sweep loop.
+    pub fn spawn_tasks(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
+        let subscriber = tokio::spawn(wake::subscribe(
+            Arc::downgrade(self),
+            self.client.clone(),
+            format!("{}w:{}", self.settings.prefix, self.node),
+        ));
+        let weak = Arc::downgrade(self);
+        let period = self.limits.sweep_interval.min(HEARTBEAT_EVERY);
+        let sweeper = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Some(engine) = weak.upgrade() else { break };
+                if engine.core.is_shutting_down() {
+                    break;
+                }
+                engine.sweep().await;
+            }
+        });
+        vec![subscriber, sweeper]
+    }
+
+    /// Renews this node's heartbeat and runs one pass of the shared sweeper; returns how
+    /// many sessions it ended.
+    pub async fn sweep(&self) -> usize {
+        let limits = &self.limits;
+        let reply: redis::RedisResult<Reply> = self
+            .run("sweep", async |conn| {
+                self.scripts
+                    .sweep
+                    .arg(&self.settings.prefix)
+                    .arg(&self.node)
+                    .arg(millis(HEARTBEAT_TTL))
+                    .arg(millis(limits.ended_ttl))
+                    .arg(millis(limits.idle_timeout))
+                    .arg(millis(limits.max_age))
+                    .arg(SWEEP_BATCH)
+                    .invoke_async(conn)
+                    .await
+            })
+            .await;
+        let Ok(mut reply) = reply else { return 0 };
+        let registered = reply.int() == 1;
+        if !registered && self.wakes.was_registered() {
+            // The others counted this node dead: its sockets lost their slots.
+            tracing::warn!(node = %self.node, "this node's heartbeat was late; closing its sockets");
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+            self.wakes.wake_all();
+        }
+        self.wakes.mark_registered();
+        let dropped = reply.int();
+        if dropped > 0 {
+            tracing::info!(dropped, "sockets of a dead node counted as dropped");
+        }
+        let mut ended = 0;
+        while !reply.is_empty() {
+            let session = reply.text();
+            let reason = EndReason::parse(&reply.text()).unwrap_or(EndReason::IdleTimeout);
+            self.metrics().session_ended(reason);
+            tracing::info!(session = %session, reason = reason.as_str(), "session ended");
+            ended += 1;
+        }
+        ended
+    }
+
+    /// Wakes every socket of this node (shutdown, or a catch-up after a resubscribe).
+    pub(super) fn wake_all(&self) {
+        self.wakes.wake_all();
+    }
+
+    async fn hash_fields(&self, id: &SessionId, fields: &[&str]) -> Vec<Option<String>> {
+        let key = self.key("s:", id);
+        self.run("hmget", async |conn| {
+            redis::cmd("HMGET")
+                .arg(&key)
+                .arg(fields)
+                .query_async(conn)
+                .await
+        })
+        .await
+        .unwrap_or_default()
+    }
+
+    pub async fn connected_count(&self, id: &SessionId) -> usize {
+        self.hash_fields(id, &["n0", "n1"])
+            .await
+            .iter()
+            .filter(|node| node.as_deref().is_some_and(|n| !n.is_empty()))
+            .count()
+    }
+
+    pub async fn holds_socket(&self, id: &SessionId, peer: &PeerId) -> bool {
+        let fields = self.hash_fields(id, &["p0", "p1", "n0", "n1"]).await;
+        (0..2).any(|slot| {
+            fields.get(slot).and_then(Option::as_deref) == Some(peer.as_str())
+                && fields
+                    .get(slot + 2)
+                    .and_then(Option::as_deref)
+                    .is_some_and(|n| !n.is_empty())
+        })
+    }
+
+    pub async fn queued(&self, id: &SessionId) -> (usize, usize) {
+        let fields = self.hash_fields(id, &["qm", "qb"]).await;
+        let number = |i: usize| {
+            fields
+                .get(i)
+                .and_then(Option::as_deref)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (number(0), number(1))
+    }
+
+    pub async fn session_count(&self) -> usize {
+        let key = format!("{}active", self.settings.prefix);
+        self.run("zcard", async |conn| conn.zcard(&key).await)
+            .await
+            .unwrap_or(0)
+    }
+
+    pub async fn queued_bytes_total(&self) -> usize {
+        let key = format!("{}qbytes", self.settings.prefix);
+        let bytes: Option<i64> = self
+            .run("get", async |conn| conn.get(&key).await)
+            .await
+            .unwrap_or(None);
+        bytes.and_then(|b| usize::try_from(b).ok()).unwrap_or(0)
+    }
+
+    /// The engine's lines for `/metrics`.
+    pub fn render_metrics(&self, out: &mut String) {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        write_family(
+            out,
+            "homecall_redis_commands_total",
+            "counter",
+            "Scripts and commands this node sent to Redis.",
+            &[("", read(&self.stats.commands))],
+        );
+        write_family(
+            out,
+            "homecall_redis_errors_total",
+            "counter",
+            "Redis commands that failed or timed out.",
+            &[("", read(&self.stats.errors))],
+        );
+        write_family(
+            out,
+            "homecall_redis_command_microseconds_total",
+            "counter",
+            "Time spent waiting for Redis, over all commands.",
+            &[("", read(&self.stats.micros))],
+        );
+        write_family(
+            out,
+            "homecall_redis_ready",
+            "gauge",
+            "1 while Redis answers and this node's subscription is up.",
+            &[("", u64::from(self.is_ready()))],
+        );
+    }
+}
+
+/// What a socket has read from its stream and written.
+#[derive(Debug, Default)]
+struct Cursor {
+    /// Frames read by the last poll, not yet handed out.
+    read: VecDeque<(u64, Kind, Bytes)>,
+    /// The newest seq read from the stream (the next poll reads after it).
+    read_through: u64,
+    /// The newest seq written to the client and not yet acknowledged in Redis.
+    written_through: u64,
+}
+
+/// A socket's membership in a Redis session.
+#[derive(Debug)]
+pub struct Member {
+    engine: Arc<RedisEngine>,
+    session: SessionId,
+    peer: PeerId,
+    slot: u8,
+    /// The slot's generation this socket got at join: the fence against a replaced socket.
+    generation: u64,
+    /// The engine's epoch at join (see [`RedisEngine::epoch`]).
+    epoch: u64,
+    wake: Arc<Notify>,
+    cursor: Mutex<Cursor>,
+    left: AtomicBool,
+}
+
+impl Member {
+    pub fn session_id(&self) -> &SessionId {
+        &self.session
+    }
+
+    pub fn peer_id(&self) -> &PeerId {
+        &self.peer
+    }
+
+    fn cursor(&self) -> std::sync::MutexGuard<'_, Cursor> {
+        self.cursor.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stores a valid frame in the other participant's stream (one script: the bounds,
+    /// the append and the recipient node's wake-up).
+    pub async fn submit(&self, kind: Kind, text: Bytes) -> Result<Decision, SubmitError> {
+        let engine = &self.engine;
+        let limits = &engine.limits;
+        let mut reply: Reply = engine
+            .run("submit", async |conn| {
+                engine
+                    .scripts
+                    .submit
+                    .arg(&engine.settings.prefix)
+                    .arg(self.session.as_str())
+                    .arg(self.slot)
+                    .arg(self.generation)
+                    .arg(kind_code(kind))
+                    .arg(text.as_ref())
+                    .arg(limits.queue_messages)
+                    .arg(limits.queue_bytes)
+                    .arg(limits.max_queued_bytes)
+                    .arg(millis(limits.max_age))
+                    .invoke_async(conn)
+                    .await
+            })
+            .await
+            .map_err(|_| SubmitError::Unavailable)?;
+        match reply.text().as_str() {
+            "ok" => {}
+            "ended" => return Err(SubmitError::Ended),
+            "replaced" => return Err(SubmitError::Replaced),
+            "full" => return Err(SubmitError::QueueFull),
+            _ => return Err(SubmitError::Unavailable),
+        }
+        let recipient_connected = reply.int() == 1;
+        let waiting = usize::try_from(reply.int()).unwrap_or(usize::MAX);
+        engine.metrics().accepted(recipient_connected);
+        Ok(Decision {
+            submitted: Submitted {
+                recipient_connected,
+                waiting,
+            },
+            direct: None,
+        })
+    }
+
+    /// The next frame for this socket, or why it must close. Reads the stream (one
+    /// script, which also acknowledges what was written since the last read) only when
+    /// nothing read earlier is left to hand out.
+    pub async fn next_outbound(&self) -> Outbound {
+        let engine = &self.engine;
+        if engine.core.is_shutting_down() || engine.epoch.load(Ordering::Acquire) != self.epoch {
+            return Outbound::ShuttingDown;
+        }
+        let (ack, after) = {
+            let mut cursor = self.cursor();
+            if let Some((seq, kind, text)) = cursor.read.pop_front() {
+                return Outbound::Frame { seq, kind, text };
+            }
+            (cursor.written_through, cursor.read_through)
+        };
+        let reply: redis::RedisResult<Reply> = engine
+            .run("poll", async |conn| {
+                engine
+                    .scripts
+                    .poll
+                    .arg(&engine.settings.prefix)
+                    .arg(self.session.as_str())
+                    .arg(self.slot)
+                    .arg(self.generation)
+                    .arg(ack)
+                    .arg(after)
+                    .arg(POLL_BATCH)
+                    .invoke_async(conn)
+                    .await
+            })
+            .await;
+        // Redis unreachable: nothing to send now. The subscription breaks too, and its
+        // resubscription wakes every socket to catch up.
+        let Ok(mut reply) = reply else {
+            return Outbound::Idle;
+        };
+        match reply.text().as_str() {
+            "ok" => {}
+            "replaced" => return Outbound::Replaced,
+            "ended" => {
+                return Outbound::Ended(
+                    EndReason::parse(&reply.text()).unwrap_or(EndReason::IdleTimeout),
+                );
+            }
+            _ => return Outbound::Idle,
+        }
+        let acked = reply.int();
+        for _ in 0..acked {
+            engine.metrics().delivered();
+        }
+        let mut cursor = self.cursor();
+        if cursor.written_through == ack {
+            cursor.written_through = 0;
+        }
+        while !reply.is_empty() {
+            let seq = reply.int();
+            let kind = kind_of(&reply.text());
+            let text = reply.bytes();
+            cursor.read_through = cursor.read_through.max(seq);
+            cursor.read.push_back((seq, kind, text));
+        }
+        match cursor.read.pop_front() {
+            Some((seq, kind, text)) => Outbound::Frame { seq, kind, text },
+            None => Outbound::Idle,
+        }
+    }
+
+    /// The frame `seq` was written to the client; the next poll (or the leave)
+    /// acknowledges it in Redis.
+    pub fn delivered(&self, seq: u64) {
+        let mut cursor = self.cursor();
+        cursor.written_through = cursor.written_through.max(seq);
+    }
+
+    pub async fn count_invalid(&self) -> u32 {
+        let key = self.engine.key("s:", &self.session);
+        let field = format!("i{}", self.slot);
+        self.engine
+            .run("hincrby", async |conn| conn.hincr(&key, &field, 1).await)
+            .await
+            .unwrap_or(0)
+    }
+
+    pub async fn changed(&self) {
+        self.wake.notified().await;
+    }
+
+    /// The participant closed with 1000: ends the session for both, wherever they are.
+    pub async fn hang_up(self) -> bool {
+        let engine = &self.engine;
+        let ended: bool = engine
+            .run("hang_up", async |conn| {
+                engine
+                    .scripts
+                    .hang_up
+                    .arg(&engine.settings.prefix)
+                    .arg(self.session.as_str())
+                    .arg(self.slot)
+                    .arg(self.generation)
+                    .arg(millis(engine.limits.ended_ttl))
+                    .invoke_async(conn)
+                    .await
+            })
+            .await
+            .unwrap_or(false);
+        if ended {
+            engine.metrics().session_ended(EndReason::HangUp);
+            tracing::info!(session = %self.session, reason = "hang_up", "session ended");
+        }
+        self.left.store(true, Ordering::Release);
+        ended
+    }
+
+    /// A drop: acknowledges what this socket wrote and frees its slot.
+    pub async fn leave(self) {
+        self.leave_now().await;
+    }
+
+    async fn leave_now(&self) {
+        if self.left.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let ack = self.cursor().written_through;
+        self.engine
+            .leave_slot(self.session, self.slot, self.generation, ack)
+            .await;
+    }
+}
+
+impl RedisEngine {
+    /// Frees `slot` of `session` if `generation` still holds it, after acknowledging the
+    /// frames it wrote up to seq `ack`.
+    async fn leave_slot(&self, session: SessionId, slot: u8, generation: u64, ack: u64) {
+        let acked: redis::RedisResult<u64> = self
+            .run("leave", async |conn| {
+                self.scripts
+                    .leave
+                    .arg(&self.settings.prefix)
+                    .arg(session.as_str())
+                    .arg(slot)
+                    .arg(generation)
+                    .arg(&self.node)
+                    .arg(ack)
+                    .arg(millis(self.limits.idle_timeout))
+                    .arg(millis(self.limits.max_age))
+                    .invoke_async(conn)
+                    .await
+            })
+            .await;
+        for _ in 0..acked.unwrap_or(0) {
+            self.metrics().delivered();
+        }
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.engine
+            .wakes
+            .unregister(self.session, self.slot, self.generation);
+        if self.left.load(Ordering::Acquire) {
+            return;
+        }
+        // Dropped without `leave` (its task was cancelled): leave in the background. If
+        // that never runs (the runtime is ending), the node's heartbeat stops and the
+        // others count the socket dropped.
+        self.left.store(true, Ordering::Release);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let engine = Arc::clone(&self.engine);
+        let (session, slot, generation) = (self.session, self.slot, self.generation);
+        let ack = self.cursor().written_through;
+        runtime.spawn(async move { engine.leave_slot(session, slot, generation, ack).await });
+    }
+}

@@ -1,0 +1,81 @@
+-- Shared by every HomeCall hub script (prepended to each). ARGV[1] is the key prefix.
+-- Keys: <P>s:<sid> session hash (p0 p1 peers, g0 g1 generations, n0 n1 nodes holding
+-- the current sockets or '', i0 i1 invalid counts, created, idle, qm qb queued frames and
+-- bytes, seq); <P>q:<sid>:<slot> the stream of frames waiting for a slot (ids 0-<seq>);
+-- <P>e:<sid> an ended id (its reason); <P>active sessions by deadline; <P>nodes nodes by
+-- heartbeat deadline; <P>ns:<node> the sockets a node holds ('<sid> <slot> <gen>');
+-- <P>qbytes what all queues hold; channel <P>w:<node> wakes a node ('<sid> <slot>').
+local P = ARGV[1]
+local ACTIVE = P .. 'active'
+local NODES = P .. 'nodes'
+local QBYTES = P .. 'qbytes'
+local FRAME_OVERHEAD = 64
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function skey(sid) return P .. 's:' .. sid end
+local function qkey(sid, slot) return P .. 'q:' .. sid .. ':' .. slot end
+local function ekey(sid) return P .. 'e:' .. sid end
+local function nskey(node) return P .. 'ns:' .. node end
+local function wchan(node) return P .. 'w:' .. node end
+local function connected(node) return node and node ~= '' end
+
+-- The session's deadline in ACTIVE: its maximum age, or sooner its idle timeout while
+-- nobody is connected.
+local function set_deadline(sid, now, idle_ms, max_age_ms)
+  local s = skey(sid)
+  local h = redis.call('HMGET', s, 'created', 'n0', 'n1', 'idle')
+  local deadline = tonumber(h[1] or now) + max_age_ms
+  if connected(h[2]) or connected(h[3]) then
+    redis.call('HDEL', s, 'idle')
+  else
+    local idle = tonumber(h[4] or now)
+    if not h[4] then redis.call('HSET', s, 'idle', now) end
+    deadline = math.min(deadline, idle + idle_ms)
+  end
+  redis.call('ZADD', ACTIVE, deadline, sid)
+end
+
+-- Ends a session: remembers its id, wakes the nodes of its sockets, deletes its keys.
+local function end_session(sid, reason, ended_ttl_ms)
+  redis.call('ZREM', ACTIVE, sid)
+  if redis.call('EXISTS', ekey(sid)) == 1 then return 0 end
+  redis.call('SET', ekey(sid), reason, 'PX', ended_ttl_ms)
+  local s = skey(sid)
+  local h = redis.call('HMGET', s, 'n0', 'n1', 'g0', 'g1', 'qm', 'qb')
+  for slot = 0, 1 do
+    local node = h[slot + 1]
+    if connected(node) then
+      redis.call('SREM', nskey(node), sid .. ' ' .. slot .. ' ' .. h[slot + 3])
+      redis.call('PUBLISH', wchan(node), sid .. ' ' .. slot)
+    end
+  end
+  local qm = tonumber(h[5] or 0)
+  if qm > 0 then
+    redis.call('DECRBY', QBYTES, tonumber(h[6] or 0) + FRAME_OVERHEAD * qm)
+  end
+  redis.call('DEL', s, qkey(sid, 0), qkey(sid, 1))
+  return 1
+end
+
+-- Removes every frame of slot's queue up to seq `through` (written by its current
+-- socket); returns how many.
+local function ack(sid, slot, through)
+  if through <= 0 then return 0 end
+  local q = qkey(sid, slot)
+  local done = redis.call('XRANGE', q, '-', '0-' .. through)
+  if #done == 0 then return 0 end
+  local ids, bytes = {}, 0
+  for i, entry in ipairs(done) do
+    ids[i] = entry[1]
+    bytes = bytes + string.len(entry[2][4])
+  end
+  redis.call('XDEL', q, unpack(ids))
+  local s = skey(sid)
+  redis.call('HINCRBY', s, 'qm', -#done)
+  redis.call('HINCRBY', s, 'qb', -bytes)
+  redis.call('DECRBY', QBYTES, bytes + FRAME_OVERHEAD * #done)
+  return #done
+end
