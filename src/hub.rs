@@ -360,16 +360,15 @@ impl Hub {
         }
     }
 
-    /// Starts the sweeper (and with Redis this node's subscription): every
-    /// `sweep_interval` it ends idle and old sessions and forgets old ended ids. It stops
-    /// on shutdown or when the hub is dropped.
+    /// Starts the sweeper (and with Redis this node's subscription): every sweep period
+    /// it ends idle and old sessions and forgets old ended ids (with Redis it also renews
+    /// this node's heartbeat). It stops on shutdown or when the hub is dropped.
     pub fn spawn_sweeper(self: &Arc<Self>) -> JoinHandle<()> {
-        let tasks = match &self.engine {
-            Engine::Memory(_) => Vec::new(),
-            Engine::Redis(engine) => engine.spawn_tasks(),
+        let (period, subscriber) = match &self.engine {
+            Engine::Memory(_) => (self.limits.sweep_interval, None),
+            Engine::Redis(engine) => (engine.sweep_period(), Some(engine.spawn_subscriber())),
         };
         let hub: Weak<Hub> = Arc::downgrade(self);
-        let period = self.limits.sweep_interval;
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
             ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -379,13 +378,10 @@ impl Hub {
                 if hub.is_shutting_down() {
                     break;
                 }
-                hub.clients.sweep(Instant::now());
-                if let Engine::Memory(engine) = &hub.engine {
-                    engine.sweep(Instant::now());
-                }
+                hub.sweep().await;
             }
-            for task in tasks {
-                task.abort();
+            if let Some(subscriber) = subscriber {
+                subscriber.abort();
             }
         })
     }

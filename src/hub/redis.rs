@@ -109,6 +109,8 @@ pub struct RedisEngine {
     wakes: Wakes,
     /// The last command reached Redis.
     reachable: AtomicBool,
+    /// This node's heartbeat has been written at least once.
+    heartbeat_written: AtomicBool,
     /// Bumped when this node finds the others had counted it dead (its heartbeat was
     /// late): the sockets it held before no longer hold their slots, and are closed.
     epoch: AtomicU64,
@@ -173,10 +175,6 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn kind_code(kind: Kind) -> &'static str {
-    kind.as_str()
-}
-
 fn kind_of(code: &str) -> Kind {
     match code {
         "offer" => Kind::Offer,
@@ -188,7 +186,8 @@ fn kind_of(code: &str) -> Kind {
 
 impl RedisEngine {
     /// Connects to Redis (failing if it cannot be reached now) and returns the engine;
-    /// [`Self::spawn_tasks`] starts its subscription and heartbeat.
+    /// [`Self::spawn_subscriber`] starts its subscription, and the hub's sweeper its
+    /// heartbeat ([`Self::sweep`]).
     pub async fn connect(
         settings: RedisSettings,
         limits: HubLimits,
@@ -215,6 +214,7 @@ impl RedisEngine {
             node,
             wakes: Wakes::default(),
             reachable: AtomicBool::new(true),
+            heartbeat_written: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
             stats: RedisStats::default(),
         }))
@@ -258,6 +258,23 @@ impl RedisEngine {
         result
     }
 
+    /// Runs one of the hub's scripts: `ARGV[1]` is always the key prefix (see
+    /// `redis/prelude.lua`), `args` adds the script's own arguments after it.
+    async fn script<T: redis::FromRedisValue>(
+        &self,
+        what: &'static str,
+        script: &Script,
+        args: impl Fn(&mut redis::ScriptInvocation<'_>),
+    ) -> redis::RedisResult<T> {
+        self.run(what, async |conn| {
+            let mut call = script.prepare_invoke();
+            call.arg(&self.settings.prefix);
+            args(&mut call);
+            call.invoke_async(conn).await
+        })
+        .await
+    }
+
     /// Whether `id` names neither an active nor an ended session (for the per-address
     /// budget of new sessions). `false` if Redis cannot tell: the join will refuse then.
     pub async fn is_new_session(&self, id: &SessionId) -> bool {
@@ -286,18 +303,13 @@ impl RedisEngine {
         }
         let limits = &self.limits;
         let mut reply: Reply = self
-            .run("join", async |conn| {
-                self.scripts
-                    .join
-                    .arg(&self.settings.prefix)
-                    .arg(session_id.as_str())
-                    .arg(peer.as_str())
-                    .arg(&self.node)
-                    .arg(limits.max_sessions)
-                    .arg(millis(limits.idle_timeout))
-                    .arg(millis(limits.max_age))
-                    .invoke_async(conn)
-                    .await
+            .script("join", &self.scripts.join, |call| {
+                call.arg(session_id.as_str());
+                call.arg(peer.as_str());
+                call.arg(&self.node);
+                call.arg(limits.max_sessions);
+                call.arg(millis(limits.idle_timeout));
+                call.arg(millis(limits.max_age));
             })
             .await
             .map_err(|_| JoinError::Unavailable)?;
@@ -339,28 +351,18 @@ impl RedisEngine {
         })
     }
 
-    /// Starts this node's subscription and its heartbeat-and-sweep loop.
-    pub fn spawn_tasks(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
-        let subscriber = tokio::spawn(wake::subscribe(
+    /// Starts this node's subscription to its wake-up channel.
+    pub fn spawn_subscriber(self: &Arc<Self>) -> JoinHandle<()> {
+        tokio::spawn(wake::subscribe(
             Arc::downgrade(self),
             self.client.clone(),
             format!("{}w:{}", self.settings.prefix, self.node),
-        ));
-        let weak = Arc::downgrade(self);
-        let period = self.limits.sweep_interval.min(HEARTBEAT_EVERY);
-        let sweeper = tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(period);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                let Some(engine) = weak.upgrade() else { break };
-                if engine.core.is_shutting_down() {
-                    break;
-                }
-                engine.sweep().await;
-            }
-        });
-        vec![subscriber, sweeper]
+        ))
+    }
+
+    /// How often the hub's sweeper runs [`Self::sweep`]: often enough for the heartbeat.
+    pub fn sweep_period(&self) -> Duration {
+        self.limits.sweep_interval.min(HEARTBEAT_EVERY)
     }
 
     /// Renews this node's heartbeat and runs one pass of the shared sweeper; returns how
@@ -368,29 +370,24 @@ impl RedisEngine {
     pub async fn sweep(&self) -> usize {
         let limits = &self.limits;
         let reply: redis::RedisResult<Reply> = self
-            .run("sweep", async |conn| {
-                self.scripts
-                    .sweep
-                    .arg(&self.settings.prefix)
-                    .arg(&self.node)
-                    .arg(millis(HEARTBEAT_TTL))
-                    .arg(millis(limits.ended_ttl))
-                    .arg(millis(limits.idle_timeout))
-                    .arg(millis(limits.max_age))
-                    .arg(SWEEP_BATCH)
-                    .invoke_async(conn)
-                    .await
+            .script("sweep", &self.scripts.sweep, |call| {
+                call.arg(&self.node);
+                call.arg(millis(HEARTBEAT_TTL));
+                call.arg(millis(limits.ended_ttl));
+                call.arg(millis(limits.idle_timeout));
+                call.arg(millis(limits.max_age));
+                call.arg(SWEEP_BATCH);
             })
             .await;
         let Ok(mut reply) = reply else { return 0 };
         let registered = reply.int() == 1;
-        if !registered && self.wakes.was_registered() {
+        let written_before = self.heartbeat_written.swap(true, Ordering::AcqRel);
+        if !registered && written_before {
             // The others counted this node dead: its sockets lost their slots.
             tracing::warn!(node = %self.node, "this node's heartbeat was late; closing its sockets");
             self.epoch.fetch_add(1, Ordering::AcqRel);
             self.wakes.wake_all();
         }
-        self.wakes.mark_registered();
         let dropped = reply.int();
         if dropped > 0 {
             tracing::info!(dropped, "sockets of a dead node counted as dropped");
@@ -551,22 +548,16 @@ impl Member {
         let engine = &self.engine;
         let limits = &engine.limits;
         let mut reply: Reply = engine
-            .run("submit", async |conn| {
-                engine
-                    .scripts
-                    .submit
-                    .arg(&engine.settings.prefix)
-                    .arg(self.session.as_str())
-                    .arg(self.slot)
-                    .arg(self.generation)
-                    .arg(kind_code(kind))
-                    .arg(text.as_ref())
-                    .arg(limits.queue_messages)
-                    .arg(limits.queue_bytes)
-                    .arg(limits.max_queued_bytes)
-                    .arg(millis(limits.max_age))
-                    .invoke_async(conn)
-                    .await
+            .script("submit", &engine.scripts.submit, |call| {
+                call.arg(self.session.as_str());
+                call.arg(self.slot);
+                call.arg(self.generation);
+                call.arg(kind.as_str());
+                call.arg(text.as_ref());
+                call.arg(limits.queue_messages);
+                call.arg(limits.queue_bytes);
+                call.arg(limits.max_queued_bytes);
+                call.arg(millis(limits.max_age));
             })
             .await
             .map_err(|_| SubmitError::Unavailable)?;
@@ -605,19 +596,13 @@ impl Member {
             (cursor.written_through, cursor.read_through)
         };
         let reply: redis::RedisResult<Reply> = engine
-            .run("poll", async |conn| {
-                engine
-                    .scripts
-                    .poll
-                    .arg(&engine.settings.prefix)
-                    .arg(self.session.as_str())
-                    .arg(self.slot)
-                    .arg(self.generation)
-                    .arg(ack)
-                    .arg(after)
-                    .arg(POLL_BATCH)
-                    .invoke_async(conn)
-                    .await
+            .script("poll", &engine.scripts.poll, |call| {
+                call.arg(self.session.as_str());
+                call.arg(self.slot);
+                call.arg(self.generation);
+                call.arg(ack);
+                call.arg(after);
+                call.arg(POLL_BATCH);
             })
             .await;
         // Redis unreachable: nothing to send now. The subscription breaks too, and its
@@ -680,17 +665,11 @@ impl Member {
     pub async fn hang_up(self) -> bool {
         let engine = &self.engine;
         let ended: bool = engine
-            .run("hang_up", async |conn| {
-                engine
-                    .scripts
-                    .hang_up
-                    .arg(&engine.settings.prefix)
-                    .arg(self.session.as_str())
-                    .arg(self.slot)
-                    .arg(self.generation)
-                    .arg(millis(engine.limits.ended_ttl))
-                    .invoke_async(conn)
-                    .await
+            .script("hang_up", &engine.scripts.hang_up, |call| {
+                call.arg(self.session.as_str());
+                call.arg(self.slot);
+                call.arg(self.generation);
+                call.arg(millis(engine.limits.ended_ttl));
             })
             .await
             .unwrap_or(false);
@@ -723,19 +702,14 @@ impl RedisEngine {
     /// frames it wrote up to seq `ack`.
     async fn leave_slot(&self, session: SessionId, slot: u8, generation: u64, ack: u64) {
         let acked: redis::RedisResult<u64> = self
-            .run("leave", async |conn| {
-                self.scripts
-                    .leave
-                    .arg(&self.settings.prefix)
-                    .arg(session.as_str())
-                    .arg(slot)
-                    .arg(generation)
-                    .arg(&self.node)
-                    .arg(ack)
-                    .arg(millis(self.limits.idle_timeout))
-                    .arg(millis(self.limits.max_age))
-                    .invoke_async(conn)
-                    .await
+            .script("leave", &self.scripts.leave, |call| {
+                call.arg(session.as_str());
+                call.arg(slot);
+                call.arg(generation);
+                call.arg(&self.node);
+                call.arg(ack);
+                call.arg(millis(self.limits.idle_timeout));
+                call.arg(millis(self.limits.max_age));
             })
             .await;
         for _ in 0..acked.unwrap_or(0) {

@@ -26,8 +26,6 @@ type WakeMap = HashMap<(SessionId, u8), SlotWakes>;
 pub(super) struct Wakes {
     slots: Mutex<WakeMap>,
     subscribed: AtomicBool,
-    /// This node's heartbeat has been written at least once.
-    registered: AtomicBool,
 }
 
 impl Wakes {
@@ -74,14 +72,6 @@ impl Wakes {
 
     pub fn is_subscribed(&self) -> bool {
         self.subscribed.load(Ordering::Acquire)
-    }
-
-    pub fn was_registered(&self) -> bool {
-        self.registered.load(Ordering::Acquire)
-    }
-
-    pub fn mark_registered(&self) {
-        self.registered.store(true, Ordering::Release);
     }
 }
 
