@@ -25,7 +25,10 @@ use futures_util::stream::SplitStream;
 use tokio::time::Instant;
 
 use super::rate::RateLimiter;
-use super::{DirectWrite, EndReason, Hub, HubLimits, JoinError, Membership, Outbound, SubmitError};
+use super::{
+    DirectWrite, EndReason, Hub, HubLimits, JoinError, Membership, Outbound, SubmitError,
+    Submitted, WriteNow,
+};
 use crate::protocol::{ErrorCode, Kind, PeerId, SessionId, Signal, close, validate_client_frame};
 use admission::Link;
 pub use admission::{SignalState, router};
@@ -443,23 +446,19 @@ impl Out<'_> {
                 return Err(Refused::End(Ending::Unavailable));
             }
         };
-        let outcome = if decision.submitted.recipient_connected {
-            "accepted"
-        } else {
-            "queued"
-        };
-        tracing::info!(
-            kind = kind.as_str(),
-            size,
-            outcome,
-            waiting = decision.submitted.waiting,
-            "message accepted"
-        );
         // The engine decided the recipient's socket is idle: write to it now, from here.
-        if let Some(direct) = decision.direct {
-            let written = direct.writer().write_now(kind, &text);
-            direct.settle(written);
+        // A frame written at once gets one log line, its delivery (the recipient's sink
+        // writes it); any other gets "accepted" or "queued" here and "delivered" later.
+        // Both lines come before `settle` wakes the recipient's task, so in that order.
+        let Some(direct) = decision.direct else {
+            log_accepted(kind, size, &decision.submitted);
+            return Ok(());
+        };
+        let written = direct.writer().write_now(kind, &text);
+        if written != WriteNow::Written {
+            log_accepted(kind, size, &decision.submitted);
         }
+        direct.settle(written);
         Ok(())
     }
 
@@ -527,6 +526,21 @@ fn claimed_kind(text: &str) -> &'static str {
         Some("error") => "error",
         _ => "unknown",
     }
+}
+
+fn log_accepted(kind: Kind, size: usize, submitted: &Submitted) {
+    let outcome = if submitted.recipient_connected {
+        "accepted"
+    } else {
+        "queued"
+    };
+    tracing::info!(
+        kind = kind.as_str(),
+        size,
+        outcome,
+        waiting = submitted.waiting,
+        "message accepted"
+    );
 }
 
 fn log_delivered(kind: Kind, size: usize) {
