@@ -4,24 +4,27 @@
 # namespace. Ends with one line: "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
+began=$(date +%s)
+# Each step's start, in minutes since the start (CI's budget is 45 minutes from fresh).
+stamp() { printf '== %s (at %d min)\n' "$1" $((($(date +%s) - began) / 60)); }
 scripts/setup.sh || exit 1
 export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 mkdir -p target
 status=0
 
-echo "== lint (fmt, clippy for ssr and hydrate)"
+stamp "lint (fmt, clippy for ssr and hydrate)"
 scripts/lint.sh || status=1
 
-echo "== rust tests"
-cargo test --features ssr 2>&1 | tee target/rust-tests.log
+stamp "rust tests"
+cargo test --features ssr --no-fail-fast 2>&1 | tee target/rust-tests.log
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 rust_passed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^passed/) s += $i} END {print s + 0}' target/rust-tests.log)
 rust_failed=$(awk '/^test result:/ {for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^failed/) s += $i} END {print s + 0}' target/rust-tests.log)
 
-echo "== release build"
+stamp "release build"
 scripts/build.sh || exit 1
 
-echo "== browser tests"
+stamp "browser tests"
 rm -f end2end/results.json
 scripts/in-netns.sh bash -c 'cd end2end && npx playwright test'
 [ $? -eq 0 ] || status=1
@@ -36,5 +39,6 @@ passed=$((rust_passed + e2e_passed))
 failed=$((rust_failed + e2e_failed))
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo "rust: $rust_passed passed, $rust_failed failed; browser: $e2e_passed passed, $e2e_failed failed"
+stamp "done"
 echo "$passed passed, $failed failed"
 exit "$status"

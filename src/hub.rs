@@ -37,7 +37,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::protocol::{MAX_INVALID_MESSAGES, PeerId, SessionId};
 use memory::MemoryEngine;
 use metrics::{Gauges, HubMetrics};
-use per_ip::{AdmitError, ClientBounds, ClientTicket, Clients};
+use per_ip::{AdmitError, ClientBounds, ClientKey, ClientTicket, Clients};
 use redis::{RedisEngine, RedisSettings, RedisStartError};
 
 pub use direct::{DirectWrite, WriteNow};
@@ -314,17 +314,27 @@ impl Hub {
         session: Option<&SessionId>,
     ) -> Result<ClientTicket, AdmitError> {
         let now = Instant::now();
-        let new_session = match (session, &self.engine) {
-            (None, _) => false,
-            (Some(id), Engine::Memory(engine)) => engine.is_new_session(id, now),
-            (Some(id), Engine::Redis(engine)) => engine.is_new_session(id).await,
-        };
-        let key = self.clients.admit(ip, new_session, now)?;
-        Ok(ClientTicket::new(Arc::clone(self), key))
+        match &self.engine {
+            Engine::Memory(engine) => {
+                let new_session = session.is_some_and(|id| engine.is_new_session(id, now));
+                let key = self.clients.admit(ip, new_session, now)?;
+                Ok(ClientTicket::new(Arc::clone(self), key, true))
+            }
+            Engine::Redis(engine) => {
+                let key = ClientKey::of(ip);
+                let network = ClientKey::with_ipv6_prefix(ip, self.limits.ipv6_session_prefix);
+                let counted = engine.admit_client(key, network, session).await?;
+                Ok(ClientTicket::new(Arc::clone(self), key, counted))
+            }
+        }
     }
 
-    pub(crate) fn clients(&self) -> &Clients {
-        &self.clients
+    /// Gives back a socket's place in its address's count.
+    pub(crate) fn release_client(&self, key: ClientKey) {
+        match &self.engine {
+            Engine::Memory(_) => self.clients.release(key),
+            Engine::Redis(engine) => engine.release_client(key),
+        }
     }
 
     /// Joins `peer` to `session_id`, creating the session if the id is new. A peer that

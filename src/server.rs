@@ -95,7 +95,7 @@ pub fn router(
         Arc::clone(&trust),
     ));
     let signal = socket::router(SignalState {
-        hub,
+        hub: Arc::clone(&hub),
         trust: Arc::clone(&trust),
     });
     let app = Router::new()
@@ -119,9 +119,20 @@ pub fn router(
         .merge(pages)
         .layer(axum::middleware::from_fn_with_state(trust, own_host_only))
         // Load balancers and Prometheus ask by address, whatever the public name.
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz).with_state(Arc::clone(&hub)))
         .route("/metrics", get(metrics));
     security::apply(app, config.clients_use_tls())
+}
+
+/// `GET /healthz`: 200 "ok" while this node can serve; 503 "not ready" while it is
+/// draining (shutdown) or, with Redis, while its Redis connection or subscription is
+/// broken, so that a load balancer sends new sockets to the other nodes.
+async fn healthz(State(hub): State<Arc<Hub>>) -> axum::response::Response {
+    if hub.is_ready() {
+        "ok".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+    }
 }
 
 /// Refuses a request for a `Host` that is not one of `--public-origin`'s with 421: a

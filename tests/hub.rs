@@ -95,7 +95,12 @@ async fn messages_sent_before_the_other_peer_joins_arrive_first_and_in_order(eng
     let newer = candidate(ALICE, 99);
     alice.send(&newer).await;
     assert_eq!(bob.recv().await, newer);
-    assert_eq!(server.hub.queued(&session_id()).await, (0, 0));
+    // A frame leaves the queue only after its write, a moment after the client has it.
+    server
+        .wait_until("the queue is empty", async |hub| {
+            hub.queued(&session_id()).await == (0, 0)
+        })
+        .await;
 }
 
 on_both_engines!(a_third_participant_gets_session_full_and_the_session_is_untouched);
@@ -792,5 +797,50 @@ async fn ended_sessions_leave_nothing_in_memory(engine: Engine) {
     for session in &ids {
         let mut late = server.connect(session.as_str(), ALICE).await;
         assert!(late.recv().await.contains("session_ended"));
+    }
+}
+
+/// The `n`th of a few distinct session ids.
+fn nth_session(n: u8) -> String {
+    format!("123e4567-e89b-42d3-a456-4266141740{n:02}")
+}
+
+on_both_engines!(per_address_limits_count_across_nodes);
+async fn per_address_limits_count_across_nodes(engine: Engine) {
+    let limits = HubLimits {
+        max_sockets_per_ip: 3,
+        new_sessions_per_ip_per_minute: 2,
+        ..test_limits()
+    };
+    let server = TestServer::start_on(engine, limits).await;
+    // With Redis each connection lands on the other node: the counts must be shared.
+    let _first = server.try_connect(&nth_session(1), ALICE).await.unwrap();
+    let _second = server.try_connect(&nth_session(2), ALICE).await.unwrap();
+    let third_new = server.try_connect(&nth_session(3), ALICE).await;
+    assert_eq!(
+        third_new.err(),
+        Some(StatusCode::TOO_MANY_REQUESTS),
+        "a third new session within the minute"
+    );
+    let joiner = server.try_connect(&nth_session(1), BOB).await;
+    assert!(joiner.is_ok(), "joining a session is not a new one");
+    let fourth_socket = server.try_connect(&nth_session(2), BOB).await;
+    assert_eq!(
+        fourth_socket.err(),
+        Some(StatusCode::TOO_MANY_REQUESTS),
+        "a fourth socket of the address"
+    );
+    joiner.unwrap().drop_abruptly();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match server.try_connect(&nth_session(2), BOB).await {
+            Ok(_) => break,
+            Err(status) => assert_eq!(status, StatusCode::TOO_MANY_REQUESTS),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a closed socket gives its place back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

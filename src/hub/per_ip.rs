@@ -59,6 +59,13 @@ impl ClientKey {
     }
 }
 
+/// The address as text (the key of its counts in Redis).
+impl std::fmt::Display for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// A budget of actions per minute for each client key (new sessions, TURN credentials):
 /// a token bucket each, forgotten once full again.
 #[derive(Debug)]
@@ -177,22 +184,28 @@ impl Clients {
     }
 }
 
-/// A socket's place in its client address's count; given back on drop.
+/// A socket's place in its client address's count (in this process, or with Redis
+/// across all nodes); given back on drop.
 #[derive(Debug)]
 pub struct ClientTicket {
     hub: Arc<super::Hub>,
     key: ClientKey,
+    /// Whether the place was counted (with Redis unreachable it could not be: the join
+    /// refuses such a socket anyway).
+    counted: bool,
 }
 
 impl ClientTicket {
-    pub(crate) fn new(hub: Arc<super::Hub>, key: ClientKey) -> Self {
-        Self { hub, key }
+    pub(crate) fn new(hub: Arc<super::Hub>, key: ClientKey, counted: bool) -> Self {
+        Self { hub, key, counted }
     }
 }
 
 impl Drop for ClientTicket {
     fn drop(&mut self) {
-        self.hub.clients().release(self.key);
+        if self.counted {
+            self.hub.release_client(self.key);
+        }
     }
 }
 

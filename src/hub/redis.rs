@@ -30,6 +30,7 @@ use tokio::task::JoinHandle;
 
 use super::engine::{Decision, EndReason, JoinError, Outbound, SubmitError, Submitted};
 use super::metrics::{HubMetrics, write_family};
+use super::per_ip::{AdmitError, ClientKey};
 use super::{Core, HubLimits};
 use crate::protocol::{Kind, PeerId, SessionId};
 use wake::Wakes;
@@ -65,6 +66,8 @@ pub enum RedisStartError {
 }
 
 struct Scripts {
+    admit: Script,
+    release: Script,
     join: Script,
     submit: Script,
     poll: Script,
@@ -78,6 +81,8 @@ impl Scripts {
         const PRELUDE: &str = include_str!("redis/prelude.lua");
         let script = |body: &str| Script::new(&format!("{PRELUDE}\n{body}"));
         Self {
+            admit: script(include_str!("redis/admit.lua")),
+            release: script(include_str!("redis/release.lua")),
             join: script(include_str!("redis/join.lua")),
             submit: script(include_str!("redis/submit.lua")),
             poll: script(include_str!("redis/poll.lua")),
@@ -275,16 +280,50 @@ impl RedisEngine {
         .await
     }
 
-    /// Whether `id` names neither an active nor an ended session (for the per-address
-    /// budget of new sessions). `false` if Redis cannot tell: the join will refuse then.
-    pub async fn is_new_session(&self, id: &SessionId) -> bool {
-        let (s, e) = (self.key("s:", id), self.key("e:", id));
-        let exists: redis::RedisResult<(bool, bool)> = self
-            .run("exists", async |conn| {
-                redis::pipe().exists(&s).exists(&e).query_async(conn).await
+    /// The per-address limits across all nodes (one script): counts one more socket of
+    /// `client` on this node, and one new session of `network` if `session` names neither
+    /// an active nor an ended one; refuses past either bound. `Ok(false)`: Redis could
+    /// not be asked, nothing was counted (the join then refuses with 1013).
+    pub async fn admit_client(
+        &self,
+        client: ClientKey,
+        network: ClientKey,
+        session: Option<&SessionId>,
+    ) -> Result<bool, AdmitError> {
+        let limits = &self.limits;
+        let answer: redis::RedisResult<String> = self
+            .script("admit", &self.scripts.admit, |call| {
+                call.arg(&self.node);
+                call.arg(client.to_string());
+                call.arg(network.to_string());
+                call.arg(session.map_or("", SessionId::as_str));
+                call.arg(limits.max_sockets_per_ip);
+                call.arg(limits.new_sessions_per_ip_per_minute);
             })
             .await;
-        matches!(exists, Ok((false, false)))
+        match answer.as_deref() {
+            Ok("ok") => Ok(true),
+            Ok("sockets") => Err(AdmitError::TooManySockets),
+            Ok("sessions") => Err(AdmitError::TooManyNewSessions),
+            Ok(_) | Err(_) => Ok(false),
+        }
+    }
+
+    /// Gives back a socket's place in `client`'s count, in the background (called from a
+    /// drop). If that never runs, the count goes when this node's heartbeat stops.
+    pub fn release_client(self: &Arc<Self>, client: ClientKey) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let engine = Arc::clone(self);
+        runtime.spawn(async move {
+            let _: redis::RedisResult<i64> = engine
+                .script("release", &engine.scripts.release, |call| {
+                    call.arg(&engine.node);
+                    call.arg(client.to_string());
+                })
+                .await;
+        });
     }
 
     fn key(&self, kind: &str, id: &SessionId) -> String {

@@ -182,6 +182,18 @@ impl TestServer {
         Client { ws }
     }
 
+    /// Tries to connect `peer` to `session` on the next node: `Ok` on 101, else the
+    /// HTTP status.
+    pub async fn try_connect(&self, session: &str, peer: &str) -> Result<Client, StatusCode> {
+        match tokio_tungstenite::connect_async(self.url(&format!("session={session}&peer={peer}")))
+            .await
+        {
+            Ok((ws, _)) => Ok(Client { ws }),
+            Err(tungstenite::Error::Http(response)) => Err(response.status()),
+            Err(other) => panic!("unexpected upgrade failure: {other}"),
+        }
+    }
+
     /// Tries an upgrade with an `Origin` header: `Ok` on 101, else the HTTP status.
     /// Always on the first node, whose address a test's own origin names.
     pub async fn connect_with_origin(&self, origin: &str) -> Result<Client, StatusCode> {

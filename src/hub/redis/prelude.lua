@@ -4,7 +4,8 @@
 -- bytes, seq); <P>q:<sid>:<slot> the stream of frames waiting for a slot (ids 0-<seq>);
 -- <P>e:<sid> an ended id (its reason); <P>active sessions by deadline; <P>nodes nodes by
 -- heartbeat deadline; <P>ns:<node> the sockets a node holds ('<sid> <slot> <gen>');
--- <P>qbytes what all queues hold; channel <P>w:<node> wakes a node ('<sid> <slot>').
+-- <P>qbytes what all queues hold; channel <P>w:<node> wakes a node ('<sid> <slot>');
+-- the per-address counts <P>ip:<client>, <P>nip:<node>, <P>ipn:<network> (admit.lua).
 local P = ARGV[1]
 local ACTIVE = P .. 'active'
 local NODES = P .. 'nodes'

@@ -24,6 +24,11 @@ for _, dead in ipairs(redis.call('ZRANGEBYSCORE', NODES, '-inf', now, 'LIMIT', 0
     end
   end
   redis.call('DEL', nskey(dead))
+  -- Its sockets no longer count against their addresses (admit.lua).
+  for _, client in ipairs(redis.call('SMEMBERS', P .. 'nip:' .. dead)) do
+    redis.call('HDEL', P .. 'ip:' .. client, dead)
+  end
+  redis.call('DEL', P .. 'nip:' .. dead)
   redis.call('ZREM', NODES, dead)
 end
 local out = {registered, dropped}
