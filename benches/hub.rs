@@ -690,6 +690,9 @@ struct Knobs {
     idle_sessions: usize,
     /// Longest wait for the allocator to give pages back.
     settle: Duration,
+    /// `BENCH_SKIP_REDIS=1`: a quick loop on the memory engine and the bare relay only
+    /// (the redis column stays empty and its verdicts fail).
+    skip_redis: bool,
 }
 
 impl Knobs {
@@ -706,6 +709,7 @@ impl Knobs {
             repeats: number("BENCH_REPEATS", 5).max(1),
             idle_sessions: number("BENCH_IDLE_SESSIONS", 2_000),
             settle: Duration::from_secs(number("BENCH_SETTLE_SECS", 25) as u64),
+            skip_redis: number("BENCH_SKIP_REDIS", 0) != 0,
         }
     }
 }
@@ -861,22 +865,32 @@ async fn measure_all(knobs: Knobs) -> [Results; 3] {
     } = knobs;
     let mut servers = Vec::new();
     for kind in KINDS {
-        servers.push(Server::start(kind).await);
+        let skipped = kind == Kind::Redis && knobs.skip_redis;
+        servers.push(if skipped {
+            None
+        } else {
+            Some(Server::start(kind).await)
+        });
     }
     let mut runs: [Vec<LatencyRun>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     // Alternating runs, medians kept: drift in the machine's load hits all alike.
     let mut results = [Results::default(), Results::default(), Results::default()];
     for repeat in 0..repeats {
         for (server, runs) in servers.iter_mut().zip(runs.iter_mut()) {
-            let phase = 10 + repeat as u8;
-            runs.push(latency_run(server, phase, sessions, rounds).await);
+            if let Some(server) = server {
+                let phase = 10 + repeat as u8;
+                runs.push(latency_run(server, phase, sessions, rounds).await);
+            }
         }
     }
     // One session alone: the cost of a hop without queueing behind other sessions.
     for (server, results) in servers.iter_mut().zip(results.iter_mut()) {
-        results.p50_alone = latency_run(server, 9, 1, 1_000).await.p50;
+        if let Some(server) = server {
+            results.p50_alone = latency_run(server, 9, 1, 1_000).await.p50;
+        }
     }
     for ((server, runs), results) in servers.iter_mut().zip(&runs).zip(results.iter_mut()) {
+        let Some(server) = server else { continue };
         results.p50 = median(runs, |r| r.p50);
         results.p99 = median(runs, |r| r.p99);
         results.cpu_per_message = median(runs, |r| r.cpu_per_message);

@@ -4,23 +4,19 @@ use anyhow::Context;
 use clap::Parser;
 use homecall::config::Config;
 
-/// Log bytes gathered before one write to stdout (when fewer wait, they go at once).
-const LOG_BATCH_BYTES: usize = 64 * 1024;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    // Lines go to stdout from a thread of their own, so that no socket task waits on a
-    // slow terminal or pipe; past its buffer a line is dropped rather than the hub
-    // slowed. That thread writes all the lines waiting in one system call (it flushes
-    // once it has drained its queue), not one call a line. The guard flushes what is
-    // left when `main` returns.
-    let batched = std::io::BufWriter::with_capacity(LOG_BATCH_BYTES, std::io::stdout());
-    let (writer, _flush_on_exit) = tracing_appender::non_blocking(batched);
+    // Lines go to stdout from a thread of their own (see `logging::writer`), so that
+    // no socket task waits on a slow terminal or pipe. The guard writes what is left
+    // when `main` returns.
+    let (writer, _flush_on_exit) = homecall::server::logging::writer::spawn(std::io::stdout())
+        .context("cannot start the log writer")?;
     tracing_subscriber::fmt()
         .with_writer(writer)
-        // Colours only on a terminal: a log file or journal gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        // Spans' fields are written by the default field format: plain, never coloured.
+        .with_ansi(false)
+        .event_format(homecall::server::logging::Line)
         .with_env_filter(
             homecall::server::logging::filter(&config.log).context("bad --log filter")?,
         )

@@ -311,8 +311,10 @@ impl Server {
         }
     }
 
-    /// Kills the server and returns everything it wrote to stdout and stderr.
+    /// Kills the server and returns everything it wrote to stdout and stderr. It first
+    /// waits out the log writer's interval, so every line logged so far is in the file.
     fn stop(&mut self) -> String {
+        std::thread::sleep(homecall::server::logging::writer::FLUSH_EVERY * 3);
         let _ = self.child.kill();
         let _ = self.child.wait();
         std::fs::read_to_string(&self.output).expect("the server's output")

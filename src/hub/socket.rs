@@ -12,6 +12,14 @@
 //! Must not touch session state directly (it asks the [`Hub`]) and never logs SDP or
 //! candidate contents: only ids, types, sizes and outcomes.
 
+/// An INFO line about one socket (`who`, a [`Who`]): its session and peer ids, then the
+/// fields and message given, as `tracing::info!` takes them.
+macro_rules! socket_info {
+    ($who:expr, $($fields:tt)+) => {
+        tracing::info!(session = $who.session(), peer = $who.peer(), $($fields)+)
+    };
+}
+
 mod admission;
 mod sink;
 
@@ -40,12 +48,48 @@ use sink::SharedSink;
 /// socket under 8 KiB (larger frames are assembled across reads).
 pub const SOCKET_BUFFER_BYTES: usize = 2 * 1024;
 
+/// Whom a socket's log lines are about (PROTOCOL.md §8): its link's ids, or `-` for one
+/// missing from a bad link.
+///
+/// The ids are fields of every event, not of a span around the socket's task: entering
+/// a span on every poll and copying its fields onto every line cost more than the line
+/// itself (BENCHMARKS.md, "What logging costs").
+#[derive(Debug, Clone)]
+pub(super) struct Who {
+    session: Option<SessionId>,
+    peer: Option<PeerId>,
+}
+
+impl Who {
+    fn of(link: &Link) -> Self {
+        match link {
+            Ok((session, peer)) => Self {
+                session: Some(*session),
+                peer: Some(peer.clone()),
+            },
+            Err(session) => Self {
+                session: *session,
+                peer: None,
+            },
+        }
+    }
+
+    fn session(&self) -> &str {
+        self.session.as_ref().map_or("-", SessionId::as_str)
+    }
+
+    fn peer(&self) -> &str {
+        self.peer.as_ref().map_or("-", PeerId::as_str)
+    }
+}
+
 /// One socket, from upgrade to close.
 async fn serve(socket: WebSocket, hub: Arc<Hub>, link: Link) {
     let _live = hub.socket_guard();
     let limits = hub.limits().clone();
+    let who = Who::of(&link);
     let (sink, mut stream) = socket.split();
-    let sink = Arc::new(SharedSink::new(sink, tracing::Span::current()));
+    let sink = Arc::new(SharedSink::new(sink, who.clone()));
     let mut out = Out {
         sink: &sink,
         stream: &mut stream,
@@ -54,7 +98,7 @@ async fn serve(socket: WebSocket, hub: Arc<Hub>, link: Link) {
     let (session, peer) = match link {
         Ok(ids) => ids,
         Err(session) => {
-            tracing::info!(outcome = "bad_request", "signal link refused");
+            socket_info!(who, outcome = "bad_request", "signal link refused");
             hub.metrics().rejected(ErrorCode::BadRequest);
             let session = session.as_ref().map(SessionId::as_str);
             out.error(session, ErrorCode::BadRequest).await;
@@ -67,7 +111,7 @@ async fn serve(socket: WebSocket, hub: Arc<Hub>, link: Link) {
         Ok(member) => member,
         Err(refused) => {
             let sid = Some(session.as_str());
-            tracing::info!(outcome = %refused, "join refused");
+            socket_info!(who, outcome = %refused, "join refused");
             match refused {
                 JoinError::SessionEnded => {
                     hub.metrics().rejected(ErrorCode::SessionEnded);
@@ -88,59 +132,60 @@ async fn serve(socket: WebSocket, hub: Arc<Hub>, link: Link) {
             return;
         }
     };
-    tracing::info!("socket joined");
-    let ending = out.run(&member).await;
+    socket_info!(who, "socket joined");
+    let ending = out.run(&member, &who).await;
     let sid = Some(session.as_str());
     match ending {
         Ending::HangUp => {
             let ended = member.hang_up().await;
-            tracing::info!(ended, "participant hung up");
+            socket_info!(who, ended, "participant hung up");
             out.drain().await;
         }
         Ending::ClientClosed => {
             member.leave().await;
-            tracing::info!("socket dropped by the client");
+            socket_info!(who, "socket dropped by the client");
             out.drain().await;
         }
         Ending::Broken(reason) => {
             member.leave().await;
-            tracing::info!(reason, "socket dropped");
+            socket_info!(who, reason, "socket dropped");
         }
         Ending::TooBig => {
             member.leave().await;
-            tracing::info!("socket dropped: frame beyond the hard limit");
+            socket_info!(who, "socket dropped: frame beyond the hard limit");
             out.close(close::TOO_BIG, "frame too large").await;
         }
         Ending::TooManyInvalid => {
             member.leave().await;
-            tracing::info!("socket closed: too many invalid messages");
+            socket_info!(who, "socket closed: too many invalid messages");
             out.close(close::POLICY, "too many invalid messages").await;
         }
         Ending::TooManyPings => {
             member.leave().await;
-            tracing::info!("socket closed: pings beyond its rate");
+            socket_info!(who, "socket closed: pings beyond its rate");
             out.close(close::POLICY, "too many pings").await;
         }
         Ending::TooManyLargeFrames => {
             member.leave().await;
-            tracing::info!("socket closed: too many sockets hold large frames");
+            socket_info!(who, "socket closed: too many sockets hold large frames");
             // Not waiting for the client's reply: the socket's grown buffer goes now.
             out.close_at_once(close::TRY_AGAIN_LATER, "too many large frames")
                 .await;
         }
         Ending::NotUtf8 => {
             member.leave().await;
-            tracing::info!("socket closed: a text frame that is not UTF-8");
+            socket_info!(who, "socket closed: a text frame that is not UTF-8");
             out.close(close::INVALID_PAYLOAD, "text is not UTF-8").await;
         }
         Ending::Replaced => {
             member.leave().await;
-            tracing::info!("socket replaced by a reconnect");
+            socket_info!(who, "socket replaced by a reconnect");
             out.close(close::REPLACED, "replaced").await;
         }
         Ending::Ended(reason) => {
             member.leave().await;
-            tracing::info!(
+            socket_info!(
+                who,
                 reason = reason.as_str(),
                 "telling the client the session ended"
             );
@@ -153,7 +198,7 @@ async fn serve(socket: WebSocket, hub: Arc<Hub>, link: Link) {
         }
         Ending::Unavailable => {
             member.leave().await;
-            tracing::info!("socket closed: the hub's store is unavailable");
+            socket_info!(who, "socket closed: the hub's store is unavailable");
             out.close(close::TRY_AGAIN_LATER, "try again later").await;
         }
     }
@@ -252,7 +297,12 @@ impl Out<'_> {
         match self.send(Message::Text(json.into())).await {
             Ok(()) => true,
             Err(error) => {
-                tracing::debug!(code = code.as_str(), %error, "error reply not sent");
+                tracing::debug!(
+                    session = session.unwrap_or("-"),
+                    code = code.as_str(),
+                    %error,
+                    "error reply not sent"
+                );
                 false
             }
         }
@@ -288,10 +338,9 @@ impl Out<'_> {
     }
 
     /// Serves a joined socket until it ends: queued frames out, client frames in.
-    async fn run(&mut self, member: &Membership) -> Ending {
+    async fn run(&mut self, member: &Membership, who: &Who) -> Ending {
         let limits = self.limits;
         let session = *member.session_id();
-        let peer = member.peer_id().clone();
         let mut rate = RateLimiter::new(limits.rate_per_second, limits.rate_burst, Instant::now());
         // Once a frame over the message limit has grown this socket's read buffer (it
         // keeps that size for the socket's life), the socket holds one of the hub's
@@ -317,7 +366,7 @@ impl Out<'_> {
                 biased;
                 () = &mut changed => {
                     changed.set(member.changed());
-                    if let Some(ending) = self.flush_outbound(member).await {
+                    if let Some(ending) = self.flush_outbound(member, who).await {
                         return ending;
                     }
                     continue;
@@ -364,14 +413,11 @@ impl Out<'_> {
                 Some(Ok(Message::Ping(_))) => return Ending::TooManyPings,
                 Some(Ok(Message::Pong(_))) => continue,
                 Some(Ok(Message::Binary(data))) => {
-                    log_rejected("binary", data.len(), ErrorCode::BadMessage);
+                    log_rejected(who, "binary", data.len(), ErrorCode::BadMessage);
                     ErrorCode::BadMessage
                 }
                 Some(Ok(Message::Text(text))) => {
-                    match self
-                        .accept(member, &mut rate, last_heard, &session, &peer, text)
-                        .await
-                    {
+                    match self.accept(member, who, &mut rate, last_heard, text).await {
                         Ok(()) => continue,
                         Err(Refused::Answer(code)) => code,
                         Err(Refused::End(ending)) => return ending,
@@ -398,28 +444,28 @@ impl Out<'_> {
     async fn accept(
         &self,
         member: &Membership,
+        who: &Who,
         rate: &mut RateLimiter,
         now: Instant,
-        session: &SessionId,
-        peer: &PeerId,
         text: Utf8Bytes,
     ) -> Result<(), Refused> {
         let size = text.len();
         if size > self.limits.max_message_bytes {
-            log_rejected("unknown", size, ErrorCode::BadMessage);
+            log_rejected(who, "unknown", size, ErrorCode::BadMessage);
             return Err(Refused::Answer(ErrorCode::BadMessage));
         }
-        let kind = match validate_client_frame(text.as_str(), session, peer) {
+        let kind = match validate_client_frame(text.as_str(), member.session_id(), member.peer_id())
+        {
             Ok(kind) => kind,
             Err(rejection) => {
                 let code = rejection.code();
                 let kind = claimed_kind(text.as_str());
-                tracing::info!(kind, size, outcome = code.as_str(), why = %rejection, "message rejected");
+                socket_info!(who, kind, size, outcome = code.as_str(), why = %rejection, "message rejected");
                 return Err(Refused::Answer(code));
             }
         };
         if !rate.try_take(now) {
-            log_rejected(kind.as_str(), size, ErrorCode::RateLimited);
+            log_rejected(who, kind.as_str(), size, ErrorCode::RateLimited);
             return Err(Refused::Answer(ErrorCode::RateLimited));
         }
         // Copied into an allocation of its own: the received text may be a slice of a
@@ -428,16 +474,17 @@ impl Out<'_> {
         let decision = match member.submit(kind, text.clone()).await {
             Ok(decision) => decision,
             Err(SubmitError::QueueFull) => {
-                log_rejected(kind.as_str(), size, ErrorCode::QueueFull);
+                log_rejected(who, kind.as_str(), size, ErrorCode::QueueFull);
                 return Err(Refused::Answer(ErrorCode::QueueFull));
             }
             // The loop learns why from `next_outbound` and closes accordingly.
             Err(refused @ (SubmitError::Ended | SubmitError::Replaced)) => {
-                tracing::info!(kind = kind.as_str(), size, outcome = %refused, "message dropped");
+                socket_info!(who, kind = kind.as_str(), size, outcome = %refused, "message dropped");
                 return Ok(());
             }
             Err(SubmitError::Unavailable) => {
-                tracing::info!(
+                socket_info!(
+                    who,
                     kind = kind.as_str(),
                     size,
                     outcome = "unavailable",
@@ -451,12 +498,12 @@ impl Out<'_> {
         // writes it); any other gets "accepted" or "queued" here and "delivered" later.
         // Both lines come before `settle` wakes the recipient's task, so in that order.
         let Some(direct) = decision.direct else {
-            log_accepted(kind, size, &decision.submitted);
+            log_accepted(who, kind, size, &decision.submitted);
             return Ok(());
         };
         let written = direct.writer().write_now(kind, &text);
         if written != WriteNow::Written {
-            log_accepted(kind, size, &decision.submitted);
+            log_accepted(who, kind, size, &decision.submitted);
         }
         direct.settle(written);
         Ok(())
@@ -464,7 +511,7 @@ impl Out<'_> {
 
     /// Writes every frame queued for this client, oldest first; `Some` when the socket
     /// must end instead.
-    async fn flush_outbound(&mut self, member: &Membership) -> Option<Ending> {
+    async fn flush_outbound(&mut self, member: &Membership, who: &Who) -> Option<Ending> {
         loop {
             match member.next_outbound().await {
                 Outbound::Idle => return None,
@@ -472,24 +519,30 @@ impl Out<'_> {
                     let size = text.len();
                     let Ok(text) = Utf8Bytes::try_from(text) else {
                         // Cannot happen: only text frames are queued. Skip rather than stall.
-                        tracing::error!(kind = kind.as_str(), size, "queued frame is not UTF-8");
+                        tracing::error!(
+                            session = who.session(),
+                            peer = who.peer(),
+                            kind = kind.as_str(),
+                            size,
+                            "queued frame is not UTF-8"
+                        );
                         member.delivered(seq).await;
                         continue;
                     };
                     if let Err(error) = self.send(Message::Text(text)).await {
-                        tracing::info!(kind = kind.as_str(), size, outcome = "kept", %error, "delivery failed");
+                        socket_info!(who, kind = kind.as_str(), size, outcome = "kept", %error, "delivery failed");
                         return Some(Ending::Broken("delivery failed"));
                     }
                     member.delivered(seq).await;
-                    log_delivered(kind, size);
+                    log_delivered(who, kind, size);
                 }
                 Outbound::FinishWrite { seq, kind, size } => {
                     if let Err(error) = self.write(None, self.limits.silence_timeout).await {
-                        tracing::info!(kind = kind.as_str(), size, outcome = "kept", %error, "delivery failed");
+                        socket_info!(who, kind = kind.as_str(), size, outcome = "kept", %error, "delivery failed");
                         return Some(Ending::Broken("delivery failed"));
                     }
                     member.delivered(seq).await;
-                    log_delivered(kind, size);
+                    log_delivered(who, kind, size);
                 }
                 Outbound::Replaced => return Some(Ending::Replaced),
                 Outbound::Ended(reason) => return Some(Ending::Ended(reason)),
@@ -528,13 +581,14 @@ fn claimed_kind(text: &str) -> &'static str {
     }
 }
 
-fn log_accepted(kind: Kind, size: usize, submitted: &Submitted) {
+fn log_accepted(who: &Who, kind: Kind, size: usize, submitted: &Submitted) {
     let outcome = if submitted.recipient_connected {
         "accepted"
     } else {
         "queued"
     };
-    tracing::info!(
+    socket_info!(
+        who,
         kind = kind.as_str(),
         size,
         outcome,
@@ -543,8 +597,9 @@ fn log_accepted(kind: Kind, size: usize, submitted: &Submitted) {
     );
 }
 
-fn log_delivered(kind: Kind, size: usize) {
-    tracing::info!(
+fn log_delivered(who: &Who, kind: Kind, size: usize) {
+    socket_info!(
+        who,
         kind = kind.as_str(),
         size,
         outcome = "delivered",
@@ -552,8 +607,8 @@ fn log_delivered(kind: Kind, size: usize) {
     );
 }
 
-fn log_rejected(kind: &str, size: usize, code: ErrorCode) {
-    tracing::info!(kind, size, outcome = code.as_str(), "message rejected");
+fn log_rejected(who: &Who, kind: &str, size: usize, code: ErrorCode) {
+    socket_info!(who, kind, size, outcome = code.as_str(), "message rejected");
 }
 
 /// A read error: a frame beyond the hard limit, text that is not UTF-8, or a broken

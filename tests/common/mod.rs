@@ -294,13 +294,16 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
     }
 }
 
-/// Captures INFO logs on this thread until the guard is dropped.
+/// Captures INFO logs on this thread, in the binary's line format, until the guard is
+/// dropped.
 pub fn capture_logs() -> (LogBuffer, tracing::subscriber::DefaultGuard) {
     let buffer = LogBuffer::default();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(buffer.clone())
         .with_ansi(false)
         .with_max_level(tracing::Level::INFO)
+        // The line format the binary ships with.
+        .event_format(homecall::server::logging::Line)
         .finish();
     let guard = tracing::subscriber::set_default(subscriber);
     // A callsite that another test's thread registered while this subscriber was being

@@ -17,7 +17,6 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tracing::{Instrument, field};
 
 use super::SOCKET_BUFFER_BYTES;
 use crate::hub::Hub;
@@ -80,17 +79,6 @@ async fn upgrade(
         Ok(Query(pairs)) => parse_link(&pairs),
         Err(_) => Err(None),
     };
-    let span = tracing::info_span!("signal", session = field::Empty, peer = field::Empty);
-    match &link {
-        Ok((session, peer)) => {
-            span.record("session", field::display(session));
-            span.record("peer", field::display(peer));
-        }
-        Err(Some(session)) => {
-            span.record("session", field::display(session));
-        }
-        Err(None) => {}
-    }
     let hub = Arc::clone(&state.hub);
     let ip = state.trust.client_ip(peer_addr, &headers);
     let ticket = match hub
@@ -100,7 +88,8 @@ async fn upgrade(
         Ok(ticket) => ticket,
         Err(refused) => {
             // The address itself is not logged: it is the user's.
-            span.in_scope(|| tracing::info!(outcome = %refused, "signal upgrade refused: 429"));
+            let who = super::Who::of(&link);
+            socket_info!(who, outcome = %refused, "signal upgrade refused: 429");
             hub.metrics().upgrade_refused(match refused {
                 AdmitError::TooManySockets => UpgradeRefusal::TooManySockets,
                 AdmitError::TooManyNewSessions => UpgradeRefusal::TooManyNewSessions,
@@ -115,12 +104,9 @@ async fn upgrade(
         .max_write_buffer_size(limits.max_message_bytes + WRITE_HEADROOM_BYTES)
         .max_message_size(hard)
         .max_frame_size(hard)
-        .on_upgrade(move |socket| {
-            async move {
-                let _ticket = ticket;
-                super::serve(socket, hub, link).await;
-            }
-            .instrument(span)
+        .on_upgrade(move |socket| async move {
+            let _ticket = ticket;
+            super::serve(socket, hub, link).await;
         })
 }
 

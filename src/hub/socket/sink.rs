@@ -21,8 +21,8 @@ use crate::protocol::Kind;
 #[derive(Debug)]
 pub(super) struct SharedSink {
     state: Mutex<SinkState>,
-    /// The socket's span: a direct write is logged as this socket's delivery.
-    span: tracing::Span,
+    /// Whose socket this is: a direct write is logged as this socket's delivery.
+    who: super::Who,
 }
 
 #[derive(Debug)]
@@ -50,13 +50,13 @@ impl SinkState {
 }
 
 impl SharedSink {
-    pub(super) fn new(sink: SplitSink<WebSocket, Message>, span: tracing::Span) -> Self {
+    pub(super) fn new(sink: SplitSink<WebSocket, Message>, who: super::Who) -> Self {
         Self {
             state: Mutex::new(SinkState {
                 sink,
                 owner_waiting: false,
             }),
-            span,
+            who,
         }
     }
 
@@ -102,7 +102,7 @@ impl DirectWrite for SharedSink {
         let mut cx = Context::from_waker(Waker::noop());
         match state.poll_send(&mut cx, &mut message) {
             Poll::Ready(Ok(())) => {
-                self.span.in_scope(|| super::log_delivered(kind, size));
+                super::log_delivered(&self.who, kind, size);
                 WriteNow::Written
             }
             // Not started: the socket could not take it now.
