@@ -1,5 +1,6 @@
 import puppeteer, { Browser, Page } from "puppeteer-core";
 import { expect } from "@playwright/test";
+import { keepPeerConnections } from "./helpers";
 
 /**
  * A person in Debian's Firefox ESR, driven by Puppeteer over WebDriver BiDi (Playwright
@@ -28,18 +29,7 @@ export async function firefoxPerson(url: string): Promise<{ browser: Browser; pa
   });
   // Firefox shows no frame count for remote WebRTC video (getVideoPlaybackQuality stays
   // 0): keep the page's peer connections so getStats can say what was decoded.
-  await page.evaluateOnNewDocument(() => {
-    const Original = window.RTCPeerConnection;
-    const kept: RTCPeerConnection[] = [];
-    (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs = kept;
-    class Kept extends Original {
-      constructor(config?: RTCConfiguration) {
-        super(config);
-        kept.push(this);
-      }
-    }
-    window.RTCPeerConnection = Kept;
-  });
+  await page.evaluateOnNewDocument(keepPeerConnections);
   await page.goto(url);
   await page.waitForSelector("html[data-hydrated]", { timeout: 30_000 });
   return { browser, page };

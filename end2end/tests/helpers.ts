@@ -93,3 +93,21 @@ export async function remotePeak(page: Page, ms = 2_500): Promise<number> {
   await page.mouse.click(5, 5); // a user gesture, so the AudioContext may run
   return page.evaluate(remotePeakInPage, ms);
 }
+
+/**
+ * In the page, before its scripts: keeps every RTCPeerConnection it makes in
+ * `window.__pcs`, so a test can read their stats. Plain browser code, so Playwright's
+ * `addInitScript` and Puppeteer's `evaluateOnNewDocument` both take it.
+ */
+export function keepPeerConnections(): void {
+  const Original = window.RTCPeerConnection;
+  const kept: RTCPeerConnection[] = [];
+  (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs = kept;
+  class Kept extends Original {
+    constructor(config?: RTCConfiguration) {
+      super(config);
+      kept.push(this);
+    }
+  }
+  window.RTCPeerConnection = Kept;
+}

@@ -191,8 +191,14 @@ mod browser {
     /// How long after an offer/answer exchange a connection may take to come up before
     /// an ICE restart.
     const CONNECT_WITHIN_MS: u32 = 6_000;
-    /// How often the quality badge is refreshed from `getStats`.
-    const STATS_EVERY_MS: u32 = 2_000;
+    /// How often `getStats` is read: the quality badge, and the media watchdog.
+    const STATS_EVERY_MS: u32 = 1_000;
+    /// How long a connected call may receive nothing at all (no media, RTCP or ICE
+    /// check) before it counts as lost and ICE is restarted. When the address changes
+    /// (Wi-Fi to LTE) the browser takes 5 to 10 s to call the connection
+    /// "disconnected", but the packets stop at once. A live connection receives ICE
+    /// checks at least every 2.5 s even when the other side sends no media.
+    const MEDIA_STALL_MS: f64 = 2_500.0;
     /// How soon a refused renewal of the TURN credentials is tried again.
     const RENEW_RETRY_MS: u32 = 5_000;
 
@@ -461,6 +467,9 @@ mod browser {
             signal_failures: 0,
             wake_lock: None,
             last_packets: (0.0, 0.0),
+            last_bytes: 0.0,
+            media_seen_at: js_sys::Date::now(),
+            stall_restarted_at: None,
             tx,
         };
         conductor.renew_config_later();
@@ -584,6 +593,13 @@ mod browser {
         wake_lock: Option<wasm_bindgen::JsValue>,
         /// Totals of the previous statistics sample: (packets lost, packets received).
         last_packets: (f64, f64),
+        /// Bytes received over the connection at the previous statistics sample.
+        last_bytes: f64,
+        /// When a statistics sample last showed bytes received (or the connection was
+        /// not up yet), in `Date.now()` milliseconds.
+        media_seen_at: f64,
+        /// When the media watchdog last restarted ICE; `None` while media flows.
+        stall_restarted_at: Option<f64>,
         tx: UnboundedSender<Input>,
     }
 
@@ -927,10 +943,13 @@ mod browser {
             self.wake_lock = env::request_wake_lock().await;
         }
 
-        /// Updates the quality badge from the connection's statistics.
+        /// Updates the quality badge from the connection's statistics, and restarts ICE
+        /// when nothing arrives any more while the connection still says "connected".
         async fn refresh_quality(&mut self) {
+            let now = js_sys::Date::now();
             if !self.connected() {
                 self.call.quality.set(None);
+                self.media_seen_at = now;
                 return;
             }
             let Some(report) = self.rtc.stats().await else {
@@ -942,6 +961,14 @@ mod browser {
             self.last_packets = (lost, received);
             let new_lost = (lost - last_lost).max(0.0);
             let new_received = (received - last_received).max(0.0);
+            let last_bytes = std::mem::replace(&mut self.last_bytes, sample.bytes_received);
+            // Any change counts as life: fewer bytes than before is a new connection,
+            // counting from zero.
+            if sample.bytes_received != last_bytes {
+                self.receiving_again(now);
+            } else {
+                self.watch_for_stall(now).await;
+            }
             let loss = if new_lost + new_received > 0.0 {
                 new_lost / (new_lost + new_received) * 100.0
             } else {
@@ -952,6 +979,35 @@ mod browser {
                     .quality
                     .set(Some((grade(rtt_ms, loss), rtt_ms.round() as u32)));
             }
+        }
+
+        fn receiving_again(&mut self, now: f64) {
+            self.media_seen_at = now;
+            if self.stall_restarted_at.take().is_some() {
+                logger::event(self.sid(), format_args!("receiving again"));
+                self.call.apply(Event::MediaFlowing);
+            }
+        }
+
+        /// Nothing received since the last sample: after [`MEDIA_STALL_MS`] the call shows
+        /// that it is reconnecting and ICE restarts, then again every
+        /// [`RESTART_EVERY_MS`] while nothing arrives.
+        async fn watch_for_stall(&mut self, now: f64) {
+            let silent_ms = now - self.media_seen_at;
+            let due = match self.stall_restarted_at {
+                None => silent_ms >= MEDIA_STALL_MS,
+                Some(at) => now - at >= f64::from(RESTART_EVERY_MS),
+            };
+            if !due {
+                return;
+            }
+            logger::event(
+                self.sid(),
+                format_args!("nothing received for {silent_ms:.0} ms: restarting ICE"),
+            );
+            self.stall_restarted_at = Some(now);
+            self.call.apply(Event::ConnectionLost);
+            self.offer(true).await;
         }
 
         /// Releases everything: socket (a hang-up closes it with 1000), connection, camera.

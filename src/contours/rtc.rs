@@ -291,6 +291,10 @@ pub struct StatsSample {
     /// Totals over every inbound RTP stream.
     pub packets_lost: f64,
     pub packets_received: f64,
+    /// Bytes received over every candidate pair: media, RTCP and ICE checks. A
+    /// connection that works receives some every few seconds even when the other side
+    /// sends no media (its RTCP reports and ICE checks keep coming).
+    pub bytes_received: f64,
 }
 
 /// Reads an `RTCStatsReport` (a maplike of stats dictionaries).
@@ -303,6 +307,7 @@ pub fn sample_stats(report: &wasm_bindgen::JsValue) -> StatsSample {
     map.for_each(
         &mut |stat, _| match get(&stat, "type").and_then(|t| t.as_string()).as_deref() {
             Some("candidate-pair") => {
+                sample.bytes_received += number(&stat, "bytesReceived").unwrap_or(0.0);
                 let nominated = get(&stat, "nominated").and_then(|v| v.as_bool()) == Some(true);
                 let succeeded =
                     get(&stat, "state").and_then(|v| v.as_string()).as_deref() == Some("succeeded");
