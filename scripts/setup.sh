@@ -26,6 +26,7 @@ downloads() {
     command -v turnserver >/dev/null || missing+=(coturn)
     command -v redis-server >/dev/null || missing+=(redis-server)
     command -v haproxy >/dev/null || missing+=(haproxy)
+    command -v iptables >/dev/null || missing+=(iptables)
     if [ ${#missing[@]} -gt 0 ]; then
       step "Debian packages: ${missing[*]}"
       apt-get update -qq

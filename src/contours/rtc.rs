@@ -154,10 +154,17 @@ impl Rtc {
         self.id
     }
 
-    /// Sends every local track to the other side.
+    /// Sends every local track to the other side; audio goes first on a narrow link.
     pub fn add_local_media(&self, media: &LocalMedia) {
         for track in media.tracks() {
-            self.pc.add_track_0(&track, media.stream());
+            let sender = self.pc.add_track_0(&track, media.stream());
+            if track.kind() == "audio" {
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Err(error) = prefer(&sender).await {
+                        crate::logger::warn("-", format_args!("audio priority not set: {error}"));
+                    }
+                });
+            }
         }
     }
 
@@ -281,6 +288,27 @@ impl Rtc {
         JsFuture::from(self.pc.set_remote_description(&init)).await?;
         Ok(())
     }
+}
+
+/// Marks every encoding of `sender` `priority: "high"` and `networkPriority: "high"`
+/// (WebRTC priority, RFC 8837): when the link is too narrow for everything, the
+/// browser keeps the audio and lets the video give way. Called through `Reflect`, so no
+/// more `web-sys` bindings weigh on the wasm; a browser that ignores the fields (Firefox,
+/// Safari) sends as before.
+async fn prefer(sender: &web_sys::RtcRtpSender) -> Result<(), RtcError> {
+    use js_sys::{Array, Function, Reflect};
+    let method = |name: &str| -> Result<Function, RtcError> {
+        Ok(Reflect::get(sender, &name.into())?.dyn_into::<Function>()?)
+    };
+    let parameters = method("getParameters")?.call0(sender)?;
+    let encodings: Array = Reflect::get(&parameters, &"encodings".into())?.dyn_into()?;
+    for encoding in encodings.iter() {
+        Reflect::set(&encoding, &"priority".into(), &"high".into())?;
+        Reflect::set(&encoding, &"networkPriority".into(), &"high".into())?;
+    }
+    let set = method("setParameters")?.call1(sender, &parameters)?;
+    JsFuture::from(js_sys::Promise::from(set)).await?;
+    Ok(())
 }
 
 /// The numbers the quality badge needs from one `getStats()` report.
