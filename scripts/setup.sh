@@ -27,6 +27,7 @@ downloads() {
     command -v redis-server >/dev/null || missing+=(redis-server)
     command -v haproxy >/dev/null || missing+=(haproxy)
     command -v iptables >/dev/null || missing+=(iptables)
+    command -v openssl >/dev/null || missing+=(openssl)
     if [ ${#missing[@]} -gt 0 ]; then
       step "Debian packages: ${missing[*]}"
       apt-get update -qq

@@ -1,5 +1,5 @@
 import { test, expect, devices, chromium, Page } from "@playwright/test";
-import { ChildProcess, spawn } from "node:child_process";
+import { startCoturn } from "./coturn";
 import { closeOpened, expectRemoteVideoFlowing, newContext, openHydrated, person, remotePeak, startCallAsHost } from "./helpers";
 import { OwnServer } from "./server";
 
@@ -84,20 +84,6 @@ test("with the camera denied the call still connects with sound only", async ({ 
     await asking.close();
   }
 });
-
-/** A real coturn on 10.200.0.1:3478 with `secret` (coturn REST credentials). */
-function startCoturn(secret: string): ChildProcess {
-  return spawn(
-    "turnserver",
-    [
-      "--listening-ip=10.200.0.1", "--relay-ip=10.200.0.1", "--listening-port=3478",
-      "--min-port=49152", "--max-port=49400", "--use-auth-secret", `--static-auth-secret=${secret}`,
-      "--realm=homecall.test", "--no-tls", "--no-dtls", "--no-cli", "--fingerprint",
-      "--simple-log", "--log-file=stdout",
-    ],
-    { stdio: ["ignore", "ignore", "inherit"] },
-  );
-}
 
 /** A HomeCall server whose pages relay everything through that coturn. */
 function relayOnlyServer(port: number, secret: string, env: Record<string, string> = {}): OwnServer {

@@ -1,7 +1,11 @@
 import { ChildProcess, spawn } from "node:child_process";
+import https from "node:https";
 import path from "node:path";
 
-/** A HomeCall server of a test's own (for restarts and special settings), on 127.0.0.1. */
+/**
+ * A HomeCall server of a test's own (for restarts and special settings), on 127.0.0.1 or
+ * `host`; over https when `env` gives it a certificate (`HOMECALL_TLS_CERT`).
+ */
 export class OwnServer {
   private child?: ChildProcess;
   readonly url: string;
@@ -9,8 +13,10 @@ export class OwnServer {
   constructor(
     readonly port: number,
     readonly env: Record<string, string> = {},
+    readonly host = "127.0.0.1",
   ) {
-    this.url = `http://127.0.0.1:${port}`;
+    const scheme = env.HOMECALL_TLS_CERT ? "https" : "http";
+    this.url = `${scheme}://${host}:${port}`;
   }
 
   async start(): Promise<void> {
@@ -20,7 +26,7 @@ export class OwnServer {
       cwd: root,
       env: {
         ...process.env,
-        HOMECALL_LISTEN: `127.0.0.1:${this.port}`,
+        HOMECALL_LISTEN: `${this.host}:${this.port}`,
         HOMECALL_SITE_ROOT: "target/site",
         HOMECALL_LOG: "warn",
         HOMECALL_MAX_SOCKETS_PER_IP: "10000",
@@ -33,15 +39,25 @@ export class OwnServer {
     });
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
-      try {
-        const response = await fetch(`${this.url}/healthz`);
-        if (response.ok) return;
-      } catch {
-        // not listening yet
-      }
+      if (await this.healthy()) return;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`server on ${this.port} did not start`);
+  }
+
+  /** Whether `/healthz` answers 200 (a test's own certificate is not checked). */
+  private healthy(): Promise<boolean> {
+    if (!this.url.startsWith("https:")) {
+      return fetch(`${this.url}/healthz`).then((r) => r.ok, () => false);
+    }
+    return new Promise((resolve) => {
+      https
+        .get(`${this.url}/healthz`, { rejectUnauthorized: false }, (response) => {
+          response.resume();
+          resolve(response.statusCode === 200);
+        })
+        .on("error", () => resolve(false));
+    });
   }
 
   /** Stops the server (SIGTERM: it closes live sockets with 1001) and waits for its exit. */
