@@ -114,6 +114,12 @@ pub struct Texts {
     pub in_app_browser_hint: &'static str,
     pub no_webrtc: &'static str,
     pub hub_unreachable: &'static str,
+    /// The call has not connected for 20 s and the server offers no TURN relay.
+    pub cannot_connect_no_turn: &'static str,
+    /// The call has not connected for 20 s even with the server's TURN relay.
+    pub cannot_connect_with_turn: &'static str,
+    /// This call was opened in another tab or window, which took it over.
+    pub opened_elsewhere: &'static str,
     pub other_tab: &'static str,
     pub update_available: &'static str,
     pub install: &'static str,
@@ -188,6 +194,9 @@ pub static RU: Texts = Texts {
     in_app_browser_hint: "Этот браузер внутри приложения не даёт камеру. Откройте ссылку в Safari или Chrome: меню «⋯» → «Открыть в браузере».",
     no_webrtc: "Этот браузер не поддерживает видеозвонки. Откройте ссылку в Chrome, Safari или Firefox.",
     hub_unreachable: "Нет связи с сервером звонков. Проверяем снова…",
+    cannot_connect_no_turn: "Не удаётся соединиться: сети собеседников не пропускают прямое соединение. Продолжаем пытаться. Администратору сервера нужно добавить TURN-сервер (--ice-servers turn:… и --turn-secret).",
+    cannot_connect_with_turn: "Не удаётся соединиться даже через TURN-сервер. Продолжаем пытаться. Администратору сервера нужно проверить, что TURN-сервер доступен из интернета (UDP 3478, TCP или TLS на 443).",
+    opened_elsewhere: "Звонок открыт в другой вкладке или окне",
     other_tab: "Звонок открыт в другой вкладке или окне",
     update_available: "Доступно обновление — оно установится после звонка",
     install: "Установить приложение",
@@ -245,6 +254,9 @@ pub static EN: Texts = Texts {
     in_app_browser_hint: "This in-app browser gives no camera. Open the link in Safari or Chrome: menu “⋯” → “Open in browser”.",
     no_webrtc: "This browser cannot make video calls. Open the link in Chrome, Safari or Firefox.",
     hub_unreachable: "Cannot reach the call server. Trying again…",
+    cannot_connect_no_turn: "Cannot connect: the two networks do not allow a direct connection. Still trying. The server's operator must add a TURN server (--ice-servers turn:… and --turn-secret).",
+    cannot_connect_with_turn: "Cannot connect, not even through the TURN server. Still trying. The server's operator must check that the TURN server is reachable from the internet (UDP 3478, TCP or TLS on 443).",
+    opened_elsewhere: "The call is open in another tab or window",
     other_tab: "This call is open in another tab or window",
     update_available: "An update is ready — it installs after the call",
     install: "Install the app",

@@ -62,7 +62,12 @@ export class NatLab {
     `;
     sh(`
       set -e
-      for n in ${this.names.join(" ")}; do ip netns add $n; done
+      # No IPv6: its addresses come up seconds after the links (duplicate address
+      # detection), and Chromium aborts a page load on that "network change".
+      for n in ${this.names.join(" ")}; do
+        ip netns add $n
+        ip netns exec $n sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+      done
       sysctl -qw net.ipv4.ip_forward=1
       ${home(ra, ca, "198.51.100", "198.51.100.2", "10.0.1", "hcpa")}
       ${home(rb, cb, "203.0.113", "203.0.113.2", "10.0.2", "hcpb")}

@@ -1,4 +1,4 @@
-import { test, expect, chromium, Browser, Page } from "@playwright/test";
+import { test, expect, chromium, Browser, Page, TestInfo } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import {
   closeOpened,
@@ -294,42 +294,49 @@ test("on a 400 kbit/s link the call connects, video keeps flowing at a lower rat
   }
 });
 
+/** A call between homes `a` (the host) and `b` of `lab`, through a hub on its public side. */
+async function callAcrossHomes(lab: NatLab, iceServers: string, testInfo: TestInfo, opened: Browser[]) {
+  const server = new OwnServer(
+    3105,
+    { HOMECALL_ICE_SERVERS: iceServers, HOMECALL_TURN_SECRET: NAT_TURN_SECRET, ...lab.certificate() },
+    NatLab.PUBLIC,
+  );
+  await server.start();
+  // The server's certificate is the test's own.
+  const args = [...(testInfo.project.use.launchOptions?.args ?? []), "--ignore-certificate-errors"];
+  const inHome = async (home: "a" | "b") => {
+    const browser = await chromium.launch({ executablePath: lab.chromiumIn(home), args });
+    opened.push(browser);
+    return browser;
+  };
+  const host = await observedPerson(await inHome("a"), `${server.url}/`);
+  await host.getByRole("button", { name: "Позвонить" }).click();
+  const link = await host.getByLabel("Ссылка на звонок").first().inputValue();
+  expect(link.startsWith(`${server.url}/?session=`)).toBe(true);
+  await host.getByRole("button", { name: "Начать звонок" }).click();
+  const started = Date.now();
+  const guest = await observedPerson(await inHome("b"), link);
+  return { server, host, guest, started };
+}
+
+const NAT_TURN_SECRET = "e2e-nat-secret";
+const STUN = `stun:${NatLab.PUBLIC}:3478`;
+const TURN = `turn:${NatLab.PUBLIC}:3478?transport=udp`;
+
 for (const symmetric of [false, true]) {
   const nats = symmetric ? "symmetric NATs" : "ordinary NATs";
   const through = symmetric ? "TURN (a relay pair)" : "STUN (a server-reflexive pair)";
   test(`two homes behind ${nats} connect through ${through}`, async ({}, testInfo) => {
     const lab = new NatLab(symmetric);
-    const secret = "e2e-nat-secret";
     const opened: Browser[] = [];
     let turn: ReturnType<typeof startCoturn> | undefined;
     let server: OwnServer | undefined;
     try {
       lab.up();
-      turn = startCoturn(secret, NatLab.PUBLIC);
-      server = new OwnServer(
-        3105,
-        {
-          HOMECALL_ICE_SERVERS: `stun:${NatLab.PUBLIC}:3478,turn:${NatLab.PUBLIC}:3478?transport=udp`,
-          HOMECALL_TURN_SECRET: secret,
-          ...lab.certificate(),
-        },
-        NatLab.PUBLIC,
-      );
-      await server.start();
-      // The server's certificate is the test's own.
-      const args = [...(testInfo.project.use.launchOptions?.args ?? []), "--ignore-certificate-errors"];
-      const inHome = async (home: "a" | "b") => {
-        const browser = await chromium.launch({ executablePath: lab.chromiumIn(home), args });
-        opened.push(browser);
-        return browser;
-      };
-      const host = await observedPerson(await inHome("a"), `${server.url}/`);
-      await host.getByRole("button", { name: "Позвонить" }).click();
-      const link = await host.getByLabel("Ссылка на звонок").first().inputValue();
-      expect(link.startsWith(`${server.url}/?session=`)).toBe(true);
-      await host.getByRole("button", { name: "Начать звонок" }).click();
-      const started = Date.now();
-      const guest = await observedPerson(await inHome("b"), link);
+      turn = startCoturn(NAT_TURN_SECRET, NatLab.PUBLIC);
+      const call = await callAcrossHomes(lab, `${STUN},${TURN}`, testInfo, opened);
+      server = call.server;
+      const { host, guest, started } = call;
       await expectRemoteVideoFlowing(guest, 30_000);
       await expectRemoteVideoFlowing(host, 30_000);
       const connectMs = Date.now() - started;
@@ -352,3 +359,29 @@ for (const symmetric of [false, true]) {
     }
   });
 }
+
+test("behind symmetric NATs with no TURN server, both pages say 20 s into trying that the call cannot connect, and what the operator must add", async ({}, testInfo) => {
+  const lab = new NatLab(true);
+  const opened: Browser[] = [];
+  let turn: ReturnType<typeof startCoturn> | undefined;
+  let server: OwnServer | undefined;
+  try {
+    lab.up();
+    turn = startCoturn(NAT_TURN_SECRET, NatLab.PUBLIC); // STUN only: no TURN URL is offered
+    const call = await callAcrossHomes(lab, STUN, testInfo, opened);
+    server = call.server;
+    for (const page of [call.guest, call.host]) {
+      await expect(page.locator(".notice")).toContainText("TURN", { timeout: 25_000 });
+    }
+    const ms = Date.now() - call.started;
+    console.log(`behind symmetric NATs without TURN: both pages said so ${ms} ms after the guest opened the link`);
+    await expect(call.host.locator(".notice")).toContainText("--ice-servers turn:");
+    expect(ms).toBeLessThan(25_000);
+    await expect(call.guest.locator("section.call")).not.toHaveAttribute("data-phase", "in-call");
+  } finally {
+    for (const browser of opened) await browser.close().catch(() => {});
+    await server?.stop();
+    turn?.kill("SIGTERM");
+    lab.down();
+  }
+});

@@ -191,6 +191,9 @@ mod browser {
     /// How long after an offer/answer exchange a connection may take to come up before
     /// an ICE restart.
     const CONNECT_WITHIN_MS: u32 = 6_000;
+    /// How long both sides may try to connect before the page says it cannot, and what
+    /// the operator must add (it goes on trying).
+    const SAY_CANNOT_CONNECT_MS: u32 = 20_000;
     /// How often `getStats` is read: the quality badge, and the media watchdog.
     const STATS_EVERY_MS: u32 = 1_000;
     /// How long a connected call may receive nothing at all (no media, RTCP or ICE
@@ -231,6 +234,9 @@ mod browser {
         Rtc(u32, RtcEvent),
         /// Time to check whether the connection with this id came back.
         CheckConnection(u32),
+        /// Time to say the call cannot connect, if the connection with this id still is
+        /// not up.
+        SayIfNotConnected(u32),
         /// A guest's own offer is due if the host stayed silent (connection id).
         OfferIfSilent(u32),
         /// Time to refresh the quality badge.
@@ -470,6 +476,7 @@ mod browser {
             last_bytes: 0.0,
             media_seen_at: js_sys::Date::now(),
             stall_restarted_at: None,
+            trying_since: None,
             tx,
         };
         conductor.renew_config_later();
@@ -600,6 +607,9 @@ mod browser {
         media_seen_at: f64,
         /// When the media watchdog last restarted ICE; `None` while media flows.
         stall_restarted_at: Option<f64>,
+        /// Since when (`Date.now()`) both sides have been trying to connect; `None` once
+        /// connected.
+        trying_since: Option<f64>,
         tx: UnboundedSender<Input>,
     }
 
@@ -627,6 +637,10 @@ mod browser {
                 Input::Rtc(..) => {}
                 Input::CheckConnection(id) if id == self.rtc.id() => self.check_connection().await,
                 Input::CheckConnection(_) => {}
+                Input::SayIfNotConnected(id) if id == self.rtc.id() && !self.connected() => {
+                    self.say_cannot_connect();
+                }
+                Input::SayIfNotConnected(_) => {}
                 Input::OfferIfSilent(id) if id == self.rtc.id() => {
                     if self.remote_pc.is_none() && self.rtc.is_stable() {
                         self.offer(false).await;
@@ -676,7 +690,7 @@ mod browser {
                     if code == close::REPLACED {
                         self.call
                             .notice
-                            .set(Some("Звонок открыт в другой вкладке или окне".to_owned()));
+                            .set(Some(self.call.texts().opened_elsewhere.to_owned()));
                     }
                 }
                 NetEvent::Ended => self.call.apply(Event::PeerHungUp),
@@ -722,6 +736,7 @@ mod browser {
             let answer = self.rtc.accept_offer(sdp).await?;
             self.remote_pc = route.pc;
             self.check_later(CONNECT_WITHIN_MS);
+            self.start_trying();
             let (pc, to_pc) = self.route();
             self.net.send(&Signal::Answer {
                 session_id: Cow::Borrowed(self.session.as_str()),
@@ -746,6 +761,7 @@ mod browser {
             self.rtc.accept_answer(sdp).await?;
             self.remote_pc = route.pc;
             self.check_later(CONNECT_WITHIN_MS);
+            self.start_trying();
             Ok(())
         }
 
@@ -805,6 +821,7 @@ mod browser {
             logger::event(self.sid(), format_args!("connection {state:?}"));
             match state {
                 RtcPeerConnectionState::Connected => {
+                    self.forget_connect_trouble();
                     self.call.apply(Event::MediaFlowing);
                     if self.call.in_call_since.get_untracked().is_none() {
                         self.call.in_call_since.set(Some(js_sys::Date::now()));
@@ -813,10 +830,12 @@ mod browser {
                 }
                 RtcPeerConnectionState::Disconnected => {
                     self.call.apply(Event::ConnectionLost);
+                    self.start_trying();
                     self.check_later(DISCONNECTED_GRACE_MS);
                 }
                 RtcPeerConnectionState::Failed => {
                     self.call.apply(Event::ConnectionLost);
+                    self.start_trying();
                     self.offer(true).await;
                     self.check_later(RESTART_EVERY_MS);
                 }
@@ -834,6 +853,51 @@ mod browser {
                 logger::event(self.sid(), format_args!("restarting ICE"));
                 self.offer(true).await;
                 self.check_later(RESTART_EVERY_MS);
+            }
+        }
+
+        /// Not connected, now that both sides are trying: in [`SAY_CANNOT_CONNECT_MS`]
+        /// the page says so if it still is not.
+        fn start_trying(&mut self) {
+            if self.trying_since.is_none() && !self.connected() {
+                self.trying_since = Some(js_sys::Date::now());
+                self.later(SAY_CANNOT_CONNECT_MS, Input::SayIfNotConnected(self.rtc.id()));
+            }
+        }
+
+        /// The notice for a call that does not connect: what is missing depends on
+        /// whether the server offers a TURN relay.
+        fn say_cannot_connect(&self) {
+            let texts = self.call.texts();
+            let has_turn = self.config.ice_servers.iter().any(|server| {
+                server
+                    .urls
+                    .iter()
+                    .any(|url| url.starts_with("turn:") || url.starts_with("turns:"))
+            });
+            let text = if has_turn {
+                texts.cannot_connect_with_turn
+            } else {
+                texts.cannot_connect_no_turn
+            };
+            if self.call.notice.get_untracked().as_deref() != Some(text) {
+                logger::warn(self.sid(), format_args!("cannot connect (TURN offered: {has_turn})"));
+                self.call.notice.set(Some(text.to_owned()));
+            }
+        }
+
+        /// Connected: a "cannot connect" notice is out of date.
+        fn forget_connect_trouble(&mut self) {
+            self.trying_since = None;
+            let texts = self.call.texts();
+            let stale = self.call.notice.with_untracked(|notice| {
+                notice.as_deref().is_some_and(|notice| {
+                    notice == texts.cannot_connect_no_turn
+                        || notice == texts.cannot_connect_with_turn
+                })
+            });
+            if stale {
+                self.call.notice.set(None);
             }
         }
 
@@ -875,6 +939,7 @@ mod browser {
         fn renew_rtc(&mut self) {
             self.rtc.close();
             self.remote_pc = None;
+            self.trying_since = None;
             self.call.apply(Event::ConnectionLost);
             match new_rtc(&self.config, self.media.as_deref(), self.role, &self.tx) {
                 Ok(rtc) => self.rtc = rtc,
