@@ -111,3 +111,32 @@ export function keepPeerConnections(): void {
   }
   window.RTCPeerConnection = Kept;
 }
+
+/**
+ * In the page: the candidate pair that carries its live connection (kept by
+ * `keepPeerConnections`): each end's address and type, and the round trip. Plain browser
+ * code for both engines: Chromium names the pair on its transport, Firefox marks it
+ * `selected`.
+ */
+export async function selectedPairInPage(): Promise<{ localAddress: string; types: string; rttMs: number } | undefined> {
+  const pcs = (window as unknown as { __pcs?: RTCPeerConnection[] }).__pcs ?? [];
+  for (const pc of pcs) {
+    if (pc.connectionState !== "connected") continue;
+    const stats = await pc.getStats();
+    let pair: any;
+    stats.forEach((s) => {
+      if (s.type === "transport" && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
+    });
+    if (!pair) stats.forEach((s) => { if (s.type === "candidate-pair" && s.selected) pair = s; });
+    const local = pair ? stats.get(pair.localCandidateId) : undefined;
+    const remote = pair ? stats.get(pair.remoteCandidateId) : undefined;
+    if (local && remote) {
+      return {
+        localAddress: local.address ?? local.ip,
+        types: `${local.candidateType}/${remote.candidateType}`,
+        rttMs: (pair.currentRoundTripTime ?? 0) * 1000,
+      };
+    }
+  }
+  return undefined;
+}

@@ -6,8 +6,10 @@ import {
   keepPeerConnections,
   newContext,
   openHydrated,
+  selectedPairInPage,
   startCallAsHost,
 } from "./helpers";
+import { expectFirefoxVideoFlowing, firefoxPerson, startCallAsFirefoxHost } from "./firefox";
 import { startCoturn } from "./coturn";
 import { NatLab } from "./natlab";
 import { OwnServer } from "./server";
@@ -44,30 +46,48 @@ async function observedPerson(browser: Browser, url = "/"): Promise<Page> {
   return page;
 }
 
-/** The candidate pair that carries the page's live connection: each end's address and type. */
-async function selectedPair(page: Page): Promise<{ localAddress: string; types: string; rttMs: number } | undefined> {
-  return page.evaluate(async () => {
-    const pcs = (window as unknown as { __pcs?: RTCPeerConnection[] }).__pcs ?? [];
-    for (const pc of pcs) {
-      if (pc.connectionState !== "connected") continue;
-      const stats = await pc.getStats();
-      let pairId: string | undefined;
-      stats.forEach((s) => {
-        if (s.type === "transport" && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
-      });
-      const pair = pairId ? stats.get(pairId) : undefined;
-      const local = pair ? stats.get(pair.localCandidateId) : undefined;
-      const remote = pair ? stats.get(pair.remoteCandidateId) : undefined;
-      if (local && remote) {
-        return {
-          localAddress: local.address ?? local.ip,
-          types: `${local.candidateType}/${remote.candidateType}`,
-          rttMs: (pair.currentRoundTripTime ?? 0) * 1000,
-        };
-      }
-    }
-    return undefined;
-  });
+/** The candidate pair that carries the page's live connection. */
+function selectedPair(page: Page) {
+  return page.evaluate(selectedPairInPage);
+}
+
+/** The addresses before and after the move, on hc0 and hc1. */
+const OLD_ADDRESSES: [string, string][] = [["10.200.0.1/24", "hc0"], ["10.200.0.2/24", "hc1"]];
+const NEW_ADDRESSES: [string, string][] = [["10.201.0.1/24", "hc0"], ["10.201.0.2/24", "hc1"]];
+
+/** As a phone moving from Wi-Fi to LTE: the new addresses come up, then the old go. */
+function moveToNewAddresses(): void {
+  expect(vethAddresses()).toEqual(OLD_ADDRESSES.map(([address]) => address));
+  for (const [address, dev] of NEW_ADDRESSES) ip("addr", "add", address, "dev", dev);
+  for (const [address, dev] of OLD_ADDRESSES) ip("addr", "del", address, "dev", dev);
+}
+
+/** Puts the namespace's addresses (and its default route) back as scripts/in-netns.sh made them. */
+function restoreAddresses(): void {
+  for (const [address, dev] of OLD_ADDRESSES) {
+    if (!vethAddresses().includes(address)) ip("addr", "add", address, "dev", dev);
+  }
+  for (const [address, dev] of NEW_ADDRESSES) {
+    if (vethAddresses().includes(address)) ip("addr", "del", address, "dev", dev);
+  }
+  execFileSync("sh", ["-c", "ip route show default | grep -q . || ip route add default dev hc0"]);
+}
+
+/** Waits until every one of `pairs` reports a live path on the new addresses; the ms it took since `started`. */
+async function backOnNewAddresses(pairs: (() => Promise<{ localAddress: string } | undefined>)[], started: number, what: string) {
+  for (const pair of pairs) {
+    await expect
+      .poll(async () => (await pair())?.localAddress, {
+        timeout: 20_000,
+        intervals: [100],
+        message: "a connected path on the new addresses",
+      })
+      .toMatch(/^10\.201\.0\.[12]$/);
+  }
+  const ms = Date.now() - started;
+  console.log(`${what}: both sides on the new addresses in ${ms} ms`);
+  test.info().annotations.push({ type: `reconnect-ms:${what}`, description: String(ms) });
+  return ms;
 }
 
 test("the machine's address changes mid-call (Wi-Fi to LTE) and the call comes back by itself", async ({ browser }) => {
@@ -77,38 +97,61 @@ test("the machine's address changes mid-call (Wi-Fi to LTE) and the call comes b
   const guest = await observedPerson(browser, link);
   await expectRemoteVideoFlowing(guest);
   await expectRemoteVideoFlowing(host);
-  const before = vethAddresses();
-  expect(before).toEqual(["10.200.0.1/24", "10.200.0.2/24"]);
   try {
-    // As a phone moving from Wi-Fi to LTE: the new addresses come up, then the old go.
     const started = Date.now();
-    ip("addr", "add", "10.201.0.1/24", "dev", "hc0");
-    ip("addr", "add", "10.201.0.2/24", "dev", "hc1");
-    ip("addr", "del", "10.200.0.1/24", "dev", "hc0");
-    ip("addr", "del", "10.200.0.2/24", "dev", "hc1");
-    for (const page of [guest, host]) {
-      await expect
-        .poll(async () => (await selectedPair(page))?.localAddress, {
-          timeout: 20_000,
-          intervals: [100],
-          message: "a connected path on the new addresses",
-        })
-        .toMatch(/^10\.201\.0\.[12]$/);
-    }
-    const ms = Date.now() - started;
-    console.log(`address change: both sides on the new addresses in ${ms} ms`);
-    test.info().annotations.push({ type: "reconnect-ms:address-change", description: String(ms) });
+    moveToNewAddresses();
+    const ms = await backOnNewAddresses([() => selectedPair(guest), () => selectedPair(host)], started, "address change");
     for (const page of [guest, host]) await expectRemoteVideoFlowing(page, 10_000);
     expect(ms).toBeLessThan(5_000);
   } finally {
-    for (const [address, dev] of [["10.200.0.1/24", "hc0"], ["10.200.0.2/24", "hc1"]]) {
-      if (!vethAddresses().includes(address)) ip("addr", "add", address, "dev", dev);
-    }
-    for (const [address, dev] of [["10.201.0.1/24", "hc0"], ["10.201.0.2/24", "hc1"]]) {
-      if (vethAddresses().includes(address)) ip("addr", "del", address, "dev", dev);
-    }
-    // The namespace's default route goes with hc0's last address: put it back.
-    execFileSync("sh", ["-c", "ip route show default | grep -q . || ip route add default dev hc0"]);
+    restoreAddresses();
+  }
+});
+
+test("a Chromium host and a Firefox guest: the address changes mid-call and the call comes back by itself", async ({ browser }) => {
+  const host = await observedPerson(browser);
+  const link = await startCallAsHost(host);
+  await host.getByRole("button", { name: "Начать звонок" }).click();
+  const guest = await firefoxPerson(link);
+  try {
+    await expectFirefoxVideoFlowing(guest.page);
+    await expectRemoteVideoFlowing(host);
+    const started = Date.now();
+    moveToNewAddresses();
+    const ms = await backOnNewAddresses(
+      [() => guest.page.evaluate(selectedPairInPage), () => selectedPair(host)],
+      started,
+      "address change, Firefox guest",
+    );
+    await expectFirefoxVideoFlowing(guest.page, 10_000);
+    await expectRemoteVideoFlowing(host, 10_000);
+    expect(ms).toBeLessThan(5_000);
+  } finally {
+    restoreAddresses();
+    await guest.browser.close();
+  }
+});
+
+test("a Firefox host and a Chromium guest: the address changes mid-call and the call comes back by itself", async ({ browser, baseURL }) => {
+  const host = await firefoxPerson(`${baseURL}/`);
+  try {
+    const link = await startCallAsFirefoxHost(host.page);
+    const guest = await observedPerson(browser, link);
+    await expectRemoteVideoFlowing(guest);
+    await expectFirefoxVideoFlowing(host.page);
+    const started = Date.now();
+    moveToNewAddresses();
+    const ms = await backOnNewAddresses(
+      [() => selectedPair(guest), () => host.page.evaluate(selectedPairInPage)],
+      started,
+      "address change, Firefox host",
+    );
+    await expectRemoteVideoFlowing(guest, 10_000);
+    await expectFirefoxVideoFlowing(host.page, 10_000);
+    expect(ms).toBeLessThan(5_000);
+  } finally {
+    restoreAddresses();
+    await host.browser.close();
   }
 });
 
