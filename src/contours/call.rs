@@ -861,7 +861,10 @@ mod browser {
         fn start_trying(&mut self) {
             if self.trying_since.is_none() && !self.connected() {
                 self.trying_since = Some(js_sys::Date::now());
-                self.later(SAY_CANNOT_CONNECT_MS, Input::SayIfNotConnected(self.rtc.id()));
+                self.later(
+                    SAY_CANNOT_CONNECT_MS,
+                    Input::SayIfNotConnected(self.rtc.id()),
+                );
             }
         }
 
@@ -881,7 +884,10 @@ mod browser {
                 texts.cannot_connect_no_turn
             };
             if self.call.notice.get_untracked().as_deref() != Some(text) {
-                logger::warn(self.sid(), format_args!("cannot connect (TURN offered: {has_turn})"));
+                logger::warn(
+                    self.sid(),
+                    format_args!("cannot connect (TURN offered: {has_turn})"),
+                );
                 self.call.notice.set(Some(text.to_owned()));
             }
         }
