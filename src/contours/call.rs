@@ -194,8 +194,11 @@ mod browser {
     /// How long both sides may try to connect before the page says it cannot, and what
     /// the operator must add (it goes on trying).
     const SAY_CANNOT_CONNECT_MS: u32 = 20_000;
-    /// How often `getStats` is read: the quality badge, and the media watchdog.
-    const STATS_EVERY_MS: u32 = 1_000;
+    /// How often `getStats` is read for the media watchdog.
+    const STATS_EVERY_MS: u32 = 500;
+    /// The quality badge is refreshed every this many reads (once a second), so that its
+    /// loss figure covers enough packets not to flicker.
+    const QUALITY_EVERY_READS: u32 = 2;
     /// How long a connected call may receive nothing at all (no media, RTCP or ICE
     /// check) before it counts as lost and ICE is restarted. When the address changes
     /// (Wi-Fi to LTE) the browser takes 5 to 10 s to call the connection
@@ -474,6 +477,7 @@ mod browser {
             wake_lock: None,
             last_packets: (0.0, 0.0),
             last_bytes: 0.0,
+            stats_reads: 0,
             media_seen_at: js_sys::Date::now(),
             stall_restarted_at: None,
             trying_since: None,
@@ -602,6 +606,9 @@ mod browser {
         last_packets: (f64, f64),
         /// Bytes received over the connection at the previous statistics sample.
         last_bytes: f64,
+        /// Statistics reads so far (the badge is refreshed on every
+        /// [`QUALITY_EVERY_READS`]th).
+        stats_reads: u32,
         /// When a statistics sample last showed bytes received (or the connection was
         /// not up yet), in `Date.now()` milliseconds.
         media_seen_at: f64,
@@ -1027,11 +1034,6 @@ mod browser {
                 return;
             };
             let sample = crate::contours::rtc::sample_stats(&report);
-            let (lost, received) = (sample.packets_lost, sample.packets_received);
-            let (last_lost, last_received) = self.last_packets;
-            self.last_packets = (lost, received);
-            let new_lost = (lost - last_lost).max(0.0);
-            let new_received = (received - last_received).max(0.0);
             let last_bytes = std::mem::replace(&mut self.last_bytes, sample.bytes_received);
             // Any change counts as life: fewer bytes than before is a new connection,
             // counting from zero.
@@ -1040,6 +1042,15 @@ mod browser {
             } else {
                 self.watch_for_stall(now).await;
             }
+            self.stats_reads = self.stats_reads.wrapping_add(1);
+            if !self.stats_reads.is_multiple_of(QUALITY_EVERY_READS) {
+                return;
+            }
+            let (lost, received) = (sample.packets_lost, sample.packets_received);
+            let (last_lost, last_received) = self.last_packets;
+            self.last_packets = (lost, received);
+            let new_lost = (lost - last_lost).max(0.0);
+            let new_received = (received - last_received).max(0.0);
             let loss = if new_lost + new_received > 0.0 {
                 new_lost / (new_lost + new_received) * 100.0
             } else {
