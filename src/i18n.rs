@@ -118,8 +118,6 @@ pub struct Texts {
     pub cannot_connect_no_turn: &'static str,
     /// The call has not connected for 20 s even with the server's TURN relay.
     pub cannot_connect_with_turn: &'static str,
-    /// This call was opened in another tab or window, which took it over.
-    pub opened_elsewhere: &'static str,
     pub other_tab: &'static str,
     pub update_available: &'static str,
     pub install: &'static str,
@@ -196,7 +194,6 @@ pub static RU: Texts = Texts {
     hub_unreachable: "Нет связи с сервером звонков. Проверяем снова…",
     cannot_connect_no_turn: "Не удаётся соединиться: сети собеседников не пропускают прямое соединение. Продолжаем пытаться. Администратору сервера нужно добавить TURN-сервер (--ice-servers turn:… и --turn-secret).",
     cannot_connect_with_turn: "Не удаётся соединиться даже через TURN-сервер. Продолжаем пытаться. Администратору сервера нужно проверить, что TURN-сервер доступен из интернета (UDP 3478, TCP или TLS на 443).",
-    opened_elsewhere: "Звонок открыт в другой вкладке или окне",
     other_tab: "Звонок открыт в другой вкладке или окне",
     update_available: "Доступно обновление — оно установится после звонка",
     install: "Установить приложение",
@@ -256,7 +253,6 @@ pub static EN: Texts = Texts {
     hub_unreachable: "Cannot reach the call server. Trying again…",
     cannot_connect_no_turn: "Cannot connect: the two networks do not allow a direct connection. Still trying. The server's operator must add a TURN server (--ice-servers turn:… and --turn-secret).",
     cannot_connect_with_turn: "Cannot connect, not even through the TURN server. Still trying. The server's operator must check that the TURN server is reachable from the internet (UDP 3478, TCP or TLS on 443).",
-    opened_elsewhere: "The call is open in another tab or window",
     other_tab: "This call is open in another tab or window",
     update_available: "An update is ready — it installs after the call",
     install: "Install the app",

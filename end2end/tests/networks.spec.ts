@@ -46,6 +46,18 @@ async function observedPerson(browser: Browser, url = "/"): Promise<Page> {
   return page;
 }
 
+/** A call between two observed people; the time from the guest's link to video both ways. */
+async function observedCall(browser: Browser): Promise<{ host: Page; guest: Page; connectMs: number }> {
+  const host = await observedPerson(browser);
+  const link = await startCallAsHost(host);
+  await host.getByRole("button", { name: "Начать звонок" }).click();
+  const started = Date.now();
+  const guest = await observedPerson(browser, link);
+  await expectRemoteVideoFlowing(guest, 30_000);
+  await expectRemoteVideoFlowing(host, 30_000);
+  return { host, guest, connectMs: Date.now() - started };
+}
+
 /** The candidate pair that carries the page's live connection. */
 function selectedPair(page: Page) {
   return page.evaluate(selectedPairInPage);
@@ -91,12 +103,7 @@ async function backOnNewAddresses(pairs: (() => Promise<{ localAddress: string }
 }
 
 test("the machine's address changes mid-call (Wi-Fi to LTE) and the call comes back by itself", async ({ browser }) => {
-  const host = await observedPerson(browser);
-  const link = await startCallAsHost(host);
-  await host.getByRole("button", { name: "Начать звонок" }).click();
-  const guest = await observedPerson(browser, link);
-  await expectRemoteVideoFlowing(guest);
-  await expectRemoteVideoFlowing(host);
+  const { host, guest } = await observedCall(browser);
   try {
     const started = Date.now();
     moveToNewAddresses();
@@ -183,18 +190,6 @@ async function inbound(page: Page): Promise<{ lost: number; received: number; fr
     }
     return total;
   });
-}
-
-/** A call between two observed people; the time from the guest's link to video both ways. */
-async function observedCall(browser: Browser): Promise<{ host: Page; guest: Page; connectMs: number }> {
-  const host = await observedPerson(browser);
-  const link = await startCallAsHost(host);
-  await host.getByRole("button", { name: "Начать звонок" }).click();
-  const started = Date.now();
-  const guest = await observedPerson(browser, link);
-  await expectRemoteVideoFlowing(guest, 30_000);
-  await expectRemoteVideoFlowing(host, 30_000);
-  return { host, guest, connectMs: Date.now() - started };
 }
 
 /** Video frames each page decodes per second over `ms`, and the inbound loss over it. */
@@ -340,29 +335,54 @@ test("on a 400 kbit/s link the call connects, video keeps flowing at a lower rat
   }
 });
 
-/** A call between homes `a` (the host) and `b` of `lab`, through a hub on its public side. */
-async function callAcrossHomes(lab: NatLab, iceServers: string, testInfo: TestInfo, opened: Browser[]) {
-  const server = new OwnServer(
-    3105,
-    { HOMECALL_ICE_SERVERS: iceServers, HOMECALL_TURN_SECRET: NAT_TURN_SECRET, ...lab.certificate() },
-    NatLab.PUBLIC,
-  );
-  await server.start();
-  // The server's certificate is the test's own.
-  const args = [...(testInfo.project.use.launchOptions?.args ?? []), "--ignore-certificate-errors"];
-  const inHome = async (home: "a" | "b") => {
-    const browser = await chromium.launch({ executablePath: lab.chromiumIn(home), args });
-    opened.push(browser);
-    return browser;
-  };
-  const host = await observedPerson(await inHome("a"), `${server.url}/`);
-  await host.getByRole("button", { name: "Позвонить" }).click();
-  const link = await host.getByLabel("Ссылка на звонок").first().inputValue();
-  expect(link.startsWith(`${server.url}/?session=`)).toBe(true);
-  await host.getByRole("button", { name: "Начать звонок" }).click();
-  const started = Date.now();
-  const guest = await observedPerson(await inHome("b"), link);
-  return { server, host, guest, started };
+type HomesCall = { host: Page; guest: Page; started: number };
+
+/**
+ * A call between two homes behind NAT routers (`symmetric` or not): the host in home
+ * `a`, the guest in `b`, through a hub (TLS) and coturn on the lab's public side, with
+ * the pages offered `iceServers`. Runs `body` once the guest has opened the link
+ * (`started`), then takes everything down, also when it fails.
+ */
+async function withCallAcrossHomes(
+  symmetric: boolean,
+  iceServers: string,
+  testInfo: TestInfo,
+  body: (call: HomesCall) => Promise<void>,
+): Promise<void> {
+  const lab = new NatLab(symmetric);
+  const opened: Browser[] = [];
+  let turn: ReturnType<typeof startCoturn> | undefined;
+  let server: OwnServer | undefined;
+  try {
+    lab.up();
+    turn = startCoturn(NAT_TURN_SECRET, NatLab.PUBLIC);
+    server = new OwnServer(
+      3105,
+      { HOMECALL_ICE_SERVERS: iceServers, HOMECALL_TURN_SECRET: NAT_TURN_SECRET, ...lab.certificate() },
+      NatLab.PUBLIC,
+    );
+    await server.start();
+    // The server's certificate is the test's own.
+    const args = [...(testInfo.project.use.launchOptions?.args ?? []), "--ignore-certificate-errors"];
+    const inHome = async (home: "a" | "b") => {
+      const browser = await chromium.launch({ executablePath: lab.chromiumIn(home), args });
+      opened.push(browser);
+      return browser;
+    };
+    const host = await observedPerson(await inHome("a"), `${server.url}/`);
+    await host.getByRole("button", { name: "Позвонить" }).click();
+    const link = await host.getByLabel("Ссылка на звонок").first().inputValue();
+    expect(link.startsWith(`${server.url}/?session=`)).toBe(true);
+    await host.getByRole("button", { name: "Начать звонок" }).click();
+    const started = Date.now();
+    const guest = await observedPerson(await inHome("b"), link);
+    await body({ host, guest, started });
+  } finally {
+    for (const browser of opened) await browser.close().catch(() => {});
+    await server?.stop();
+    turn?.kill("SIGTERM");
+    lab.down();
+  }
 }
 
 const NAT_TURN_SECRET = "e2e-nat-secret";
@@ -373,16 +393,7 @@ for (const symmetric of [false, true]) {
   const nats = symmetric ? "symmetric NATs" : "ordinary NATs";
   const through = symmetric ? "TURN (a relay pair)" : "STUN (a server-reflexive pair)";
   test(`two homes behind ${nats} connect through ${through}`, async ({}, testInfo) => {
-    const lab = new NatLab(symmetric);
-    const opened: Browser[] = [];
-    let turn: ReturnType<typeof startCoturn> | undefined;
-    let server: OwnServer | undefined;
-    try {
-      lab.up();
-      turn = startCoturn(NAT_TURN_SECRET, NatLab.PUBLIC);
-      const call = await callAcrossHomes(lab, `${STUN},${TURN}`, testInfo, opened);
-      server = call.server;
-      const { host, guest, started } = call;
+    await withCallAcrossHomes(symmetric, `${STUN},${TURN}`, testInfo, async ({ host, guest, started }) => {
       await expectRemoteVideoFlowing(guest, 30_000);
       await expectRemoteVideoFlowing(host, 30_000);
       const connectMs = Date.now() - started;
@@ -397,37 +408,20 @@ for (const symmetric of [false, true]) {
       await host.waitForTimeout(10_000);
       await expectRemoteVideoFlowing(guest, 5_000);
       await expectRemoteVideoFlowing(host, 5_000);
-    } finally {
-      for (const browser of opened) await browser.close().catch(() => {});
-      await server?.stop();
-      turn?.kill("SIGTERM");
-      lab.down();
-    }
+    });
   });
 }
 
 test("behind symmetric NATs with no TURN server, both pages say 20 s into trying that the call cannot connect, and what the operator must add", async ({}, testInfo) => {
-  const lab = new NatLab(true);
-  const opened: Browser[] = [];
-  let turn: ReturnType<typeof startCoturn> | undefined;
-  let server: OwnServer | undefined;
-  try {
-    lab.up();
-    turn = startCoturn(NAT_TURN_SECRET, NatLab.PUBLIC); // STUN only: no TURN URL is offered
-    const call = await callAcrossHomes(lab, STUN, testInfo, opened);
-    server = call.server;
-    for (const page of [call.guest, call.host]) {
+  // coturn answers STUN, but the pages are offered no TURN URL.
+  await withCallAcrossHomes(true, STUN, testInfo, async ({ host, guest, started }) => {
+    for (const page of [guest, host]) {
       await expect(page.locator(".notice")).toContainText("TURN", { timeout: 25_000 });
     }
-    const ms = Date.now() - call.started;
+    const ms = Date.now() - started;
     console.log(`behind symmetric NATs without TURN: both pages said so ${ms} ms after the guest opened the link`);
-    await expect(call.host.locator(".notice")).toContainText("--ice-servers turn:");
+    await expect(host.locator(".notice")).toContainText("--ice-servers turn:");
     expect(ms).toBeLessThan(25_000);
-    await expect(call.guest.locator("section.call")).not.toHaveAttribute("data-phase", "in-call");
-  } finally {
-    for (const browser of opened) await browser.close().catch(() => {});
-    await server?.stop();
-    turn?.kill("SIGTERM");
-    lab.down();
-  }
+    await expect(guest.locator("section.call")).not.toHaveAttribute("data-phase", "in-call");
+  });
 });

@@ -242,7 +242,7 @@ mod browser {
         SayIfNotConnected(u32),
         /// A guest's own offer is due if the host stayed silent (connection id).
         OfferIfSilent(u32),
-        /// Time to refresh the quality badge.
+        /// Time to read the connection's statistics (the media watchdog, the badge).
         Stats,
         /// The page became visible again (the wake lock needs renewing).
         Visible,
@@ -697,7 +697,7 @@ mod browser {
                     if code == close::REPLACED {
                         self.call
                             .notice
-                            .set(Some(self.call.texts().opened_elsewhere.to_owned()));
+                            .set(Some(self.call.texts().other_tab.to_owned()));
                     }
                 }
                 NetEvent::Ended => self.call.apply(Event::PeerHungUp),

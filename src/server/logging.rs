@@ -90,10 +90,16 @@ where
                 }
             }
         }
-        let mut message = MessageOnly::new(&mut writer);
+        let mut message = MessageOnly {
+            writer: &mut writer,
+            result: Ok(()),
+        };
         event.record(&mut message);
         message.result?;
-        let mut rest = FieldsButMessage::new(&mut writer);
+        let mut rest = FieldsButMessage {
+            writer: &mut writer,
+            result: Ok(()),
+        };
         event.record(&mut rest);
         rest.result?;
         writeln!(writer)
@@ -118,15 +124,6 @@ struct MessageOnly<'w, 'a> {
     result: fmt::Result,
 }
 
-impl<'w, 'a> MessageOnly<'w, 'a> {
-    fn new(writer: &'w mut Writer<'a>) -> Self {
-        Self {
-            writer,
-            result: Ok(()),
-        }
-    }
-}
-
 impl Visit for MessageOnly<'_, '_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if field.name() == "message" && self.result.is_ok() {
@@ -135,20 +132,14 @@ impl Visit for MessageOnly<'_, '_> {
     }
 }
 
-/// Writes every field but `message` as ` name=value`.
+/// Writes every field but `message` as ` name=value`. Numbers and booleans come through
+/// `record_debug` (the `Visit` default), whose `Debug` text is their plain one.
 struct FieldsButMessage<'w, 'a> {
     writer: &'w mut Writer<'a>,
     result: fmt::Result,
 }
 
-impl<'w, 'a> FieldsButMessage<'w, 'a> {
-    fn new(writer: &'w mut Writer<'a>) -> Self {
-        Self {
-            writer,
-            result: Ok(()),
-        }
-    }
-
+impl FieldsButMessage<'_, '_> {
     fn skip(&self, field: &Field) -> bool {
         self.result.is_err() || field.name() == "message"
     }
@@ -172,29 +163,6 @@ impl Visit for FieldsButMessage<'_, '_> {
             self.name(field)
                 .and_then(|()| write!(self.writer, "{value:?}"))
         };
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        if !self.skip(field) {
-            self.result = self
-                .name(field)
-                .and_then(|()| write!(self.writer, "{value}"));
-        }
-    }
-
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        if !self.skip(field) {
-            self.result = self
-                .name(field)
-                .and_then(|()| write!(self.writer, "{value}"));
-        }
-    }
-
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        if !self.skip(field) {
-            let value = if value { "true" } else { "false" };
-            self.result = self.name(field).and_then(|()| self.writer.write_str(value));
-        }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {

@@ -133,11 +133,11 @@ impl Drop for Flush {
 
 /// One line on its way into the buffer.
 #[derive(Debug)]
-pub struct Line<'a> {
+pub struct Append<'a> {
     shared: &'a Shared,
 }
 
-impl Write for Line<'_> {
+impl Write for Append<'_> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         self.shared.append(bytes);
         Ok(bytes.len())
@@ -149,10 +149,10 @@ impl Write for Line<'_> {
 }
 
 impl<'a> MakeWriter<'a> for Lines {
-    type Writer = Line<'a>;
+    type Writer = Append<'a>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        Line {
+        Append {
             shared: &self.shared,
         }
     }
