@@ -12,6 +12,18 @@ WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1
 WITH_BROWSER=${WITH_BROWSER:-1}
 
 step() { printf '\n== setup: %s\n' "$*"; }
+# How long each install took, for the summary at the end of scripts/test.sh.
+mkdir -p target
+times_log="$PWD/target/setup-times.log"
+: > "$times_log"
+timed() {
+  local what=$1 began status=0
+  shift
+  began=$(date +%s)
+  "$@" || status=$?
+  printf '%4ds   setup: %s\n' $(($(date +%s) - began)) "$what" >> "$times_log"
+  return "$status"
+}
 
 export PATH="$HOME/.cargo/bin:$PATH"
 
@@ -30,15 +42,15 @@ downloads() {
     command -v openssl >/dev/null || missing+=(openssl)
     if [ ${#missing[@]} -gt 0 ]; then
       step "Debian packages: ${missing[*]}"
-      apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+      timed "apt-get update" apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive timed "Debian packages" apt-get install -y -qq "${missing[@]}"
     fi
   fi
   if [ ! -f end2end/node_modules/.bin/wasm-opt ] || [ ! -d end2end/node_modules/@playwright/test ] \
     || [ ! -d end2end/node_modules/puppeteer-core ]; then
     step "npm packages (binaryen for wasm-opt, Playwright, Puppeteer for Firefox)"
     # puppeteer-core downloads no browser; the variable makes sure nothing tries.
-    (cd end2end && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
+    (cd end2end && PUPPETEER_SKIP_DOWNLOAD=1 timed "npm packages" npm ci --no-audit --no-fund)
   fi
 }
 mkdir -p target
@@ -47,7 +59,7 @@ downloads_pid=$!
 
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "rust target wasm32-unknown-unknown"
-  rustup target add wasm32-unknown-unknown
+  timed "rust target" rustup target add wasm32-unknown-unknown
 fi
 
 if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
@@ -55,16 +67,16 @@ if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTO
   # Its release profile asks for fat LTO in one codegen unit, which alone takes most of
   # the install on 2 cores; a build tool does not need it.
   CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    cargo install cargo-leptos@"$CARGO_LEPTOS_VERSION" --locked --features no_downloads
+    timed cargo-leptos cargo install cargo-leptos@"$CARGO_LEPTOS_VERSION" --locked --features no_downloads
 fi
 
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
   step "wasm-bindgen-cli $WASM_BINDGEN_VERSION"
   # Not --locked: its lockfile wants a crate version the registry does not serve.
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  timed wasm-bindgen-cli cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
 fi
 
-if ! wait "$downloads_pid"; then
+if ! timed "waiting for Debian and npm packages" wait "$downloads_pid"; then
   cat target/setup-downloads.log
   echo "setup: installing Debian or npm packages failed (log above)" >&2
   exit 1

@@ -6,7 +6,18 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 began=$(date +%s)
 # Each step's start, in minutes since the start (CI's budget is 45 minutes from fresh).
-stamp() { printf '== %s (at %d min)\n' "$1" $((($(date +%s) - began) / 60)); }
+# The same steps are listed again at the end with their durations, since a CI log is
+# often read from its tail.
+steps=()
+last=$began
+stamp() {
+  local now
+  now=$(date +%s)
+  steps+=("$(printf '%4ds %s' $((now - last)) "${current:-setup}")")
+  last=$now
+  current=$1
+  printf '== %s (at %d min)\n' "$1" $(((now - began) / 60))
+}
 scripts/setup.sh || exit 1
 export PATH="$PWD/end2end/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 mkdir -p target
@@ -28,17 +39,20 @@ stamp "browser tests"
 rm -f end2end/results.json
 scripts/in-netns.sh bash -c 'cd end2end && npx playwright test'
 [ $? -eq 0 ] || status=1
-read -r e2e_passed e2e_failed < <(node -e '
+read -r e2e_passed e2e_failed e2e_flaky < <(node -e '
   const fs = require("fs");
   let r; try { r = JSON.parse(fs.readFileSync("end2end/results.json", "utf8")); } catch { r = { stats: {} }; }
   const s = r.stats || {};
-  console.log((s.expected || 0) + (s.flaky || 0), (s.unexpected || 0));
+  console.log((s.expected || 0) + (s.flaky || 0), (s.unexpected || 0), s.flaky || 0);
 ')
 
 passed=$((rust_passed + e2e_passed))
 failed=$((rust_failed + e2e_failed))
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-echo "rust: $rust_passed passed, $rust_failed failed; browser: $e2e_passed passed, $e2e_failed failed"
+echo "rust: $rust_passed passed, $rust_failed failed; browser: $e2e_passed passed ($e2e_flaky of them only on a retry), $e2e_failed failed"
 stamp "done"
+printf '== took:\n'
+printf '  %s\n' "${steps[@]}"
+cat target/setup-times.log 2>/dev/null
 echo "$passed passed, $failed failed"
 exit "$status"

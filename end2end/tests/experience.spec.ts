@@ -1,4 +1,5 @@
 import { test, expect, devices, chromium, Page } from "@playwright/test";
+import { withChromiumsOwnCamera } from "../fake-camera";
 import { startCoturn } from "./coturn";
 import { closeOpened, expectRemoteVideoFlowing, newContext, openHydrated, person, remotePeak, startCallAsHost } from "./helpers";
 import { OwnServer } from "./server";
@@ -165,7 +166,7 @@ test("switching the camera mid-call: the other side keeps getting video, from th
   const use = test.info().project.use;
   const three = await chromium.launch({
     ...use.launchOptions,
-    args: (use.launchOptions?.args ?? []).map((a) =>
+    args: withChromiumsOwnCamera(use.launchOptions?.args ?? []).map((a) =>
       a === "--use-fake-device-for-media-stream" ? `${a}=device-count=3` : a,
     ),
   });

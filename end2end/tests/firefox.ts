@@ -17,6 +17,10 @@ export async function firefoxPerson(url: string): Promise<{ browser: Browser; pa
     extraPrefsFirefox: {
       "media.navigator.streams.fake": true,
       "media.navigator.permission.disabled": true,
+      // A small fake camera, as Chromium's in these tests (../fake-camera.ts says why).
+      "media.navigator.video.default_width": 320,
+      "media.navigator.video.default_height": 240,
+      "media.navigator.video.default_fps": 15,
       "media.autoplay.default": 0,
       "media.autoplay.blocking_policy": 0,
       "media.peerconnection.ice.obfuscate_host_addresses": false,

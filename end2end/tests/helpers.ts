@@ -19,11 +19,20 @@ export async function newContext(browser: Browser, options = {}): Promise<Browse
 export async function person(browser: Browser, url = "/"): Promise<{ context: BrowserContext; page: Page }> {
   const context = await newContext(browser);
   const page = await context.newPage();
-  page.on("console", (m) => {
-    if (m.type() === "error" || m.type() === "warning") console.log(`[page ${m.type()}] ${m.text()}`);
-  });
+  printPageLog(page);
   if (url !== "about:blank") await openHydrated(page, url);
   return { context, page };
+}
+
+/**
+ * Prints the page's warnings and errors; every line of its log with
+ * HOMECALL_TEST_PAGE_LOG=all (to see what a failing test's pages did).
+ */
+export function printPageLog(page: Page): void {
+  const all = process.env.HOMECALL_TEST_PAGE_LOG === "all";
+  page.on("console", (m) => {
+    if (all || m.type() === "error" || m.type() === "warning") console.log(`[page ${m.type()}] ${m.text()}`);
+  });
 }
 
 /** Navigates and waits until the wasm client has taken over the page. */

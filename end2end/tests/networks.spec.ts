@@ -6,12 +6,14 @@ import {
   keepPeerConnections,
   newContext,
   openHydrated,
+  printPageLog,
   selectedPairInPage,
   startCallAsHost,
 } from "./helpers";
 import { expectFirefoxVideoFlowing, firefoxPerson, startCallAsFirefoxHost } from "./firefox";
 import { startCoturn } from "./coturn";
 import { NatLab } from "./natlab";
+import { withChromiumsOwnCamera } from "../fake-camera";
 import { OwnServer } from "./server";
 
 // Calls on networks that change under them. Every change is made to the test's own
@@ -39,9 +41,7 @@ async function observedPerson(browser: Browser, url = "/"): Promise<Page> {
   const context = await newContext(browser);
   await context.addInitScript(keepPeerConnections);
   const page = await context.newPage();
-  page.on("console", (m) => {
-    if (m.type() === "error" || m.type() === "warning") console.log(`[page ${m.type()}] ${m.text()}`);
-  });
+  printPageLog(page);
   await openHydrated(page, url);
   return page;
 }
@@ -102,14 +102,44 @@ async function backOnNewAddresses(pairs: (() => Promise<{ localAddress: string }
   return ms;
 }
 
+/** Starts recording each text the page's status line shows, with the time it appeared. */
+async function recordStatusLine(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const shown: { text: string; at: number }[] = [];
+    (window as unknown as { __statusShown: typeof shown }).__statusShown = shown;
+    const status = document.querySelector("section.call .status")!;
+    new MutationObserver(() => shown.push({ text: status.textContent ?? "", at: Date.now() })).observe(status, {
+      childList: true,
+      characterData: true,
+      subtree: true,
+    });
+  });
+}
+
+/** What the page's status line showed since recordStatusLine, and when. */
+function statusShown(page: Page): Promise<{ text: string; at: number }[]> {
+  return page.evaluate(() => (window as unknown as { __statusShown: { text: string; at: number }[] }).__statusShown);
+}
+
 test("the machine's address changes mid-call (Wi-Fi to LTE) and the call comes back by itself", async ({ browser }) => {
   const { host, guest } = await observedCall(browser);
   try {
+    for (const page of [guest, host]) await recordStatusLine(page);
     const started = Date.now();
     moveToNewAddresses();
     const ms = await backOnNewAddresses([() => selectedPair(guest), () => selectedPair(host)], started, "address change");
     for (const page of [guest, host]) await expectRemoteVideoFlowing(page, 10_000);
     expect(ms).toBeLessThan(5_000);
+    // While media stopped, each page said it was reconnecting (the media watchdog's
+    // doing: the connection itself still says "connected"), and cleared it once back.
+    for (const [name, page] of [["guest", guest], ["host", host]] as const) {
+      const shown = await statusShown(page);
+      const said = shown.find((s) => s.text === "Переподключение…");
+      console.log(`address change: the ${name} said «Переподключение…» ${said ? `${said.at - started} ms` : "never"} after the move`);
+      expect(said).toBeDefined();
+      expect(said!.at - started).toBeLessThan(4_000);
+      expect(shown.at(-1)?.text).toBe("");
+    }
   } finally {
     restoreAddresses();
   }
@@ -263,7 +293,10 @@ async function outbound(page: Page): Promise<{ height: number; limitation: strin
   });
 }
 
-test("on a 400 kbit/s link the call connects, video keeps flowing at a lower rate and audio stays clear", async ({ browser }) => {
+test("on a 400 kbit/s link the call connects, video keeps flowing at a lower rate and audio stays clear", async ({}) => {
+  // Chromium's own 640×480 camera: a sender that wants more than the link.
+  const use = test.info().project.use;
+  const wanting = await chromium.launch({ ...use.launchOptions, args: withChromiumsOwnCamera(use.launchOptions?.args ?? []) });
   // Every call's packets go over loopback in this namespace: UDP on it gets 800 kbit/s
   // for both directions together, 400 kbit/s each way; TCP (pages, signalling) is not
   // held back. The queue holds 50 packets (about 600 ms), a plain first-in first-out
@@ -274,7 +307,7 @@ test("on a 400 kbit/s link the call connects, video keeps flowing at a lower rat
   tc("qdisc", "add", "dev", "lo", "parent", "1:20", "handle", "20:", "pfifo", "limit", "50");
   tc("filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "u32", "match", "ip", "protocol", "17", "0xff", "flowid", "1:20");
   try {
-    const { host, guest, connectMs } = await observedCall(browser);
+    const { host, guest, connectMs } = await observedCall(wanting);
     console.log(`400 kbit/s: connected in ${connectMs} ms`);
     test.info().annotations.push({ type: "connect-ms:narrow-400k", description: String(connectMs) });
     await guest.waitForTimeout(5_000); // the senders find the link's rate
@@ -307,7 +340,9 @@ test("on a 400 kbit/s link the call connects, video keeps flowing at a lower rat
       console.log(
         `400 kbit/s, ${i ? "guest" : "host"} sends video ${kbps.toFixed(0)} kbit/s at ${after.height} px (limited by ${after.limitation}), audio ${audioKbps.toFixed(0)} kbit/s`,
       );
-      expect(kbps).toBeLessThan(400);
+      // Bytes sent count the packets the link's queue then drops, so the bound is the
+      // link's rate plus 10 % (a sender that ignored the link would fill the queue).
+      expect(kbps).toBeLessThan(440);
       expect(audioKbps).toBeGreaterThan(16);
     });
     // Audio is sent with high priority, so it is the video that gives way.
@@ -331,6 +366,7 @@ test("on a 400 kbit/s link the call connects, video keeps flowing at a lower rat
     console.log(`400 kbit/s: the shaper held packets back ${overlimits} times`);
     expect(overlimits).toBeGreaterThan(0);
   } finally {
+    await wanting.close();
     execFileSync("sh", ["-c", "tc qdisc del dev lo root 2>/dev/null || true"]);
   }
 });
@@ -415,13 +451,21 @@ for (const symmetric of [false, true]) {
 test("behind symmetric NATs with no TURN server, both pages say 20 s into trying that the call cannot connect, and what the operator must add", async ({}, testInfo) => {
   // coturn answers STUN, but the pages are offered no TURN URL.
   await withCallAcrossHomes(true, STUN, testInfo, async ({ host, guest, started }) => {
-    for (const page of [guest, host]) {
-      await expect(page.locator(".notice")).toContainText("TURN", { timeout: 25_000 });
-    }
-    const ms = Date.now() - started;
-    console.log(`behind symmetric NATs without TURN: both pages said so ${ms} ms after the guest opened the link`);
+    // Each page is timed on its own. Trying starts once the other side has signalled,
+    // after the guest's page has loaded: not before 20 s after the link was opened, and
+    // within 30 s (a slow machine loads and signals in seconds, not ten).
+    const [atGuest, atHost] = await Promise.all(
+      [guest, host].map(async (page) => {
+        await expect(page.locator(".notice")).toContainText("TURN", { timeout: 40_000 });
+        return Date.now() - started;
+      }),
+    );
+    console.log(`behind symmetric NATs without TURN: the guest said so ${atGuest} ms and the host ${atHost} ms after the guest opened the link`);
     await expect(host.locator(".notice")).toContainText("--ice-servers turn:");
-    expect(ms).toBeLessThan(25_000);
+    for (const ms of [atGuest, atHost]) {
+      expect(ms).toBeGreaterThan(20_000);
+      expect(ms).toBeLessThan(30_000);
+    }
     await expect(guest.locator("section.call")).not.toHaveAttribute("data-phase", "in-call");
   });
 });

@@ -707,6 +707,7 @@ mod browser {
         async fn on_signal(&mut self, signal: Signal<'static>) {
             logger::event(self.sid(), format_args!("received {}", signal.kind()));
             let route = signal.route();
+            let from_the_other_side = !matches!(signal, Signal::Error { .. });
             let result = match signal {
                 Signal::Offer { sdp, .. } => self.on_offer(&sdp, route).await,
                 Signal::Answer { sdp, .. } => self.on_answer(&sdp, route).await,
@@ -720,6 +721,9 @@ mod browser {
             };
             if let Err(error) = result {
                 logger::warn(self.sid(), format_args!("signal not applied: {error}"));
+            }
+            if from_the_other_side {
+                self.start_trying();
             }
         }
 
@@ -743,7 +747,6 @@ mod browser {
             let answer = self.rtc.accept_offer(sdp).await?;
             self.remote_pc = route.pc;
             self.check_later(CONNECT_WITHIN_MS);
-            self.start_trying();
             let (pc, to_pc) = self.route();
             self.net.send(&Signal::Answer {
                 session_id: Cow::Borrowed(self.session.as_str()),
@@ -768,7 +771,6 @@ mod browser {
             self.rtc.accept_answer(sdp).await?;
             self.remote_pc = route.pc;
             self.check_later(CONNECT_WITHIN_MS);
-            self.start_trying();
             Ok(())
         }
 
@@ -863,8 +865,10 @@ mod browser {
             }
         }
 
-        /// Not connected, now that both sides are trying: in [`SAY_CANNOT_CONNECT_MS`]
-        /// the page says so if it still is not.
+        /// Not connected, and the other side is there (it signalled, or the connection
+        /// was up): in [`SAY_CANNOT_CONNECT_MS`] the page says so if it still is not.
+        /// Any signal from the other side starts it, not only an accepted offer or
+        /// answer, so a lost or stale answer cannot keep the notice away.
         fn start_trying(&mut self) {
             if self.trying_since.is_none() && !self.connected() {
                 self.trying_since = Some(js_sys::Date::now());
