@@ -6,7 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CARGO_LEPTOS_VERSION=0.3.10
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = { version = "=\([0-9.]*\)".*/\1/p; s/^wasm-bindgen = "=\([0-9.]*\)"/\1/p' Cargo.toml | head -n1)
 : "${WASM_BINDGEN_VERSION:?Cargo.toml must pin wasm-bindgen exactly}"
 WITH_BROWSER=${WITH_BROWSER:-1}
@@ -46,9 +45,10 @@ downloads() {
       DEBIAN_FRONTEND=noninteractive timed "Debian packages" apt-get install -y -qq "${missing[@]}"
     fi
   fi
-  if [ ! -f end2end/node_modules/.bin/wasm-opt ] || [ ! -d end2end/node_modules/@playwright/test ] \
+  if [ ! -f end2end/node_modules/.bin/wasm-opt ] || [ ! -f end2end/node_modules/.bin/esbuild ] \
+    || [ ! -f end2end/node_modules/.bin/lightningcss ] || [ ! -d end2end/node_modules/@playwright/test ] \
     || [ ! -d end2end/node_modules/puppeteer-core ]; then
-    step "npm packages (binaryen for wasm-opt, Playwright, Puppeteer for Firefox)"
+    step "npm packages (the release build's wasm-opt, esbuild and lightningcss; Playwright, Puppeteer for Firefox)"
     # puppeteer-core downloads no browser; the variable makes sure nothing tries.
     (cd end2end && PUPPETEER_SKIP_DOWNLOAD=1 timed "npm packages" npm ci --no-audit --no-fund)
   fi
@@ -60,14 +60,6 @@ downloads_pid=$!
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "rust target wasm32-unknown-unknown"
   timed "rust target" rustup target add wasm32-unknown-unknown
-fi
-
-if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
-  step "cargo-leptos $CARGO_LEPTOS_VERSION (no_downloads)"
-  # Its release profile asks for fat LTO in one codegen unit, which alone takes most of
-  # the install on 2 cores; a build tool does not need it.
-  CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-    timed cargo-leptos cargo install cargo-leptos@"$CARGO_LEPTOS_VERSION" --locked --features no_downloads
 fi
 
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then

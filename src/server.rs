@@ -48,7 +48,7 @@ pub fn leptos_options(config: &Config, hashed_assets: bool) -> LeptosOptions {
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
         .env(Env::PROD)
-        // cargo-leptos' release build names assets by their hashes and lists them in
+        // The release build (scripts/build.sh) names assets by their hashes and lists them in
         // `hash.txt` beside the binary; a binary without one (tests, plain `cargo run`)
         // serves the plain names.
         .hash_files(hashed_assets)

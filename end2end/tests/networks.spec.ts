@@ -130,16 +130,22 @@ test("the machine's address changes mid-call (Wi-Fi to LTE) and the call comes b
     const ms = await backOnNewAddresses([() => selectedPair(guest), () => selectedPair(host)], started, "address change");
     for (const page of [guest, host]) await expectRemoteVideoFlowing(page, 10_000);
     expect(ms).toBeLessThan(5_000);
-    // While media stopped, each page said it was reconnecting (the media watchdog's
-    // doing: the connection itself still says "connected"), and cleared it once back.
+    // While media stopped, the page whose watchdog saw it first (2.5 s of nothing, read
+    // every 0.5 s; the connection itself still says "connected") said it was reconnecting
+    // and restarted ICE. The other page may be back before its own watchdog fires, so it
+    // need not say so; each page that did cleared it once back.
+    let saidBy = 0;
     for (const [name, page] of [["guest", guest], ["host", host]] as const) {
       const shown = await statusShown(page);
       const said = shown.find((s) => s.text === "Переподключение…");
       console.log(`address change: the ${name} said «Переподключение…» ${said ? `${said.at - started} ms` : "never"} after the move`);
-      expect(said).toBeDefined();
-      expect(said!.at - started).toBeLessThan(4_000);
-      expect(shown.at(-1)?.text).toBe("");
+      if (said) {
+        saidBy += 1;
+        expect(said.at - started).toBeLessThan(4_000);
+      }
+      expect(shown.at(-1)?.text ?? "").toBe("");
     }
+    expect(saidBy).toBeGreaterThan(0);
   } finally {
     restoreAddresses();
   }

@@ -31,7 +31,7 @@ pub struct PwaFiles {
     offline: String,
 }
 
-/// The file names cargo-leptos' `hash.txt` gives this build's assets
+/// The file names the release build's `hash.txt` gives its assets (scripts/site.mjs)
 /// (lines like `wasm: 1a2b3c`), e.g. `homecall.1a2b3c.wasm`.
 pub fn hashed_names(hash_file: &str) -> Vec<String> {
     hash_file
@@ -46,7 +46,7 @@ pub fn hashed_names(hash_file: &str) -> Vec<String> {
         .collect()
 }
 
-/// `hash.txt` beside the running binary, where cargo-leptos writes it and Leptos reads it.
+/// `hash.txt` beside the running binary, where scripts/build.sh writes it and Leptos reads it.
 pub fn hash_file_beside_binary() -> Option<String> {
     let exe = std::env::current_exe().ok()?;
     std::fs::read_to_string(exe.parent()?.join("hash.txt")).ok()
