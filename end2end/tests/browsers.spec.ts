@@ -1,9 +1,30 @@
-import { test, expect } from "@playwright/test";
+import { test, expect, Browser, Page } from "@playwright/test";
 import { closeOpened, expectRemoteVideoFlowing, person, remotePeak, startCallAsHost } from "./helpers";
 import { clickButton, expectFirefoxVideoFlowing, firefoxPerson, startCallAsFirefoxHost } from "./firefox";
 
 // Chromium (Playwright) and Firefox ESR (Puppeteer) call each other: video both ways.
 test.afterEach(closeOpened);
+
+/**
+ * A Firefox host calls a Chromium guest; `during` runs once video flows both ways, and
+ * the Firefox browser is closed after it whatever happens.
+ */
+async function withFirefoxHostCall(
+  browser: Browser,
+  baseURL: string | undefined,
+  during: (host: Awaited<ReturnType<typeof firefoxPerson>>, guest: { page: Page }, link: string) => Promise<void>,
+): Promise<void> {
+  const host = await firefoxPerson(`${baseURL}/`);
+  try {
+    const link = await startCallAsFirefoxHost(host.page);
+    const guest = await person(browser, link);
+    await expectRemoteVideoFlowing(guest.page);
+    await expectFirefoxVideoFlowing(host.page);
+    await during(host, guest, link);
+  } finally {
+    await host.browser.close();
+  }
+}
 
 test("a Chromium host and a Firefox guest see each other", async ({ browser }) => {
   const host = await person(browser);
@@ -19,15 +40,8 @@ test("a Chromium host and a Firefox guest see each other", async ({ browser }) =
 });
 
 test("a Firefox host and a Chromium guest see each other", async ({ browser, baseURL }) => {
-  const host = await firefoxPerson(`${baseURL}/`);
-  try {
-    const link = await startCallAsFirefoxHost(host.page);
-    const guest = await person(browser, link);
-    await expectRemoteVideoFlowing(guest.page);
-    await expectFirefoxVideoFlowing(host.page);
-  } finally {
-    await host.browser.close();
-  }
+  // Video both ways is what the helper waits for.
+  await withFirefoxHostCall(browser, baseURL, async () => {});
 });
 
 test("two Firefox pages call each other, and the guest's hang-up ends it for both", async ({ baseURL }) => {
@@ -71,19 +85,61 @@ test("a Firefox guest reloads mid-call and the call with Chromium comes back", a
 // resumes an AudioContext, so it cannot measure what it hears (Chromium's mute heard
 // as silence is the experience suite's test).
 test("a Firefox host's muted microphone is silence at the Chromium guest, and sound again after", async ({ browser, baseURL }) => {
-  const host = await firefoxPerson(`${baseURL}/`);
-  try {
-    const link = await startCallAsFirefoxHost(host.page);
-    const guest = await person(browser, link);
-    await expectRemoteVideoFlowing(guest.page);
-    await expectFirefoxVideoFlowing(host.page);
+  await withFirefoxHostCall(browser, baseURL, async (host, guest) => {
     expect(await remotePeak(guest.page)).toBeGreaterThan(0.01);
     await clickButton(host.page, "Выключить микрофон (M)");
     await guest.page.waitForTimeout(500);
     expect(await remotePeak(guest.page)).toBeLessThan(0.001);
     await clickButton(host.page, "Включить микрофон (M)");
     await expect.poll(() => remotePeak(guest.page), { timeout: 10_000 }).toBeGreaterThan(0.01);
+  });
+});
+
+test("a Firefox host reloads mid-call and keeps the same call with Chromium, and its hang-up ends it for both", async ({ browser, baseURL }) => {
+  await withFirefoxHostCall(browser, baseURL, async (host, guest, link) => {
+    const started = Date.now();
+    await host.page.reload();
+    await host.page.waitForSelector("html[data-hydrated]", { timeout: 30_000 });
+    expect(host.page.url()).toBe(link);
+    await expectFirefoxVideoFlowing(host.page, 15_000);
+    await expectRemoteVideoFlowing(guest.page, 15_000);
+    console.log(`Firefox host reload: call back in ${Date.now() - started} ms`);
+    await clickButton(host.page, "Завершить");
+    await host.page.waitForSelector("::-p-aria([name=\"Звонок завершён\"][role=\"heading\"])", { timeout: 15_000 });
+    await expect(guest.page.getByRole("heading", { name: "Звонок завершён" })).toBeVisible();
+  });
+});
+
+test("in Firefox at a phone's size the home, share-link, call and end views fit the screen", async ({ browser }, testInfo) => {
+  const host = await person(browser);
+  const link = await startCallAsHost(host.page);
+  await host.page.getByRole("button", { name: "Начать звонок" }).click();
+  const guest = await firefoxPerson(link);
+  const phone = await firefoxPerson(`${new URL(link).origin}/`);
+  try {
+    await phone.page.setViewport({ width: 360, height: 740 });
+    const fits = async (page: typeof phone.page, view: string) => {
+      const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+      expect(scroll, `Firefox ${view} scrolls sideways`).toBeLessThanOrEqual(width);
+      await page.screenshot({ path: testInfo.outputPath(`firefox-${view}.png`) });
+    };
+    await fits(phone.page, "home");
+    await clickButton(phone.page, "Позвонить");
+    await phone.page.waitForSelector('::-p-aria([name="Начать звонок"][role="button"])', { visible: true });
+    await fits(phone.page, "share");
+    // The guest side's call view, in a call that is up, and its end view.
+    await guest.page.setViewport({ width: 360, height: 740 });
+    await expectFirefoxVideoFlowing(guest.page);
+    await fits(guest.page, "call");
+    const hangUp = await guest.page.waitForSelector('::-p-aria([name="Завершить"][role="button"])', { visible: true });
+    const box = await hangUp!.boundingBox();
+    expect(box!.height).toBeGreaterThanOrEqual(44);
+    await clickButton(guest.page, "Завершить");
+    await guest.page.waitForSelector("::-p-aria([name=\"Звонок завершён\"][role=\"heading\"])", { timeout: 15_000 });
+    await fits(guest.page, "end");
+    await expect(host.page.getByRole("heading", { name: "Звонок завершён" })).toBeVisible();
   } finally {
-    await host.browser.close();
+    await phone.browser.close();
+    await guest.browser.close();
   }
 });
