@@ -1,9 +1,10 @@
 import { defineConfig } from "@playwright/test";
 import { smallFakeCamera } from "./fake-camera";
 
-// Two browser contexts are two people. Debian's Chromium with a fake camera and
-// microphone (a small camera clip: fake-camera.ts); the whole run (browser and server) lives in a private network namespace
-// (scripts/in-netns.sh), since WebRTC ignores loopback and must not use a real interface.
+// Two browser contexts are two people. Debian's Chromium with a fake camera (a small
+// clip: fake-camera.ts) and microphone; the whole run (browser and server) lives in a
+// private network namespace (scripts/in-netns.sh), since WebRTC ignores loopback and must
+// not use a real interface.
 const port = Number(process.env.HOMECALL_TEST_PORT ?? 3000);
 
 export default defineConfig({

@@ -53,7 +53,6 @@ downloads() {
     (cd end2end && PUPPETEER_SKIP_DOWNLOAD=1 timed "npm packages" npm ci --no-audit --no-fund)
   fi
 }
-mkdir -p target
 downloads > target/setup-downloads.log 2>&1 &
 downloads_pid=$!
 
