@@ -451,6 +451,13 @@ impl Server {
         (cpu, rss)
     }
 
+    /// CPU seconds of `redis-server` alone (0 without one).
+    fn redis_cpu(&self) -> f64 {
+        self.redis
+            .as_ref()
+            .map_or(0.0, |redis| process_usage(redis.id()).0)
+    }
+
     /// Waits until the server counts `want` live sessions; returns whether it did in time.
     async fn wait_sessions(&mut self, want: usize) -> bool {
         let deadline = Instant::now() + PATIENCE;
@@ -649,6 +656,7 @@ struct Results {
     rss_end_again: u64,
     sessions_after: usize,
     idle_sockets: usize,
+    redis_cpu_per_message: Duration,
     redis_commands_per_message: f64,
     /// Frames relayed in the measured rounds (each checked to arrive unchanged).
     messages_relayed: usize,
@@ -693,6 +701,9 @@ struct Knobs {
     /// `BENCH_SKIP_REDIS=1`: a quick loop on the memory engine and the bare relay only
     /// (the redis column stays empty and its verdicts fail).
     skip_redis: bool,
+    /// `BENCH_ONLY_REDIS=1`: the redis engine alone, for profiling it (the other
+    /// columns stay empty and their verdicts fail).
+    only_redis: bool,
 }
 
 impl Knobs {
@@ -710,6 +721,7 @@ impl Knobs {
             idle_sessions: number("BENCH_IDLE_SESSIONS", 2_000),
             settle: Duration::from_secs(number("BENCH_SETTLE_SECS", 25) as u64),
             skip_redis: number("BENCH_SKIP_REDIS", 0) != 0,
+            only_redis: number("BENCH_ONLY_REDIS", 0) != 0,
         }
     }
 }
@@ -720,6 +732,8 @@ struct LatencyRun {
     p50: Duration,
     p99: Duration,
     cpu_per_message: Duration,
+    /// The part of `cpu_per_message` that `redis-server` spent.
+    redis_cpu_per_message: Duration,
     messages_per_second: f64,
     redis_commands_per_message: f64,
     messages: usize,
@@ -746,10 +760,12 @@ async fn latency_run(server: &mut Server, phase: u8, sessions: usize, rounds: us
     start.wait().await;
     let commands_before = server.redis_commands().await;
     let (cpu_before, _) = server.usage();
+    let redis_before = server.redis_cpu();
     let began = Instant::now();
     done.wait().await;
     let wall = began.elapsed();
     let (cpu_after, _) = server.usage();
+    let redis_after = server.redis_cpu();
     let commands_after = server.redis_commands().await;
     let mut latencies = Vec::new();
     let mut sockets = Vec::new();
@@ -769,6 +785,9 @@ async fn latency_run(server: &mut Server, phase: u8, sessions: usize, rounds: us
         p50: latencies[messages / 2],
         p99: latencies[messages * 99 / 100],
         cpu_per_message: Duration::from_secs_f64((cpu_after - cpu_before) / messages as f64),
+        redis_cpu_per_message: Duration::from_secs_f64(
+            (redis_after - redis_before) / messages as f64,
+        ),
         messages_per_second: messages as f64 / wall.as_secs_f64(),
         // The two reads of the counters are themselves no Redis commands.
         redis_commands_per_message: (commands_after - commands_before) / messages as f64,
@@ -865,7 +884,8 @@ async fn measure_all(knobs: Knobs) -> [Results; 3] {
     } = knobs;
     let mut servers = Vec::new();
     for kind in KINDS {
-        let skipped = kind == Kind::Redis && knobs.skip_redis;
+        let skipped =
+            (kind == Kind::Redis && knobs.skip_redis) || (kind != Kind::Redis && knobs.only_redis);
         servers.push(if skipped {
             None
         } else {
@@ -894,6 +914,7 @@ async fn measure_all(knobs: Knobs) -> [Results; 3] {
         results.p50 = median(runs, |r| r.p50);
         results.p99 = median(runs, |r| r.p99);
         results.cpu_per_message = median(runs, |r| r.cpu_per_message);
+        results.redis_cpu_per_message = median(runs, |r| r.redis_cpu_per_message);
         results.messages_per_second = median(runs, |r| r.messages_per_second);
         results.redis_commands_per_message = median(runs, |r| r.redis_commands_per_message);
         results.messages_relayed = runs.iter().map(|r| r.messages).sum();
@@ -1007,6 +1028,13 @@ fn report(results: &[Results; 3], knobs: Knobs) -> bool {
             },
             "redis ≤ 2.5× memory",
             Some(redis_cpu_ratio <= 2.5),
+        ),
+        row(
+            "of which redis-server",
+            results,
+            |r| micros(r.redis_cpu_per_message),
+            "",
+            None,
         ),
         row(
             "messages per second",

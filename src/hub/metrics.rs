@@ -88,6 +88,12 @@ impl HubMetrics {
         bump(&self.delivered);
     }
 
+    /// `count` stored messages were written to their recipients' sockets (the Redis
+    /// engine learns it when their acknowledgements reach Redis).
+    pub(crate) fn delivered_many(&self, count: u64) {
+        self.delivered.fetch_add(count, Ordering::Relaxed);
+    }
+
     /// A message or a connection was refused with `code`.
     pub fn rejected(&self, code: ErrorCode) {
         let index = ErrorCode::ALL.iter().position(|c| *c == code);

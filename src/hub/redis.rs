@@ -2,19 +2,27 @@
 //! that the two participants of a call, and a reconnect of either, may land on any node.
 //!
 //! Owns: the hub's state in Redis (see `redis/prelude.lua` for the keys), changed only by
-//! the Lua scripts in `redis/*.lua`, each one atomic step (join, submit, poll with its
-//! acknowledgement, leave, hang-up, the sweep with this node's heartbeat); Redis `TIME`
-//! is the one clock. This node's sockets wait on local wake-ups ([`wake`]) that a per-node
-//! pub/sub channel triggers; the channel only wakes, the streams hold the frames. Must not
-//! touch any transport type or log a relayed message.
+//! the Lua scripts in `redis/*.lua`, each one atomic step (join, submit with the sender's
+//! own acknowledgement, poll, a batch of acknowledgements, leave, hang-up, the sweep with
+//! this node's heartbeat); Redis `TIME` is the one clock. This node's sockets wait on
+//! local wake-ups ([`wake`]) that a per-node pub/sub channel triggers. A wake-up for a
+//! frame carries it, so the recipient's node writes it without reading the stream; the
+//! streams stay the record, read after a join, a resubscribe or any gap. Must not touch
+//! any transport type or log a relayed message.
 //!
 //! Guarantees (PROTOCOL.md §3, §4 across nodes): a frame leaves its recipient's stream
 //! only after the current socket wrote it (at-least-once, never reordered); a replaced
 //! socket's generation no longer matches, so it can neither deliver nor acknowledge; a
 //! node whose heartbeat stops has its sockets counted as dropped by the others.
 //!
+//! One relayed frame costs one script call: the submit, which also carries the
+//! recipient's previous acknowledgement when its reply comes within [`acks::ACK_DELAY`]
+//! (else a batch carries it).
+//!
 //! - [`wake`]: this node's subscription and the local sockets it wakes.
+//! - [`acks`]: this node's acknowledgements not yet in Redis.
 
+mod acks;
 mod wake;
 
 use std::collections::VecDeque;
@@ -25,7 +33,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script, Value};
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::engine::{Decision, EndReason, JoinError, Outbound, SubmitError, Submitted};
@@ -33,7 +40,8 @@ use super::metrics::{HubMetrics, write_family};
 use super::per_ip::{AdmitError, ClientKey};
 use super::{Core, HubLimits};
 use crate::protocol::{Kind, PeerId, SessionId};
-use wake::Wakes;
+use acks::{PendingAcks, SocketKey};
+use wake::{Mailbox, Wakes};
 
 /// How often a node renews its heartbeat (and sweeps), at most.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
@@ -71,6 +79,7 @@ struct Scripts {
     join: Script,
     submit: Script,
     poll: Script,
+    ack: Script,
     leave: Script,
     hang_up: Script,
     sweep: Script,
@@ -86,6 +95,7 @@ impl Scripts {
             join: script(include_str!("redis/join.lua")),
             submit: script(include_str!("redis/submit.lua")),
             poll: script(include_str!("redis/poll.lua")),
+            ack: script(include_str!("redis/ack.lua")),
             leave: script(include_str!("redis/leave.lua")),
             hang_up: script(include_str!("redis/hang_up.lua")),
             sweep: script(include_str!("redis/sweep.lua")),
@@ -112,6 +122,7 @@ pub struct RedisEngine {
     /// This node's id: random per process, so a restarted node is a new one.
     node: String,
     wakes: Wakes,
+    acks: Arc<PendingAcks>,
     /// The last command reached Redis.
     reachable: AtomicBool,
     /// This node's heartbeat has been written at least once.
@@ -174,13 +185,21 @@ impl redis::FromRedisValue for Reply {
             other => Ok(Reply(VecDeque::from([other.clone()]))),
         }
     }
+
+    /// Takes the reply's values without copying them (every frame polled is in one).
+    fn from_owned_redis_value(value: Value) -> redis::RedisResult<Self> {
+        match value {
+            Value::Array(items) => Ok(Reply(items.into())),
+            other => Ok(Reply(VecDeque::from([other]))),
+        }
+    }
 }
 
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn kind_of(code: &str) -> Kind {
+pub(super) fn kind_of(code: &str) -> Kind {
     match code {
         "offer" => Kind::Offer,
         "answer" => Kind::Answer,
@@ -218,6 +237,7 @@ impl RedisEngine {
             scripts: Scripts::new(),
             node,
             wakes: Wakes::default(),
+            acks: Arc::default(),
             reachable: AtomicBool::new(true),
             heartbeat_written: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
@@ -374,9 +394,9 @@ impl RedisEngine {
         } else {
             tracing::info!(session = %session_id, peer = %peer, replaced, "peer reconnected");
         }
-        let wake = self.wakes.register(session_id, slot, generation);
-        // Queued frames are sent first: the socket polls at once.
-        wake.notify_one();
+        let mailbox = self.wakes.register(session_id, slot, generation);
+        // Queued frames are sent first: the socket reads its stream at once.
+        mailbox.read_stream();
         Ok(Member {
             engine: Arc::clone(self),
             session: session_id,
@@ -384,14 +404,16 @@ impl RedisEngine {
             slot,
             generation,
             epoch: self.epoch.load(Ordering::Acquire),
-            wake,
+            mailbox,
             cursor: Mutex::new(Cursor::default()),
             left: AtomicBool::new(false),
         })
     }
 
-    /// Starts this node's subscription to its wake-up channel.
+    /// Starts this node's subscription to its wake-up channel, and the task that sends
+    /// the acknowledgements no submit carried.
     pub fn spawn_subscriber(self: &Arc<Self>) -> JoinHandle<()> {
+        tokio::spawn(acks::flush(Arc::downgrade(self), Arc::clone(&self.acks)));
         tokio::spawn(wake::subscribe(
             Arc::downgrade(self),
             self.client.clone(),
@@ -445,6 +467,24 @@ impl RedisEngine {
     /// Wakes every socket of this node (shutdown, or a catch-up after a resubscribe).
     pub(super) fn wake_all(&self) {
         self.wakes.wake_all();
+    }
+
+    /// Sends a batch of this node's acknowledgements (one script); `false` if Redis could
+    /// not take it.
+    async fn acknowledge(&self, batch: &[(SocketKey, u64)]) -> bool {
+        let acked: redis::RedisResult<u64> = self
+            .script("ack", &self.scripts.ack, |call| {
+                for ((session, slot, generation), through) in batch {
+                    call.arg(session.as_str());
+                    call.arg(*slot);
+                    call.arg(*generation);
+                    call.arg(*through);
+                }
+            })
+            .await;
+        let Ok(acked) = acked else { return false };
+        self.metrics().delivered_many(acked);
+        true
     }
 
     async fn hash_fields(&self, id: &SessionId, fields: &[&str]) -> Vec<Option<String>> {
@@ -541,15 +581,49 @@ impl RedisEngine {
     }
 }
 
-/// What a socket has read from its stream and written.
+/// What a socket has read, from its stream or from wake-ups.
 #[derive(Debug, Default)]
 struct Cursor {
     /// Frames read by the last poll, not yet handed out.
-    read: VecDeque<(u64, Kind, Bytes)>,
-    /// The newest seq read from the stream (the next poll reads after it).
+    read: VecDeque<wake::Carried>,
+    /// The newest seq handed out or waiting in `read`: the next poll reads after it,
+    /// and a carried frame is taken only if it is the one after it.
     read_through: u64,
-    /// The newest seq written to the client and not yet acknowledged in Redis.
-    written_through: u64,
+}
+
+/// What [`Cursor::take_carried`] found in the mailbox.
+enum Carried {
+    /// The next frame in order.
+    Next(wake::Carried),
+    /// Nothing new.
+    Nothing,
+    /// The stream must be read: asked for, or a frame came out of order (some were
+    /// missed).
+    ReadStream,
+}
+
+impl Cursor {
+    /// The first carried frame that is the next one in order, dropping those already
+    /// read from the stream.
+    fn take_carried(&mut self, mailbox: &Mailbox) -> Carried {
+        let mut inbox = mailbox.inbox();
+        if std::mem::take(&mut inbox.read_stream) {
+            inbox.frames.clear();
+            return Carried::ReadStream;
+        }
+        while let Some(frame) = inbox.frames.pop_front() {
+            if frame.0 <= self.read_through {
+                continue;
+            }
+            if frame.0 == self.read_through + 1 {
+                self.read_through = frame.0;
+                return Carried::Next(frame);
+            }
+            inbox.frames.clear();
+            return Carried::ReadStream;
+        }
+        Carried::Nothing
+    }
 }
 
 /// A socket's membership in a Redis session.
@@ -563,7 +637,7 @@ pub struct Member {
     generation: u64,
     /// The engine's epoch at join (see [`RedisEngine::epoch`]).
     epoch: u64,
-    wake: Arc<Notify>,
+    mailbox: Arc<Mailbox>,
     cursor: Mutex<Cursor>,
     left: AtomicBool,
 }
@@ -581,12 +655,23 @@ impl Member {
         self.cursor.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Stores a valid frame in the other participant's stream (one script: the bounds,
-    /// the append and the recipient node's wake-up).
+    fn socket_key(&self) -> SocketKey {
+        (self.session, self.slot, self.generation)
+    }
+
+    /// This socket's acknowledgement not yet sent, taken to send now (0: none).
+    fn take_ack(&self) -> u64 {
+        self.engine.acks.take(&self.socket_key())
+    }
+
+    /// Stores a valid frame in the other participant's stream (one script: this socket's
+    /// acknowledgement, the bounds, the append and the recipient node's wake-up, which
+    /// carries the frame).
     pub async fn submit(&self, kind: Kind, text: Bytes) -> Result<Decision, SubmitError> {
         let engine = &self.engine;
         let limits = &engine.limits;
-        let mut reply: Reply = engine
+        let ack = self.take_ack();
+        let reply: redis::RedisResult<Reply> = engine
             .script("submit", &engine.scripts.submit, |call| {
                 call.arg(self.session.as_str());
                 call.arg(self.slot);
@@ -597,18 +682,26 @@ impl Member {
                 call.arg(limits.queue_bytes);
                 call.arg(limits.max_queued_bytes);
                 call.arg(millis(limits.max_age));
+                call.arg(ack);
             })
-            .await
-            .map_err(|_| SubmitError::Unavailable)?;
-        match reply.text().as_str() {
+            .await;
+        let Ok(mut reply) = reply else {
+            if ack > 0 {
+                engine.acks.mark(self.socket_key(), ack);
+            }
+            return Err(SubmitError::Unavailable);
+        };
+        let status = reply.text();
+        let recipient_connected = reply.int() == 1;
+        let waiting = usize::try_from(reply.int()).unwrap_or(usize::MAX);
+        engine.metrics().delivered_many(reply.int());
+        match status.as_str() {
             "ok" => {}
             "ended" => return Err(SubmitError::Ended),
             "replaced" => return Err(SubmitError::Replaced),
             "full" => return Err(SubmitError::QueueFull),
             _ => return Err(SubmitError::Unavailable),
         }
-        let recipient_connected = reply.int() == 1;
-        let waiting = usize::try_from(reply.int()).unwrap_or(usize::MAX);
         engine.metrics().accepted(recipient_connected);
         Ok(Decision {
             submitted: Submitted {
@@ -619,21 +712,26 @@ impl Member {
         })
     }
 
-    /// The next frame for this socket, or why it must close. Reads the stream (one
-    /// script, which also acknowledges what was written since the last read) only when
-    /// nothing read earlier is left to hand out.
+    /// The next frame for this socket, or why it must close. Takes the frames that
+    /// wake-ups carried while they come in order; reads the stream (one script, which
+    /// also sends this socket's acknowledgement) when asked to or after a gap.
     pub async fn next_outbound(&self) -> Outbound {
         let engine = &self.engine;
         if engine.core.is_shutting_down() || engine.epoch.load(Ordering::Acquire) != self.epoch {
             return Outbound::ShuttingDown;
         }
-        let (ack, after) = {
+        let after = {
             let mut cursor = self.cursor();
             if let Some((seq, kind, text)) = cursor.read.pop_front() {
                 return Outbound::Frame { seq, kind, text };
             }
-            (cursor.written_through, cursor.read_through)
+            match cursor.take_carried(&self.mailbox) {
+                Carried::Next((seq, kind, text)) => return Outbound::Frame { seq, kind, text },
+                Carried::Nothing => return Outbound::Idle,
+                Carried::ReadStream => cursor.read_through,
+            }
         };
+        let ack = self.take_ack();
         let reply: redis::RedisResult<Reply> = engine
             .script("poll", &engine.scripts.poll, |call| {
                 call.arg(self.session.as_str());
@@ -644,9 +742,13 @@ impl Member {
                 call.arg(POLL_BATCH);
             })
             .await;
-        // Redis unreachable: nothing to send now. The subscription breaks too, and its
-        // resubscription wakes every socket to catch up.
+        // Redis unreachable: nothing to send now; the stream is read on the next wake-up
+        // (the subscription breaks too, and its resubscription wakes every socket).
         let Ok(mut reply) = reply else {
+            if ack > 0 {
+                engine.acks.mark(self.socket_key(), ack);
+            }
+            self.mailbox.inbox().read_stream = true;
             return Outbound::Idle;
         };
         match reply.text().as_str() {
@@ -659,20 +761,20 @@ impl Member {
             }
             _ => return Outbound::Idle,
         }
-        let acked = reply.int();
-        for _ in 0..acked {
-            engine.metrics().delivered();
-        }
+        engine.metrics().delivered_many(reply.int());
         let mut cursor = self.cursor();
-        if cursor.written_through == ack {
-            cursor.written_through = 0;
-        }
+        let mut read = 0;
         while !reply.is_empty() {
             let seq = reply.int();
             let kind = kind_of(&reply.text());
             let text = reply.bytes();
             cursor.read_through = cursor.read_through.max(seq);
             cursor.read.push_back((seq, kind, text));
+            read += 1;
+        }
+        if read == POLL_BATCH {
+            // There may be more: read on after these.
+            self.mailbox.inbox().read_stream = true;
         }
         match cursor.read.pop_front() {
             Some((seq, kind, text)) => Outbound::Frame { seq, kind, text },
@@ -680,11 +782,10 @@ impl Member {
         }
     }
 
-    /// The frame `seq` was written to the client; the next poll (or the leave)
-    /// acknowledges it in Redis.
+    /// The frame `seq` was written to the client; its acknowledgement goes to Redis with
+    /// this socket's next submit, or in the node's next batch.
     pub fn delivered(&self, seq: u64) {
-        let mut cursor = self.cursor();
-        cursor.written_through = cursor.written_through.max(seq);
+        self.engine.acks.mark(self.socket_key(), seq);
     }
 
     pub async fn count_invalid(&self) -> u32 {
@@ -697,7 +798,7 @@ impl Member {
     }
 
     pub async fn changed(&self) {
-        self.wake.notified().await;
+        self.mailbox.changed().await;
     }
 
     /// The participant closed with 1000: ends the session for both, wherever they are.
@@ -712,6 +813,8 @@ impl Member {
             })
             .await
             .unwrap_or(false);
+        // The session's queues are gone with it.
+        self.take_ack();
         if ended {
             engine.metrics().session_ended(EndReason::HangUp);
             tracing::info!(session = %self.session, reason = "hang_up", "session ended");
@@ -729,7 +832,7 @@ impl Member {
         if self.left.swap(true, Ordering::AcqRel) {
             return;
         }
-        let ack = self.cursor().written_through;
+        let ack = self.take_ack();
         self.engine
             .leave_slot(self.session, self.slot, self.generation, ack)
             .await;
@@ -751,9 +854,7 @@ impl RedisEngine {
                 call.arg(millis(self.limits.max_age));
             })
             .await;
-        for _ in 0..acked.unwrap_or(0) {
-            self.metrics().delivered();
-        }
+        self.metrics().delivered_many(acked.unwrap_or(0));
     }
 }
 
@@ -774,7 +875,61 @@ impl Drop for Member {
         };
         let engine = Arc::clone(&self.engine);
         let (session, slot, generation) = (self.session, self.slot, self.generation);
-        let ack = self.cursor().written_through;
+        let ack = self.take_ack();
         runtime.spawn(async move { engine.leave_slot(session, slot, generation, ack).await });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(seq: u64) -> wake::Carried {
+        (seq, Kind::Candidate, Bytes::from(seq.to_string()))
+    }
+
+    fn carried(cursor: &mut Cursor, mailbox: &Mailbox) -> Option<u64> {
+        match cursor.take_carried(mailbox) {
+            Carried::Next((seq, _, _)) => Some(seq),
+            Carried::Nothing => None,
+            Carried::ReadStream => Some(0),
+        }
+    }
+
+    #[test]
+    fn carried_frames_are_taken_in_order_and_those_already_read_are_dropped() {
+        let mailbox = Mailbox::default();
+        let mut cursor = Cursor {
+            read_through: 4,
+            ..Cursor::default()
+        };
+        mailbox.inbox().frames.extend([3, 4, 5, 6].map(frame));
+        assert_eq!(carried(&mut cursor, &mailbox), Some(5));
+        assert_eq!(carried(&mut cursor, &mailbox), Some(6));
+        assert_eq!(carried(&mut cursor, &mailbox), None);
+        assert_eq!(cursor.read_through, 6);
+    }
+
+    #[test]
+    fn a_gap_in_the_carried_frames_sends_the_socket_to_its_stream() {
+        let mailbox = Mailbox::default();
+        let mut cursor = Cursor {
+            read_through: 4,
+            ..Cursor::default()
+        };
+        mailbox.inbox().frames.extend([6, 7].map(frame));
+        assert_eq!(carried(&mut cursor, &mailbox), Some(0), "5 was missed");
+        assert!(mailbox.inbox().frames.is_empty(), "the stream has them all");
+        assert_eq!(cursor.read_through, 4, "the poll reads after 4");
+    }
+
+    #[test]
+    fn a_wake_up_without_a_frame_sends_the_socket_to_its_stream_once() {
+        let mailbox = Mailbox::default();
+        let mut cursor = Cursor::default();
+        mailbox.inbox().frames.push_back(frame(1));
+        mailbox.read_stream();
+        assert_eq!(carried(&mut cursor, &mailbox), Some(0));
+        assert_eq!(carried(&mut cursor, &mailbox), None);
     }
 }

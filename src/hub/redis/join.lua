@@ -9,7 +9,7 @@ local now = now_ms()
 local created = 0
 if redis.call('EXISTS', s) == 0 then
   if redis.call('ZCARD', ACTIVE) >= max_sessions then return {'overloaded', 0, 0, 0, 0, 0} end
-  redis.call('HSET', s, 'created', now, 'qm', 0, 'qb', 0, 'seq', 0)
+  redis.call('HSET', s, 'created', now, 'qm', 0, 'qb', 0, 'seq0', 0, 'seq1', 0)
   -- A bound on the keys' life even if no node sweeps any more.
   redis.call('PEXPIRE', s, max_age_ms + 60000)
   created = 1

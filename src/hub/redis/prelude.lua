@@ -1,10 +1,12 @@
 -- Shared by every HomeCall hub script (prepended to each). ARGV[1] is the key prefix.
 -- Keys: <P>s:<sid> session hash (p0 p1 peers, g0 g1 generations, n0 n1 nodes holding
 -- the current sockets or '', i0 i1 invalid counts, created, idle, qm qb queued frames and
--- bytes, seq); <P>q:<sid>:<slot> the stream of frames waiting for a slot (ids 0-<seq>);
+-- bytes, seq0 seq1 the last frame numbers of each slot's stream); <P>q:<sid>:<slot> the
+-- stream of frames waiting for a slot (ids 0-<seq>, one apart);
 -- <P>e:<sid> an ended id (its reason); <P>active sessions by deadline; <P>nodes nodes by
 -- heartbeat deadline; <P>ns:<node> the sockets a node holds ('<sid> <slot> <gen>');
--- <P>qbytes what all queues hold; channel <P>w:<node> wakes a node ('<sid> <slot>');
+-- <P>qbytes what all queues hold; channel <P>w:<node> wakes a node ('<sid> <slot>') or
+-- carries a frame to it ('<sid> <slot> <gen> <seq> <kind> <text>', see submit.lua);
 -- the per-address counts <P>ip:<client>, <P>nip:<node>, <P>ipn:<network> (admit.lua).
 local P = ARGV[1]
 local ACTIVE = P .. 'active'
@@ -61,22 +63,31 @@ local function end_session(sid, reason, ended_ttl_ms)
   return 1
 end
 
--- Removes every frame of slot's queue up to seq `through` (written by its current
--- socket); returns how many.
-local function ack(sid, slot, through)
-  if through <= 0 then return 0 end
+-- Deletes every frame of slot's queue up to seq `through` (written by its current
+-- socket) from the stream only; returns how many and their bytes. The caller settles
+-- the counts.
+local function remove_through(sid, slot, through)
+  if not through or through <= 0 then return 0, 0 end
   local q = qkey(sid, slot)
   local done = redis.call('XRANGE', q, '-', '0-' .. through)
-  if #done == 0 then return 0 end
+  if #done == 0 then return 0, 0 end
   local ids, bytes = {}, 0
   for i, entry in ipairs(done) do
     ids[i] = entry[1]
     bytes = bytes + string.len(entry[2][4])
   end
   redis.call('XDEL', q, unpack(ids))
+  return #done, bytes
+end
+
+-- Removes every frame of slot's queue up to seq `through` and settles the session's and
+-- the hub's counts; returns how many.
+local function ack(sid, slot, through)
+  local count, bytes = remove_through(sid, slot, through)
+  if count == 0 then return 0 end
   local s = skey(sid)
-  redis.call('HINCRBY', s, 'qm', -#done)
+  redis.call('HINCRBY', s, 'qm', -count)
   redis.call('HINCRBY', s, 'qb', -bytes)
-  redis.call('DECRBY', QBYTES, bytes + FRAME_OVERHEAD * #done)
-  return #done
+  redis.call('DECRBY', QBYTES, bytes + FRAME_OVERHEAD * count)
+  return count
 end

@@ -1,27 +1,72 @@
 //! This node's wake-ups: its pub/sub subscription and the local sockets it wakes.
 //!
-//! Owns: the map from a slot (session and slot number) to the wake-ups of this node's
-//! sockets for it, and the subscription task that turns a `"<sid> <slot>"` message on this
-//! node's channel into a wake-up. Pub/sub is fire-and-forget: after every (re)subscribe
-//! every local socket is woken, so each reads its stream and catches up. Must not read
-//! or change the hub's state in Redis: a woken socket polls its own stream.
+//! Owns: the map from a slot (session and slot number) to the mailboxes of this node's
+//! sockets for it, and the subscription task that turns a message on this node's channel
+//! into a wake-up: `"<sid> <slot>"` asks the slot's sockets to read their stream (a
+//! replacement, an end); `"<sid> <slot> <gen> <seq> <kind> <text>"` carries a frame to
+//! the socket of that generation, which writes it only if it is the next one it expects
+//! (see `Member::next_outbound`). Pub/sub is fire-and-forget: after every (re)subscribe
+//! every local socket reads its stream and catches up. Must not read or change the
+//! hub's state in Redis: the stream is the record, read by the socket itself.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::Notify;
 
-use super::RedisEngine;
-use crate::protocol::SessionId;
+use super::{RedisEngine, kind_of};
+use crate::protocol::{Kind, SessionId};
 
-/// The wake-ups of this node's sockets for one slot, each with its socket's generation.
-type SlotWakes = Vec<(u64, Arc<Notify>)>;
+/// A frame carried in a wake-up: its seq in the slot's stream, its kind and text.
+pub(super) type Carried = (u64, Kind, Bytes);
+
+/// What one socket's wake-ups left for it.
+#[derive(Debug, Default)]
+pub(super) struct Inbox {
+    /// Frames carried to it, in the order published.
+    pub frames: VecDeque<Carried>,
+    /// Its stream must be read: it joined, a wake-up named no frame, or some may have
+    /// been missed.
+    pub read_stream: bool,
+}
+
+/// One socket's wake-up and what came with it.
+#[derive(Debug, Default)]
+pub(super) struct Mailbox {
+    inbox: Mutex<Inbox>,
+    notify: Notify,
+}
+
+impl Mailbox {
+    pub fn inbox(&self) -> MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks the socket to read its stream, and wakes it.
+    pub fn read_stream(&self) {
+        self.inbox().read_stream = true;
+        self.notify.notify_one();
+    }
+
+    fn carry(&self, frame: Carried) {
+        self.inbox().frames.push_back(frame);
+        self.notify.notify_one();
+    }
+
+    pub async fn changed(&self) {
+        self.notify.notified().await;
+    }
+}
+
+/// The mailboxes of this node's sockets for one slot, each with its socket's generation.
+type SlotWakes = Vec<(u64, Arc<Mailbox>)>;
 type WakeMap = HashMap<(SessionId, u8), SlotWakes>;
 
-/// The wake-ups of this node's sockets, by slot.
+/// The mailboxes of this node's sockets, by slot.
 #[derive(Debug, Default)]
 pub(super) struct Wakes {
     slots: Mutex<WakeMap>,
@@ -33,14 +78,14 @@ impl Wakes {
         self.slots.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The wake-up of a socket that joined `slot` of `session` with `generation`.
-    pub fn register(&self, session: SessionId, slot: u8, generation: u64) -> Arc<Notify> {
-        let wake = Arc::new(Notify::new());
+    /// The mailbox of a socket that joined `slot` of `session` with `generation`.
+    pub fn register(&self, session: SessionId, slot: u8, generation: u64) -> Arc<Mailbox> {
+        let mailbox = Arc::new(Mailbox::default());
         self.lock()
             .entry((session, slot))
             .or_default()
-            .push((generation, Arc::clone(&wake)));
-        wake
+            .push((generation, Arc::clone(&mailbox)));
+        mailbox
     }
 
     pub fn unregister(&self, session: SessionId, slot: u8, generation: u64) {
@@ -53,19 +98,31 @@ impl Wakes {
         }
     }
 
-    /// Wakes this node's sockets of `slot` (a frame for it, its replacement, its end).
+    /// Asks this node's sockets of `slot` to read their stream (its replacement, its end).
     pub fn wake(&self, session: &SessionId, slot: u8) {
         if let Some(list) = self.lock().get(&(*session, slot)) {
-            for (_, wake) in list {
-                wake.notify_one();
+            for (_, mailbox) in list {
+                mailbox.read_stream();
             }
         }
     }
 
+    /// Hands a frame to this node's socket of `slot` with `generation`, if there is one
+    /// (a socket that joins later reads its stream first).
+    fn carry(&self, session: &SessionId, slot: u8, generation: u64, frame: Carried) {
+        if let Some(list) = self.lock().get(&(*session, slot))
+            && let Some((_, mailbox)) = list.iter().find(|(g, _)| *g == generation)
+        {
+            mailbox.carry(frame);
+        }
+    }
+
+    /// Asks every socket of this node to read its stream (a resubscribe, a late
+    /// heartbeat, shutdown).
     pub fn wake_all(&self) {
         for list in self.lock().values() {
-            for (_, wake) in list {
-                wake.notify_one();
+            for (_, mailbox) in list {
+                mailbox.read_stream();
             }
         }
     }
@@ -75,16 +132,33 @@ impl Wakes {
     }
 }
 
-/// Parses a wake-up message: `"<sid> <slot>"`.
-fn parse(message: &[u8]) -> Option<(SessionId, u8)> {
-    let text = std::str::from_utf8(message).ok()?;
-    let (session, slot) = text.split_once(' ')?;
-    let slot = match slot {
-        "0" => 0,
-        "1" => 1,
+/// A wake-up message, parsed.
+#[derive(Debug, PartialEq, Eq)]
+enum Wake {
+    /// `"<sid> <slot>"`: read the stream.
+    ReadStream(SessionId, u8),
+    /// `"<sid> <slot> <gen> <seq> <kind> <text>"`: a frame for the socket of `gen`.
+    Carry(SessionId, u8, u64, Carried),
+}
+
+/// Parses a wake-up message (see [`Wake`]).
+fn parse(message: &[u8]) -> Option<Wake> {
+    let mut fields = message.splitn(6, |b| *b == b' ');
+    let session = SessionId::parse(std::str::from_utf8(fields.next()?).ok()?).ok()?;
+    let slot = match fields.next()? {
+        b"0" => 0,
+        b"1" => 1,
         _ => return None,
     };
-    Some((SessionId::parse(session).ok()?, slot))
+    let Some(generation) = fields.next() else {
+        return Some(Wake::ReadStream(session, slot));
+    };
+    let number = |field: &[u8]| std::str::from_utf8(field).ok()?.parse::<u64>().ok();
+    let generation = number(generation)?;
+    let seq = number(fields.next()?)?;
+    let kind = kind_of(std::str::from_utf8(fields.next()?).ok()?);
+    let text = Bytes::copy_from_slice(fields.next()?);
+    Some(Wake::Carry(session, slot, generation, (seq, kind, text)))
 }
 
 /// Keeps this node subscribed to `channel` for as long as the engine lives: reconnects
@@ -105,8 +179,14 @@ pub(super) async fn subscribe(engine: Weak<RedisEngine>, client: redis::Client, 
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
                         let Some(live) = engine.upgrade() else { return };
-                        if let Some((session, slot)) = parse(message.get_payload_bytes()) {
-                            live.wakes.wake(&session, slot);
+                        match parse(message.get_payload_bytes()) {
+                            Some(Wake::ReadStream(session, slot)) => {
+                                live.wakes.wake(&session, slot);
+                            }
+                            Some(Wake::Carry(session, slot, generation, frame)) => {
+                                live.wakes.carry(&session, slot, generation, frame);
+                            }
+                            None => {}
                         }
                     }
                 }
@@ -131,12 +211,31 @@ pub(super) async fn subscribe(engine: Weak<RedisEngine>, client: redis::Client, 
 mod tests {
     use super::*;
 
+    const SID: &str = "123e4567-e89b-42d3-a456-426614174000";
+
     #[test]
     fn wake_messages_name_a_session_and_a_slot() {
-        let sid = "123e4567-e89b-42d3-a456-426614174000";
-        let (session, slot) = parse(format!("{sid} 1").as_bytes()).unwrap();
-        assert_eq!((session.as_str(), slot), (sid, 1));
-        assert!(parse(format!("{sid} 2").as_bytes()).is_none());
+        let session = SessionId::parse(SID).unwrap();
+        assert_eq!(
+            parse(format!("{SID} 1").as_bytes()),
+            Some(Wake::ReadStream(session, 1))
+        );
+        assert!(parse(format!("{SID} 2").as_bytes()).is_none());
         assert!(parse(b"nonsense").is_none());
+    }
+
+    #[test]
+    fn a_carried_frame_keeps_its_text_whole_spaces_included() {
+        let text = r#"{"type":"offer","sdp":"v=0 o=- 1 2 IN IP4"}"#;
+        let message = format!("{SID} 0 7 42 offer {text}");
+        let Some(Wake::Carry(session, slot, generation, (seq, kind, carried))) =
+            parse(message.as_bytes())
+        else {
+            panic!("not a carried frame");
+        };
+        assert_eq!((session.as_str(), slot, generation, seq), (SID, 0, 7, 42));
+        assert_eq!((kind, carried.as_ref()), (Kind::Offer, text.as_bytes()));
+        assert!(parse(format!("{SID} 0 7 x offer {text}").as_bytes()).is_none());
+        assert!(parse(format!("{SID} 0 7 42 offer").as_bytes()).is_none());
     }
 }
