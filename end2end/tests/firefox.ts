@@ -1,6 +1,6 @@
 import puppeteer, { Browser, Page } from "puppeteer-core";
 import { expect } from "@playwright/test";
-import { keepPeerConnections } from "./helpers";
+import { ALL_PAGE_LOG, keepPeerConnections, pageLogLine } from "./helpers";
 
 /**
  * A person in Debian's Firefox ESR, driven by Puppeteer over WebDriver BiDi (Playwright
@@ -29,7 +29,7 @@ export async function firefoxPerson(url: string): Promise<{ browser: Browser; pa
   });
   const page = await browser.newPage();
   page.on("console", (m) => {
-    if (m.type() === "error" || m.type() === "warn") console.log(`[firefox ${m.type()}] ${m.text()}`);
+    if (ALL_PAGE_LOG || m.type() === "error" || m.type() === "warn") console.log(pageLogLine("firefox", m.type(), m.text()));
   });
   // Firefox shows no frame count for remote WebRTC video (getVideoPlaybackQuality stays
   // 0): keep the page's peer connections so getStats can say what was decoded.

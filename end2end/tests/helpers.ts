@@ -24,14 +24,22 @@ export async function person(browser: Browser, url = "/"): Promise<{ context: Br
   return { context, page };
 }
 
+/** Whether HOMECALL_TEST_PAGE_LOG=all asks for every line of the pages' logs. */
+export const ALL_PAGE_LOG = process.env.HOMECALL_TEST_PAGE_LOG === "all";
+
+/** How a page's log line is printed: with the time when every line is (to line them up). */
+export function pageLogLine(browser: string, type: string, text: string): string {
+  const at = ALL_PAGE_LOG ? `${new Date().toISOString().slice(11, 23)} ` : "";
+  return `${at}[${browser} ${type}] ${text}`;
+}
+
 /**
- * Prints the page's warnings and errors; every line of its log with
+ * Prints the page's warnings and errors; every line of its log, timed, with
  * HOMECALL_TEST_PAGE_LOG=all (to see what a failing test's pages did).
  */
 export function printPageLog(page: Page): void {
-  const all = process.env.HOMECALL_TEST_PAGE_LOG === "all";
   page.on("console", (m) => {
-    if (all || m.type() === "error" || m.type() === "warning") console.log(`[page ${m.type()}] ${m.text()}`);
+    if (ALL_PAGE_LOG || m.type() === "error" || m.type() === "warning") console.log(pageLogLine("page", m.type(), m.text()));
   });
 }
 

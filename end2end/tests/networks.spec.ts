@@ -1,6 +1,7 @@
 import { test, expect, chromium, Browser, Page, TestInfo } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import {
+  ALL_PAGE_LOG,
   closeOpened,
   expectRemoteVideoFlowing,
   keepPeerConnections,
@@ -160,6 +161,7 @@ test("a Chromium host and a Firefox guest: the address changes mid-call and the 
     await expectFirefoxVideoFlowing(guest.page);
     await expectRemoteVideoFlowing(host);
     const started = Date.now();
+    if (ALL_PAGE_LOG) console.log(`${new Date(started).toISOString().slice(11, 23)} the addresses change`);
     moveToNewAddresses();
     const ms = await backOnNewAddresses(
       [() => guest.page.evaluate(selectedPairInPage), () => selectedPair(host)],
@@ -168,10 +170,12 @@ test("a Chromium host and a Firefox guest: the address changes mid-call and the 
     );
     await expectFirefoxVideoFlowing(guest.page, 10_000);
     await expectRemoteVideoFlowing(host, 10_000);
-    // The target is 5 s, as for the other pairings, but with a Firefox guest it measured
-    // 2.3–5.1 s (the other pairings 2.2–3.4 s); why is still open. 8 s still fails a
-    // call that waits for the browser's own "disconnected" (9.7 s before the watchdog).
-    expect(ms).toBeLessThan(8_000);
+    // 5 s, as for the other pairings. Firefox calls the connection "disconnected" at
+    // once and restarts ICE 2 s later. Chromium's watchdog (2.5 s of nothing) leaves that
+    // restart to finish rather than start a second one on top of it (which had made
+    // this up to 5.4 s). Measured 2.2 s, or 4.3–4.5 s when Firefox's first restart does
+    // not connect and its second, 2 s later, does.
+    expect(ms).toBeLessThan(5_000);
   } finally {
     restoreAddresses();
     await guest.browser.close();
