@@ -1,9 +1,22 @@
 import { test, expect, Browser, Page } from "@playwright/test";
-import { closeOpened, expectRemoteVideoFlowing, person, remotePeak, startCallAsHost } from "./helpers";
+import type { Page as FirefoxPage } from "puppeteer-core";
+import { closeOpened, expectRemoteVideoFlowing, person, remotePeak, selectedPairInPage, startCallAsHost } from "./helpers";
 import { clickButton, expectFirefoxVideoFlowing, firefoxPerson, startCallAsFirefoxHost } from "./firefox";
 
 // Chromium (Playwright) and Firefox ESR (Puppeteer) call each other: video both ways.
 test.afterEach(closeOpened);
+
+/**
+ * Prints how long the pairing took from the moment the guest's page started loading the
+ * link (after its browser started) until video flowed both ways, and which candidate pair
+ * carries the call (read on a Firefox page, which keeps its connections for getStats).
+ */
+async function reportConnected(what: string, started: number, firefoxPage: FirefoxPage) {
+  const ms = Date.now() - started;
+  const pair = await firefoxPage.evaluate(selectedPairInPage);
+  console.log(`${what}: video both ways ${ms} ms after the guest opened the link, over ${pair?.types ?? "?"} (Firefox's side local/remote)`);
+  test.info().annotations.push({ type: `connect-ms:${what}`, description: String(ms) });
+}
 
 /**
  * A Firefox host calls a Chromium guest; `during` runs once video flows both ways, and
@@ -17,9 +30,11 @@ async function withFirefoxHostCall(
   const host = await firefoxPerson(`${baseURL}/`);
   try {
     const link = await startCallAsFirefoxHost(host.page);
+    const started = Date.now();
     const guest = await person(browser, link);
     await expectRemoteVideoFlowing(guest.page);
     await expectFirefoxVideoFlowing(host.page);
+    await reportConnected("Firefox host, Chromium guest", started, host.page);
     await during(host, guest, link);
   } finally {
     await host.browser.close();
@@ -34,6 +49,7 @@ test("a Chromium host and a Firefox guest see each other", async ({ browser }) =
   try {
     await expectFirefoxVideoFlowing(guest.page);
     await expectRemoteVideoFlowing(host.page);
+    await reportConnected("Chromium host, Firefox guest", guest.openedAt, guest.page);
   } finally {
     await guest.browser.close();
   }
@@ -52,6 +68,7 @@ test("two Firefox pages call each other, and the guest's hang-up ends it for bot
     guest = await firefoxPerson(link);
     await expectFirefoxVideoFlowing(guest.page);
     await expectFirefoxVideoFlowing(host.page);
+    await reportConnected("Firefox host, Firefox guest", guest.openedAt, guest.page);
     await clickButton(guest.page, "Завершить");
     for (const page of [guest.page, host.page]) {
       await page.waitForSelector("::-p-aria([name=\"Звонок завершён\"][role=\"heading\"])", { timeout: 15_000 });

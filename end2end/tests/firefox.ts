@@ -9,7 +9,8 @@ import { ALL_PAGE_LOG, keepPeerConnections, pageLogLine } from "./helpers";
  * Russian UI. Needs a default route in the test namespace: without one Firefox gathers
  * no ICE candidates at all (scripts/in-netns.sh adds it).
  */
-export async function firefoxPerson(url: string): Promise<{ browser: Browser; page: Page }> {
+/** A Firefox page opened at `url`; `openedAt` is when it started loading (after the browser's start). */
+export async function firefoxPerson(url: string): Promise<{ browser: Browser; page: Page; openedAt: number }> {
   const browser = await puppeteer.launch({
     browser: "firefox",
     executablePath: process.env.FIREFOX_PATH ?? "/usr/bin/firefox-esr",
@@ -34,9 +35,10 @@ export async function firefoxPerson(url: string): Promise<{ browser: Browser; pa
   // Firefox shows no frame count for remote WebRTC video (getVideoPlaybackQuality stays
   // 0): keep the page's peer connections so getStats can say what was decoded.
   await page.evaluateOnNewDocument(keepPeerConnections);
+  const openedAt = Date.now();
   await page.goto(url);
   await page.waitForSelector("html[data-hydrated]", { timeout: 30_000 });
-  return { browser, page };
+  return { browser, page, openedAt };
 }
 
 /** Video frames the page's peer connections have decoded so far (inbound-rtp). */
