@@ -424,3 +424,40 @@ async fn a_rolling_restart_of_both_nodes_never_ends_the_call() {
     assert!(alice.recv().await.contains("session_ended"));
     alice.expect_close(1000, "session ended").await;
 }
+
+#[tokio::test]
+async fn frames_published_while_a_node_s_subscription_was_down_still_arrive_in_order() {
+    let redis = RedisServer::start().await;
+    let first = Node::start(&redis).await;
+    let second = Node::start(&redis).await;
+    let mut alice = first.connect(ALICE).await;
+    let mut bob = second.connect(BOB).await;
+    alice.send(&candidate(ALICE, 0)).await;
+    assert_eq!(number_of(&bob.recv().await), 0, "the wake-up carries it");
+
+    // Redis drops every subscriber: the wake-ups published now reach no node. The nodes
+    // resubscribe after a pause (50 ms at first), and the frames are only in the stream.
+    let client = redis::Client::open(redis.url()).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("a connection to the test's redis");
+    let killed: u64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(&mut conn)
+        .await
+        .expect("CLIENT KILL");
+    assert_eq!(killed, 2, "each node had one subscription");
+    for n in 1..=5 {
+        alice.send(&candidate(ALICE, n)).await;
+    }
+    let got = receive_through(&mut bob, 5)
+        .await
+        .expect("the frames of the outage, after the resubscription");
+    assert_eq!(got, (1..=5).collect::<Vec<_>>());
+    // And the wake-ups carry frames again.
+    alice.send(&candidate(ALICE, 6)).await;
+    assert_eq!(number_of(&bob.recv().await), 6);
+}
