@@ -896,13 +896,17 @@ mod tests {
         }
     }
 
+    fn cursor_after(seq: u64) -> Cursor {
+        Cursor {
+            read_through: seq,
+            ..Cursor::default()
+        }
+    }
+
     #[test]
     fn carried_frames_are_taken_in_order_and_those_already_read_are_dropped() {
         let mailbox = Mailbox::default();
-        let mut cursor = Cursor {
-            read_through: 4,
-            ..Cursor::default()
-        };
+        let mut cursor = cursor_after(4);
         mailbox.inbox().frames.extend([3, 4, 5, 6].map(frame));
         assert_eq!(carried(&mut cursor, &mailbox), Some(5));
         assert_eq!(carried(&mut cursor, &mailbox), Some(6));
@@ -913,10 +917,7 @@ mod tests {
     #[test]
     fn a_gap_in_the_carried_frames_sends_the_socket_to_its_stream() {
         let mailbox = Mailbox::default();
-        let mut cursor = Cursor {
-            read_through: 4,
-            ..Cursor::default()
-        };
+        let mut cursor = cursor_after(4);
         mailbox.inbox().frames.extend([6, 7].map(frame));
         assert_eq!(carried(&mut cursor, &mailbox), Some(0), "5 was missed");
         assert!(mailbox.inbox().frames.is_empty(), "the stream has them all");
