@@ -15,14 +15,17 @@
 //! socket's generation no longer matches, so it can neither deliver nor acknowledge; a
 //! node whose heartbeat stops has its sockets counted as dropped by the others.
 //!
-//! One relayed frame costs one script call: the submit, which also carries the
-//! recipient's previous acknowledgement when its reply comes within [`acks::ACK_DELAY`]
-//! (else a batch carries it).
+//! A relayed frame costs at most one script call, and under load a fraction of one: the
+//! node's submits go in batches ([`submits`]), each frame carrying its socket's previous
+//! acknowledgement when its reply comes within [`acks::ACK_DELAY`] (else a batch of
+//! acknowledgements carries it).
 //!
 //! - [`wake`]: this node's subscription and the local sockets it wakes.
 //! - [`acks`]: this node's acknowledgements not yet in Redis.
+//! - [`submits`]: this node's submits, stored in batches.
 
 mod acks;
+mod submits;
 mod wake;
 
 use std::collections::VecDeque;
@@ -41,6 +44,7 @@ use super::per_ip::{AdmitError, ClientKey};
 use super::{Core, HubLimits};
 use crate::protocol::{Kind, PeerId, SessionId};
 use acks::{PendingAcks, SocketKey};
+use submits::{Stored, Submit, Submits};
 use wake::{Mailbox, Wakes};
 
 /// How often a node renews its heartbeat (and sweeps), at most.
@@ -123,6 +127,7 @@ pub struct RedisEngine {
     node: String,
     wakes: Wakes,
     acks: Arc<PendingAcks>,
+    submits: Arc<Submits>,
     /// The last command reached Redis.
     reachable: AtomicBool,
     /// This node's heartbeat has been written at least once.
@@ -238,6 +243,7 @@ impl RedisEngine {
             node,
             wakes: Wakes::default(),
             acks: Arc::default(),
+            submits: Arc::default(),
             reachable: AtomicBool::new(true),
             heartbeat_written: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
@@ -410,10 +416,11 @@ impl RedisEngine {
         })
     }
 
-    /// Starts this node's subscription to its wake-up channel, and the task that sends
-    /// the acknowledgements no submit carried.
+    /// Starts this node's subscription to its wake-up channel, the task that stores its
+    /// submits and the one that sends the acknowledgements no submit carried.
     pub fn spawn_subscriber(self: &Arc<Self>) -> JoinHandle<()> {
         tokio::spawn(acks::flush(Arc::downgrade(self), Arc::clone(&self.acks)));
+        tokio::spawn(submits::run(Arc::downgrade(self), Arc::clone(&self.submits)));
         tokio::spawn(wake::subscribe(
             Arc::downgrade(self),
             self.client.clone(),
@@ -485,6 +492,40 @@ impl RedisEngine {
         let Ok(acked) = acked else { return false };
         self.metrics().delivered_many(acked);
         true
+    }
+
+    /// Stores a batch of this node's submits (one script); `None` if Redis could not
+    /// take it.
+    async fn store(&self, batch: &[Submit]) -> Option<Vec<Stored>> {
+        let limits = &self.limits;
+        let mut reply: Reply = self
+            .script("submit", &self.scripts.submit, |call| {
+                call.arg(limits.queue_messages);
+                call.arg(limits.queue_bytes);
+                call.arg(limits.max_queued_bytes);
+                call.arg(millis(limits.max_age));
+                for submit in batch {
+                    let (session, slot, generation) = &submit.socket;
+                    call.arg(session.as_str());
+                    call.arg(*slot);
+                    call.arg(*generation);
+                    call.arg(submit.kind.as_str());
+                    call.arg(submit.text.as_ref());
+                    call.arg(submit.ack);
+                }
+            })
+            .await
+            .ok()?;
+        let stored = batch
+            .iter()
+            .map(|_| Stored {
+                status: reply.text(),
+                recipient_connected: reply.int() == 1,
+                waiting: reply.int(),
+                acked: reply.int(),
+            })
+            .collect();
+        Some(stored)
     }
 
     async fn hash_fields(&self, id: &SessionId, fields: &[&str]) -> Vec<Option<String>> {
@@ -664,49 +705,39 @@ impl Member {
         self.engine.acks.take(&self.socket_key())
     }
 
-    /// Stores a valid frame in the other participant's stream (one script: this socket's
-    /// acknowledgement, the bounds, the append and the recipient node's wake-up, which
-    /// carries the frame).
+    /// Stores a valid frame in the other participant's stream (with the node's next
+    /// batch: this socket's acknowledgement, the bounds, the append and the recipient
+    /// node's wake-up, which carries the frame).
     pub async fn submit(&self, kind: Kind, text: Bytes) -> Result<Decision, SubmitError> {
         let engine = &self.engine;
-        let limits = &engine.limits;
         let ack = self.take_ack();
-        let reply: redis::RedisResult<Reply> = engine
-            .script("submit", &engine.scripts.submit, |call| {
-                call.arg(self.session.as_str());
-                call.arg(self.slot);
-                call.arg(self.generation);
-                call.arg(kind.as_str());
-                call.arg(text.as_ref());
-                call.arg(limits.queue_messages);
-                call.arg(limits.queue_bytes);
-                call.arg(limits.max_queued_bytes);
-                call.arg(millis(limits.max_age));
-                call.arg(ack);
-            })
-            .await;
-        let Ok(mut reply) = reply else {
+        let (answer, stored) = tokio::sync::oneshot::channel();
+        engine.submits.push(Submit {
+            socket: self.socket_key(),
+            kind,
+            text,
+            ack,
+            answer,
+        });
+        let Some(stored) = stored.await.ok().flatten() else {
             if ack > 0 {
                 engine.acks.mark(self.socket_key(), ack);
             }
             return Err(SubmitError::Unavailable);
         };
-        let status = reply.text();
-        let recipient_connected = reply.int() == 1;
-        let waiting = usize::try_from(reply.int()).unwrap_or(usize::MAX);
-        engine.metrics().delivered_many(reply.int());
-        match status.as_str() {
+        engine.metrics().delivered_many(stored.acked);
+        match stored.status.as_str() {
             "ok" => {}
             "ended" => return Err(SubmitError::Ended),
             "replaced" => return Err(SubmitError::Replaced),
             "full" => return Err(SubmitError::QueueFull),
             _ => return Err(SubmitError::Unavailable),
         }
-        engine.metrics().accepted(recipient_connected);
+        engine.metrics().accepted(stored.recipient_connected);
         Ok(Decision {
             submitted: Submitted {
-                recipient_connected,
-                waiting,
+                recipient_connected: stored.recipient_connected,
+                waiting: usize::try_from(stored.waiting).unwrap_or(usize::MAX),
             },
             direct: None,
         })

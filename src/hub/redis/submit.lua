@@ -1,52 +1,69 @@
--- ARGV: prefix, sid, from_slot, gen, kind, text, queue_messages, queue_bytes,
--- max_queued_bytes, max_age_ms, ack_through
--- First acknowledges the frames the sender's socket wrote to its own client (up to seq
--- ack_through; 0 for none), then stores the frame for the other slot and carries it to
--- that slot's node in the wake-up. The stream stays the record: the recipient writes
--- the carried frame only if it is the next one it expects, else reads the stream.
--- Returns {status, recipient_connected, waiting, acked}; status is ok, ended, replaced
--- or full.
--- This runs once per relayed frame: slots stay strings and each number is turned into
+-- ARGV: prefix, queue_messages, queue_bytes, max_queued_bytes, max_age_ms, then for each
+-- frame of the batch six: sid, from_slot, gen, kind, text, ack_through
+-- One node's submits, in the order its sockets made them (a socket has at most one in a
+-- batch). For each frame: first acknowledges the frames the sender's socket wrote to its
+-- own client (up to seq ack_through; 0 for none), then stores the frame for the other
+-- slot and carries it to that slot's node in the wake-up. The stream stays the record:
+-- the recipient writes a carried frame only if it is the next one it expects, else reads
+-- the stream. Each recipient node gets one PUBLISH for all its frames of the batch, and
+-- the hub-wide byte count is read once and written once.
+-- Returns, for each frame, {status, recipient_connected, waiting, acked} flattened;
+-- status is ok, ended, replaced or full.
+-- This runs for every relayed frame: slots stay strings and each number is turned into
 -- text at most once (Lua's number-to-text conversion is a sprintf).
-local sid, from, gen = ARGV[2], ARGV[3], ARGV[4]
-local kind, text = ARGV[5], ARGV[6]
-local s = skey(sid)
-local to = '1'
-if from == '1' then to = '0' end
-local h = redis.call('HMGET', s, 'g' .. from, 'qm', 'qb', 'n' .. to, 'g' .. to, 'seq' .. to)
--- An ended session's hash is gone (end_session deletes it, or it expired).
-if not h[1] then return {'ended', 0, 0, 0} end
-if h[1] ~= gen then return {'replaced', 0, 0, 0} end
-local acked, acked_bytes = 0, 0
-if ARGV[11] ~= '0' then acked, acked_bytes = remove_through(sid, from, tonumber(ARGV[11])) end
-local qm, qb = tonumber(h[2]) - acked, tonumber(h[3]) - acked_bytes
-local freed = acked_bytes + FRAME_OVERHEAD * acked
-local len = string.len(text)
-local cost = len + FRAME_OVERHEAD
-local full = qm + 1 > tonumber(ARGV[7]) or qb + len > tonumber(ARGV[8])
-if not full and redis.call('INCRBY', QBYTES, cost - freed) > tonumber(ARGV[9]) then
-  redis.call('DECRBY', QBYTES, cost)
-  freed = 0
-  full = true
-end
-if full then
-  if acked > 0 then
-    redis.call('HSET', s, 'qm', qm, 'qb', qb)
-    if freed > 0 then redis.call('DECRBY', QBYTES, freed) end
+local queue_messages, queue_bytes = tonumber(ARGV[2]), tonumber(ARGV[3])
+local max_queued_bytes, expire_ms = tonumber(ARGV[4]), tonumber(ARGV[5]) + 60000
+local total = tonumber(redis.call('GET', QBYTES) or 0)
+local total_before = total
+local out = {}
+-- Per recipient node, the records its wake-up carries (see wake.rs for the format).
+local carried, nodes = {}, {}
+
+local function submit(sid, from, gen, kind, text, ack_through)
+  local s = skey(sid)
+  local to = '1'
+  if from == '1' then to = '0' end
+  local h = redis.call('HMGET', s, 'g' .. from, 'qm', 'qb', 'n' .. to, 'g' .. to, 'seq' .. to)
+  -- An ended session's hash is gone (end_session deletes it, or it expired).
+  if not h[1] then return 'ended', 0, 0, 0 end
+  if h[1] ~= gen then return 'replaced', 0, 0, 0 end
+  local acked, acked_bytes = 0, 0
+  if ack_through ~= '0' then acked, acked_bytes = remove_through(sid, from, tonumber(ack_through)) end
+  local qm, qb = tonumber(h[2]) - acked, tonumber(h[3]) - acked_bytes
+  total = total - acked_bytes - FRAME_OVERHEAD * acked
+  local len = string.len(text)
+  if qm + 1 > queue_messages or qb + len > queue_bytes or total + len + FRAME_OVERHEAD > max_queued_bytes then
+    if acked > 0 then redis.call('HSET', s, 'qm', qm, 'qb', qb) end
+    return 'full', 0, 0, acked
   end
-  return {'full', 0, 0, acked}
+  total = total + len + FRAME_OVERHEAD
+  local seq = tostring(tonumber(h[6] or 0) + 1)
+  local q = qkey(sid, to)
+  redis.call('XADD', q, '0-' .. seq, 'k', kind, 't', text)
+  redis.call('HSET', s, 'seq' .. to, seq, 'qm', qm + 1, 'qb', qb + len)
+  local waiting = redis.call('XLEN', q)
+  -- A bound on the stream's life even if no node sweeps any more (set when it fills
+  -- from empty, which it does at least once per session).
+  if waiting == 1 then redis.call('PEXPIRE', q, expire_ms) end
+  local node = h[4]
+  if not connected(node) then return 'ok', 0, waiting, acked end
+  local records = carried[node]
+  if not records then
+    records = {}
+    carried[node] = records
+    nodes[#nodes + 1] = node
+  end
+  records[#records + 1] = sid .. ' ' .. to .. ' ' .. h[5] .. ' ' .. seq .. ' ' .. kind .. ' ' .. len .. ' ' .. text
+  return 'ok', 1, waiting, acked
 end
-local seq = tostring(tonumber(h[6] or 0) + 1)
-local q = qkey(sid, to)
-redis.call('XADD', q, '0-' .. seq, 'k', kind, 't', text)
-redis.call('HSET', s, 'seq' .. to, seq, 'qm', qm + 1, 'qb', qb + len)
-local waiting = redis.call('XLEN', q)
--- A bound on the stream's life even if no node sweeps any more (set when it fills
--- from empty, which it does at least once per session).
-if waiting == 1 then redis.call('PEXPIRE', q, tonumber(ARGV[10]) + 60000) end
-local recipient = 0
-if connected(h[4]) then
-  recipient = 1
-  redis.call('PUBLISH', wchan(h[4]), sid .. ' ' .. to .. ' ' .. h[5] .. ' ' .. seq .. ' ' .. kind .. ' ' .. text)
+
+for i = 6, #ARGV - 5, 6 do
+  local status, recipient, waiting, acked = submit(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5])
+  local n = #out
+  out[n + 1], out[n + 2], out[n + 3], out[n + 4] = status, recipient, waiting, acked
 end
-return {'ok', recipient, waiting, acked}
+if total ~= total_before then redis.call('INCRBY', QBYTES, total - total_before) end
+for _, node in ipairs(nodes) do
+  redis.call('PUBLISH', wchan(node), table.concat(carried[node]))
+end
+return out

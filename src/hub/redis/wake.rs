@@ -3,7 +3,8 @@
 //! Owns: the map from a slot (session and slot number) to the mailboxes of this node's
 //! sockets for it, and the subscription task that turns a message on this node's channel
 //! into a wake-up: `"<sid> <slot>"` asks the slot's sockets to read their stream (a
-//! replacement, an end); `"<sid> <slot> <gen> <seq> <kind> <text>"` carries a frame to
+//! replacement, an end); one or more records `"<sid> <slot> <gen> <seq> <kind> <len>
+//! <text>"` (text of `len` bytes, the next record right after it) carry frames, each to
 //! the socket of that generation, which writes it only if it is the next one it expects
 //! (see `Member::next_outbound`). Pub/sub is fire-and-forget: after every (re)subscribe
 //! every local socket reads its stream and catches up. Must not read or change the
@@ -132,33 +133,52 @@ impl Wakes {
     }
 }
 
-/// A wake-up message, parsed.
+/// One wake-up, parsed from a message.
 #[derive(Debug, PartialEq, Eq)]
 enum Wake {
     /// `"<sid> <slot>"`: read the stream.
     ReadStream(SessionId, u8),
-    /// `"<sid> <slot> <gen> <seq> <kind> <text>"`: a frame for the socket of `gen`.
+    /// `"<sid> <slot> <gen> <seq> <kind> <len> <text>"`: a frame for the socket of `gen`.
     Carry(SessionId, u8, u64, Carried),
 }
 
-/// Parses a wake-up message (see [`Wake`]).
-fn parse(message: &[u8]) -> Option<Wake> {
-    let mut fields = message.splitn(6, |b| *b == b' ');
-    let session = SessionId::parse(std::str::from_utf8(fields.next()?).ok()?).ok()?;
-    let slot = match fields.next()? {
-        b"0" => 0,
-        b"1" => 1,
-        _ => return None,
-    };
-    let Some(generation) = fields.next() else {
-        return Some(Wake::ReadStream(session, slot));
-    };
-    let number = |field: &[u8]| std::str::from_utf8(field).ok()?.parse::<u64>().ok();
-    let generation = number(generation)?;
-    let seq = number(fields.next()?)?;
-    let kind = kind_of(std::str::from_utf8(fields.next()?).ok()?);
-    let text = Bytes::copy_from_slice(fields.next()?);
-    Some(Wake::Carry(session, slot, generation, (seq, kind, text)))
+/// Parses a wake-up message (see [`Wake`]): one `ReadStream`, or the carried frames in
+/// the order published. `None` if any part of it is malformed.
+fn parse(message: &[u8]) -> Option<Vec<Wake>> {
+    let mut rest = message;
+    let mut wakes = Vec::new();
+    while !rest.is_empty() {
+        let session = SessionId::parse(std::str::from_utf8(field(&mut rest)?).ok()?).ok()?;
+        let slot = match field(&mut rest)? {
+            b"0" => 0,
+            b"1" => 1,
+            _ => return None,
+        };
+        if rest.is_empty() && wakes.is_empty() {
+            return Some(vec![Wake::ReadStream(session, slot)]);
+        }
+        let number = |field: &[u8]| std::str::from_utf8(field).ok()?.parse::<u64>().ok();
+        let generation = number(field(&mut rest)?)?;
+        let seq = number(field(&mut rest)?)?;
+        let kind = kind_of(std::str::from_utf8(field(&mut rest)?).ok()?);
+        let len = usize::try_from(number(field(&mut rest)?)?).ok()?;
+        let text = rest.get(..len)?;
+        rest = &rest[len..];
+        let frame = (seq, kind, Bytes::copy_from_slice(text));
+        wakes.push(Wake::Carry(session, slot, generation, frame));
+    }
+    Some(wakes)
+}
+
+/// The bytes of `rest` up to its next space (or its end), taking them and the space off.
+fn field<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+    if rest.is_empty() {
+        return None;
+    }
+    let end = rest.iter().position(|b| *b == b' ').unwrap_or(rest.len());
+    let found = &rest[..end];
+    *rest = rest.get(end + 1..).unwrap_or_default();
+    Some(found)
 }
 
 /// Keeps this node subscribed to `channel` for as long as the engine lives: reconnects
@@ -179,14 +199,13 @@ pub(super) async fn subscribe(engine: Weak<RedisEngine>, client: redis::Client, 
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
                         let Some(live) = engine.upgrade() else { return };
-                        match parse(message.get_payload_bytes()) {
-                            Some(Wake::ReadStream(session, slot)) => {
-                                live.wakes.wake(&session, slot);
+                        for wake in parse(message.get_payload_bytes()).unwrap_or_default() {
+                            match wake {
+                                Wake::ReadStream(session, slot) => live.wakes.wake(&session, slot),
+                                Wake::Carry(session, slot, generation, frame) => {
+                                    live.wakes.carry(&session, slot, generation, frame);
+                                }
                             }
-                            Some(Wake::Carry(session, slot, generation, frame)) => {
-                                live.wakes.carry(&session, slot, generation, frame);
-                            }
-                            None => {}
                         }
                     }
                 }
@@ -218,24 +237,40 @@ mod tests {
         let session = SessionId::parse(SID).unwrap();
         assert_eq!(
             parse(format!("{SID} 1").as_bytes()),
-            Some(Wake::ReadStream(session, 1))
+            Some(vec![Wake::ReadStream(session, 1)])
         );
         assert!(parse(format!("{SID} 2").as_bytes()).is_none());
         assert!(parse(b"nonsense").is_none());
     }
 
     #[test]
-    fn a_carried_frame_keeps_its_text_whole_spaces_included() {
-        let text = r#"{"type":"offer","sdp":"v=0 o=- 1 2 IN IP4"}"#;
-        let message = format!("{SID} 0 7 42 offer {text}");
-        let Some(Wake::Carry(session, slot, generation, (seq, kind, carried))) =
-            parse(message.as_bytes())
+    fn carried_frames_keep_their_text_whole_spaces_included_and_their_order() {
+        let offer = r#"{"type":"offer","sdp":"v=0 o=- 1 2 IN IP4"}"#;
+        let candidate = r#"{"type":"candidate", "x": 1}"#;
+        let message = format!(
+            "{SID} 0 7 42 offer {} {offer}{SID} 1 3 9 candidate {} {candidate}",
+            offer.len(),
+            candidate.len()
+        );
+        let wakes = parse(message.as_bytes()).expect("two records");
+        let [
+            Wake::Carry(first, 0, 7, (42, Kind::Offer, offer_text)),
+            Wake::Carry(second, 1, 3, (9, Kind::Candidate, candidate_text)),
+        ] = wakes.as_slice()
         else {
-            panic!("not a carried frame");
+            panic!("not two carried frames: {wakes:?}");
         };
-        assert_eq!((session.as_str(), slot, generation, seq), (SID, 0, 7, 42));
-        assert_eq!((kind, carried.as_ref()), (Kind::Offer, text.as_bytes()));
-        assert!(parse(format!("{SID} 0 7 x offer {text}").as_bytes()).is_none());
-        assert!(parse(format!("{SID} 0 7 42 offer").as_bytes()).is_none());
+        assert_eq!((first.as_str(), second.as_str()), (SID, SID));
+        assert_eq!(offer_text.as_ref(), offer.as_bytes());
+        assert_eq!(candidate_text.as_ref(), candidate.as_bytes());
+    }
+
+    #[test]
+    fn a_malformed_record_is_refused_whole() {
+        let text = r#"{"type":"offer"}"#;
+        let len = text.len();
+        assert!(parse(format!("{SID} 0 7 x offer {len} {text}").as_bytes()).is_none());
+        assert!(parse(format!("{SID} 0 7 42 offer {len}").as_bytes()).is_none());
+        assert!(parse(format!("{SID} 0 7 42 offer {} {text}", len + 1).as_bytes()).is_none());
     }
 }
