@@ -286,6 +286,15 @@ impl Hub {
         }
     }
 
+    /// The Redis engine, if this hub runs it (for what is shared across nodes beyond
+    /// the sessions, such as the TURN credential budget).
+    pub fn redis(&self) -> Option<&Arc<RedisEngine>> {
+        match &self.engine {
+            Engine::Memory(_) => None,
+            Engine::Redis(engine) => Some(engine),
+        }
+    }
+
     /// The engine's name, for logs and `/metrics`.
     pub fn engine_name(&self) -> &'static str {
         match &self.engine {

@@ -35,11 +35,17 @@ struct Node {
     port: u16,
     redis_url: String,
     dir: PathBuf,
+    /// Options beyond the listen address, site root and Redis URL.
+    extra: Vec<String>,
     child: Option<Child>,
 }
 
 impl Node {
     async fn start(redis: &RedisServer) -> Self {
+        Self::start_with(redis, &[]).await
+    }
+
+    async fn start_with(redis: &RedisServer, extra: &[&str]) -> Self {
         let n = NODES.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("homecall-cluster-{}-{n}", std::process::id()));
         std::fs::create_dir_all(dir.join("site")).expect("a folder for the node");
@@ -47,6 +53,7 @@ impl Node {
             port: free_port(),
             redis_url: redis.url(),
             dir,
+            extra: extra.iter().map(|arg| (*arg).to_owned()).collect(),
             child: None,
         };
         node.spawn().await;
@@ -67,7 +74,8 @@ impl Node {
             .arg("--site-root")
             .arg(self.dir.join("site"))
             .arg("--redis-url")
-            .arg(&self.redis_url);
+            .arg(&self.redis_url)
+            .args(&self.extra);
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("HOMECALL_") {
                 command.env_remove(key);
@@ -130,19 +138,7 @@ impl Node {
 
     /// `/healthz`'s status, or `None` if the node does not answer.
     async fn health(&self) -> Option<u16> {
-        let exchange = async {
-            let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .ok()?;
-            tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-                .await
-                .ok()?;
-            let mut answer = Vec::new();
-            tcp.read_to_end(&mut answer).await.ok()?;
-            let text = String::from_utf8_lossy(&answer);
-            text.split(' ').nth(1)?.parse().ok()
-        };
-        tokio::time::timeout(Duration::from_secs(1), exchange)
+        tokio::time::timeout(Duration::from_secs(1), self.get_status("/healthz"))
             .await
             .ok()
             .flatten()
@@ -158,6 +154,26 @@ impl Node {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         started.elapsed()
+    }
+
+    /// The status of `GET path`, or `None` if the node does not answer.
+    async fn get_status(&self, path: &str) -> Option<u16> {
+        let exchange = async {
+            let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .ok()?;
+            let request =
+                format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+            tcp.write_all(request.as_bytes()).await.ok()?;
+            let mut answer = Vec::new();
+            tcp.read_to_end(&mut answer).await.ok()?;
+            let text = String::from_utf8_lossy(&answer);
+            text.split(' ').nth(1)?.parse().ok()
+        };
+        tokio::time::timeout(PATIENCE, exchange)
+            .await
+            .ok()
+            .flatten()
     }
 
     async fn connect(&self, peer: &str) -> Client {
@@ -460,4 +476,32 @@ async fn frames_published_while_a_node_s_subscription_was_down_still_arrive_in_o
     // And the wake-ups carry frames again.
     alice.send(&candidate(ALICE, 6)).await;
     assert_eq!(number_of(&bob.recv().await), 6);
+}
+
+#[tokio::test]
+async fn the_turn_credential_budget_of_an_address_counts_across_nodes() {
+    let redis = RedisServer::start().await;
+    let options = [
+        "--ice-servers",
+        "stun:127.0.0.1:3478,turn:127.0.0.1:3478",
+        "--turn-secret",
+        "s3cret",
+        "--turn-credentials-per-ip-per-minute",
+        "3",
+    ];
+    let first = Node::start_with(&redis, &options).await;
+    let second = Node::start_with(&redis, &options).await;
+    // The proof: a live socket of the participant (on the first node; the first request
+    // waits for its join).
+    let _alice = first.connect(ALICE).await;
+    let path = format!("/api/config?session={SESSION}&peer={ALICE}");
+    let mut answers = Vec::new();
+    for node in [&first, &second, &first, &second] {
+        answers.push(node.get_status(&path).await);
+    }
+    assert_eq!(
+        answers,
+        [Some(200), Some(200), Some(200), Some(429)],
+        "3 credentials a minute for one address, whichever node answers"
+    );
 }

@@ -80,6 +80,7 @@ pub enum RedisStartError {
 struct Scripts {
     admit: Script,
     release: Script,
+    budget: Script,
     join: Script,
     submit: Script,
     poll: Script,
@@ -96,6 +97,7 @@ impl Scripts {
         Self {
             admit: script(include_str!("redis/admit.lua")),
             release: script(include_str!("redis/release.lua")),
+            budget: script(include_str!("redis/budget.lua")),
             join: script(include_str!("redis/join.lua")),
             submit: script(include_str!("redis/submit.lua")),
             poll: script(include_str!("redis/poll.lua")),
@@ -352,6 +354,21 @@ impl RedisEngine {
         });
     }
 
+    /// Counts one TURN credential for `client` against `per_minute`, across all nodes
+    /// (one script); `Ok(false)` once the budget is spent, `Err` if Redis could not be
+    /// asked.
+    pub async fn take_turn_credential(
+        &self,
+        client: ClientKey,
+        per_minute: u32,
+    ) -> redis::RedisResult<bool> {
+        self.script("budget", &self.scripts.budget, |call| {
+            call.arg(client.to_string());
+            call.arg(per_minute);
+        })
+        .await
+    }
+
     fn key(&self, kind: &str, id: &SessionId) -> String {
         format!("{}{kind}{}", self.settings.prefix, id.as_str())
     }
@@ -420,7 +437,10 @@ impl RedisEngine {
     /// submits and the one that sends the acknowledgements no submit carried.
     pub fn spawn_subscriber(self: &Arc<Self>) -> JoinHandle<()> {
         tokio::spawn(acks::flush(Arc::downgrade(self), Arc::clone(&self.acks)));
-        tokio::spawn(submits::run(Arc::downgrade(self), Arc::clone(&self.submits)));
+        tokio::spawn(submits::run(
+            Arc::downgrade(self),
+            Arc::clone(&self.submits),
+        ));
         tokio::spawn(wake::subscribe(
             Arc::downgrade(self),
             self.client.clone(),
@@ -511,6 +531,7 @@ impl RedisEngine {
                     call.arg(*generation);
                     call.arg(submit.kind.as_str());
                     call.arg(submit.text.as_ref());
+                    call.arg(submit.text.len());
                     call.arg(submit.ack);
                 }
             })

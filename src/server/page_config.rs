@@ -3,7 +3,8 @@
 //! Owns the rule that credentials (when a TURN secret is set) go only to a page that
 //! holds a live signal socket: `?session=<id>&peer=<id>` must name a participant whose
 //! socket is connected now (the page opens its socket and asks at the same time, so the
-//! answer waits briefly for the socket), and only so many a minute to one client address.
+//! answer waits briefly for the socket), and only so many a minute to one client address
+//! (counted across all nodes when the hub runs on Redis).
 //! Without the proof the page gets STUN only. Must not compute credentials (that is
 //! [`crate::turn`]) or touch sessions beyond asking the hub.
 
@@ -50,8 +51,20 @@ impl PageConfigState {
         }
     }
 
-    /// Counts one credential for `key`; `false` if its budget is spent.
-    fn take_credential(&self, key: ClientKey) -> bool {
+    /// Counts one credential for `key`, on every node's behalf with Redis: `Ok(false)` if
+    /// its budget is spent, `Err` with the status to answer if it cannot be counted.
+    async fn take_credential(&self, key: ClientKey) -> Result<bool, StatusCode> {
+        let per_minute = self.ice.credentials_per_ip_per_minute;
+        match self.hub.redis() {
+            Some(shared) => shared
+                .take_turn_credential(key, per_minute)
+                .await
+                .map_err(|_| StatusCode::SERVICE_UNAVAILABLE),
+            None => Ok(self.take_local_credential(key)),
+        }
+    }
+
+    fn take_local_credential(&self, key: ClientKey) -> bool {
         let now = Instant::now();
         let mut issued = self.issued.lock().unwrap_or_else(PoisonError::into_inner);
         if issued.len() > 10_000 {
@@ -78,11 +91,19 @@ pub async fn page_config(
         match credentials_allowed(&state, &proof).await {
             Ok(()) => {
                 let ip = state.trust.client_ip(peer_addr, &headers);
-                if !state.take_credential(ClientKey::of(ip)) {
-                    tracing::info!("TURN credentials refused: 429");
-                    return StatusCode::TOO_MANY_REQUESTS.into_response();
+                match state.take_credential(ClientKey::of(ip)).await {
+                    Ok(true) => Turn::Credentials,
+                    Ok(false) => {
+                        tracing::info!("TURN credentials refused: 429");
+                        return StatusCode::TOO_MANY_REQUESTS.into_response();
+                    }
+                    Err(status) => {
+                        tracing::warn!(
+                            "TURN credentials not counted: the hub's store is unavailable"
+                        );
+                        return status.into_response();
+                    }
                 }
-                Turn::Credentials
             }
             Err(refused) => {
                 tracing::info!("TURN credentials refused: no live signal socket");

@@ -7,7 +7,8 @@
 -- heartbeat deadline; <P>ns:<node> the sockets a node holds ('<sid> <slot> <gen>');
 -- <P>qbytes what all queues hold; channel <P>w:<node> wakes a node ('<sid> <slot>') or
 -- carries a frame to it ('<sid> <slot> <gen> <seq> <kind> <text>', see submit.lua);
--- the per-address counts <P>ip:<client>, <P>nip:<node>, <P>ipn:<network> (admit.lua).
+-- the per-address counts <P>ip:<client>, <P>nip:<node>, <P>ipn:<network> (admit.lua);
+-- <P>turn:<client> TURN credentials handed out (budget.lua).
 local P = ARGV[1]
 local ACTIVE = P .. 'active'
 local NODES = P .. 'nodes'
@@ -90,4 +91,21 @@ local function ack(sid, slot, through)
   redis.call('HINCRBY', s, 'qb', -bytes)
   redis.call('DECRBY', QBYTES, bytes + FRAME_OVERHEAD * count)
   return count
+end
+
+-- Takes one token from the per-minute budget kept in hash `key` (a token bucket in
+-- 1/60000 of a token, refilling per_minute of them each millisecond, forgotten once full
+-- again); false, changing nothing, if less than one is left.
+local function take_token(key, per_minute)
+  local unit = 60000
+  local capacity = per_minute * unit
+  local b = redis.call('HMGET', key, 'credit', 'at')
+  local now = now_ms()
+  local credit = tonumber(b[1] or capacity)
+  local at = tonumber(b[2] or now)
+  if now > at then credit = math.min(capacity, credit + (now - at) * per_minute) end
+  if credit < unit then return false end
+  redis.call('HSET', key, 'credit', credit - unit, 'at', math.max(now, at))
+  redis.call('PEXPIRE', key, unit)
+  return true
 end
