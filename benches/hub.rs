@@ -27,7 +27,10 @@
 //!   measured rounds divided by the frames relayed; messages per second over the same
 //!   wall time. The servers run side by side and are measured in alternating runs
 //!   (`BENCH_REPEATS`, default 5), medians kept, so drift in the machine's load hits all
-//!   alike. One more run with a single session gives the latency of a hop alone.
+//!   alike. One more run with a single session gives the latency of a hop alone, and one
+//!   paced run (100 sessions each starting a round every 20 ms: 10,000 messages per
+//!   second, far below saturation) the latency at a fixed load, without the queueing
+//!   of the closed loop.
 //! - Redis commands per message: the nodes' `homecall_redis_commands_total` over the
 //!   measured rounds divided by the frames relayed.
 //! - bytes per idle socket: RSS with `BENCH_IDLE_SESSIONS` idle pairs open, less the RSS
@@ -602,14 +605,23 @@ async fn ping_pong(
     session: SessionId,
     (pa, pb): (String, String),
     rounds: usize,
+    pacing: Option<Pacing>,
     start: Arc<Barrier>,
     done: Arc<Barrier>,
 ) -> (Vec<Duration>, Ws, Ws) {
     let sdp = sdp();
     let mut latencies = Vec::with_capacity(rounds * 2);
+    let mut measured_from = Instant::now();
     for round in 0..WARMUP_ROUNDS + rounds {
         if round == WARMUP_ROUNDS {
             start.wait().await;
+            measured_from = Instant::now();
+        }
+        if let Some(Pacing { every, offset }) = pacing
+            && round >= WARMUP_ROUNDS
+        {
+            let due = measured_from + offset + every * (round - WARMUP_ROUNDS) as u32;
+            tokio::time::sleep_until(due.into()).await;
         }
         let (to_b, to_a) = if round % 10 == 0 {
             (
@@ -638,12 +650,28 @@ async fn ping_pong(
     (latencies, a, b)
 }
 
+/// A paced run: each session starts a round every `every`, sessions spread by `offset`.
+#[derive(Clone, Copy, Debug)]
+struct Pacing {
+    every: Duration,
+    offset: Duration,
+}
+
+/// The fixed load of the paced run: 100 sessions, a round (two frames) every 20 ms each,
+/// i.e. 10,000 messages per second, well below what any of the servers can carry here.
+const PACED_SESSIONS: usize = 100;
+const PACED_EVERY: Duration = Duration::from_millis(20);
+const PACED_ROUNDS: usize = 250;
+
 /// What one server measured.
 #[derive(Debug, Default)]
 struct Results {
     p50: Duration,
     /// p50 with a single session (no queueing behind other sessions).
     p50_alone: Duration,
+    /// p50 and p99 at a fixed load of 10,000 messages per second (no saturation).
+    p50_paced: Duration,
+    p99_paced: Duration,
     p99: Duration,
     cpu_per_message: Duration,
     messages_per_second: f64,
@@ -740,6 +768,17 @@ struct LatencyRun {
 }
 
 async fn latency_run(server: &mut Server, phase: u8, sessions: usize, rounds: usize) -> LatencyRun {
+    latency_run_paced(server, phase, sessions, rounds, None).await
+}
+
+/// [`latency_run`], each session starting its rounds on a fixed clock if `every` is set.
+async fn latency_run_paced(
+    server: &mut Server,
+    phase: u8,
+    sessions: usize,
+    rounds: usize,
+    every: Option<Duration>,
+) -> LatencyRun {
     let start = Arc::new(Barrier::new(sessions + 1));
     let done = Arc::new(Barrier::new(sessions + 1));
     let mut tasks = Vec::new();
@@ -751,10 +790,14 @@ async fn latency_run(server: &mut Server, phase: u8, sessions: usize, rounds: us
             server.url(&session, &ids.1, 1),
         );
         let (start, done) = (Arc::clone(&start), Arc::clone(&done));
+        let pacing = every.map(|every| Pacing {
+            every,
+            offset: every * n as u32 / sessions as u32,
+        });
         tasks.push(tokio::spawn(async move {
             let a = connect(url_a).await;
             let b = connect(url_b).await;
-            ping_pong(a, b, session, ids, rounds, start, done).await
+            ping_pong(a, b, session, ids, rounds, pacing, start, done).await
         }));
     }
     start.wait().await;
@@ -907,6 +950,9 @@ async fn measure_all(knobs: Knobs) -> [Results; 3] {
     for (server, results) in servers.iter_mut().zip(results.iter_mut()) {
         if let Some(server) = server {
             results.p50_alone = latency_run(server, 9, 1, 1_000).await.p50;
+            let paced =
+                latency_run_paced(server, 8, PACED_SESSIONS, PACED_ROUNDS, Some(PACED_EVERY)).await;
+            (results.p50_paced, results.p99_paced) = (paced.p50, paced.p99);
         }
     }
     for ((server, runs), results) in servers.iter_mut().zip(&runs).zip(results.iter_mut()) {
@@ -1008,6 +1054,13 @@ fn report(results: &[Results; 3], knobs: Knobs) -> bool {
         ),
         row("one-way latency p99", results, |r| micros(r.p99), "", None),
         row(
+            "p50 / p99 at a fixed 10,000 messages/s",
+            results,
+            |r| format!("{} / {}", micros(r.p50_paced), micros(r.p99_paced)),
+            "",
+            None,
+        ),
+        row(
             "server CPU per message (redis: 2 nodes + Redis)",
             results,
             |r| micros(r.cpu_per_message),
@@ -1015,14 +1068,29 @@ fn report(results: &[Results; 3], knobs: Knobs) -> bool {
             Some(cpu_ratio <= 1.3),
         ),
         row(
-            "CPU per message, ratio",
+            "CPU per message over the bare relay's",
             results,
             |r| {
                 format!(
-                    "{:.2}× bare",
+                    "{:.2}×",
                     ratio(
                         r.cpu_per_message.as_secs_f64(),
                         bare.cpu_per_message.as_secs_f64()
+                    )
+                )
+            },
+            "",
+            None,
+        ),
+        row(
+            "CPU per message over the memory engine's",
+            results,
+            |r| {
+                format!(
+                    "{:.2}×",
+                    ratio(
+                        r.cpu_per_message.as_secs_f64(),
+                        memory.cpu_per_message.as_secs_f64()
                     )
                 )
             },

@@ -2,7 +2,7 @@
 //!
 //! Owns: the frames this node's sockets submitted that Redis has not yet stored, and the
 //! task that stores them: one `submit.lua` call for everything that waits, at most
-//! [`MAX_BATCH`] frames, while the previous batch is still in flight the next one
+//! [`MAX_BATCH`] frames; while [`IN_FLIGHT`] batches are on their way the next one
 //! gathers. A socket alone waits for nobody (its batch holds its frame only); under load
 //! one script call, one round trip and one wake-up per recipient node carry many frames.
 //! A socket has at most one submit in flight (it waits for the decision before reading
@@ -22,6 +22,11 @@ use crate::protocol::Kind;
 
 /// Frames one script call stores at most (its arguments stay a few hundred KiB).
 pub(super) const MAX_BATCH: usize = 64;
+
+/// Batches in flight at once: a frame that comes while one is on its way goes at once in
+/// the next (Redis runs them in order on the one connection), so batching adds no wait
+/// until the load keeps both busy.
+const IN_FLIGHT: usize = 2;
 
 /// One frame to store, and where its answer goes.
 pub(super) struct Submit {
@@ -74,9 +79,14 @@ impl Submits {
 /// batch that Redis did not take answers `None` to each of its submits (each socket then
 /// closes with 1013 and its client sends again).
 pub(super) async fn run(engine: Weak<RedisEngine>, submits: Arc<Submits>) {
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     loop {
+        let Ok(place) = Arc::clone(&in_flight).acquire_owned().await else {
+            return;
+        };
         let batch = submits.take_batch();
         if batch.is_empty() {
+            drop(place);
             // Wakes at least once a second to see whether the engine is gone.
             let _ = tokio::time::timeout(Duration::from_secs(1), submits.added.notified()).await;
             if engine.strong_count() == 0 {
@@ -85,13 +95,16 @@ pub(super) async fn run(engine: Weak<RedisEngine>, submits: Arc<Submits>) {
             continue;
         }
         let Some(live) = engine.upgrade() else { return };
-        let answers = live.store(&batch).await;
-        drop(live);
-        let mut answers = answers.map(Vec::into_iter);
-        for submit in batch {
-            let answer = answers.as_mut().and_then(Iterator::next);
-            // The socket may have gone meanwhile; nothing waits for its answer then.
-            let _ = submit.answer.send(answer);
-        }
+        tokio::spawn(async move {
+            let answers = live.store(&batch).await;
+            drop(live);
+            drop(place);
+            let mut answers = answers.map(Vec::into_iter);
+            for submit in batch {
+                let answer = answers.as_mut().and_then(Iterator::next);
+                // The socket may have gone meanwhile; nothing waits for its answer then.
+                let _ = submit.answer.send(answer);
+            }
+        });
     }
 }
