@@ -604,10 +604,12 @@ async fn ping_pong(
     mut b: Ws,
     session: SessionId,
     (pa, pb): (String, String),
-    rounds: usize,
-    pacing: Option<Pacing>,
-    start: Arc<Barrier>,
-    done: Arc<Barrier>,
+    Schedule {
+        rounds,
+        pacing,
+        start,
+        done,
+    }: Schedule,
 ) -> (Vec<Duration>, Ws, Ws) {
     let sdp = sdp();
     let mut latencies = Vec::with_capacity(rounds * 2);
@@ -648,6 +650,15 @@ async fn ping_pong(
     }
     done.wait().await;
     (latencies, a, b)
+}
+
+/// When a session's rounds run: how many, paced or not, and the barriers that start and
+/// end the measured part together with the other sessions.
+struct Schedule {
+    rounds: usize,
+    pacing: Option<Pacing>,
+    start: Arc<Barrier>,
+    done: Arc<Barrier>,
 }
 
 /// A paced run: each session starts a round every `every`, sessions spread by `offset`.
@@ -789,15 +800,19 @@ async fn latency_run_paced(
             server.url(&session, &ids.0, 0),
             server.url(&session, &ids.1, 1),
         );
-        let (start, done) = (Arc::clone(&start), Arc::clone(&done));
-        let pacing = every.map(|every| Pacing {
-            every,
-            offset: every * n as u32 / sessions as u32,
-        });
+        let schedule = Schedule {
+            rounds,
+            pacing: every.map(|every| Pacing {
+                every,
+                offset: every * n as u32 / sessions as u32,
+            }),
+            start: Arc::clone(&start),
+            done: Arc::clone(&done),
+        };
         tasks.push(tokio::spawn(async move {
             let a = connect(url_a).await;
             let b = connect(url_b).await;
-            ping_pong(a, b, session, ids, rounds, pacing, start, done).await
+            ping_pong(a, b, session, ids, schedule).await
         }));
     }
     start.wait().await;
