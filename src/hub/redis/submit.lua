@@ -46,9 +46,10 @@ local function submit(sid, from, gen, kind, text, size, ack_through)
   redis.call('XADD', q, '0-' .. seq, 'k', kind, 't', text)
   redis.call('HSET', s, 'seq' .. to, seq, 'qm', qm + 1, 'qb', qb + len)
   local waiting = redis.call('XLEN', q)
-  -- A bound on the stream's life even if no node sweeps any more (set when it fills
-  -- from empty, which it does at least once per session).
-  if waiting == 1 then redis.call('PEXPIRE', q, expire_ms) end
+  -- A bound on the stream's life even if no node sweeps any more, set when its first
+  -- frame creates it: a stream emptied by acknowledgements stays, with its expiry, until
+  -- its session ends (end_session deletes it).
+  if seq == '1' then redis.call('PEXPIRE', q, expire_ms) end
   local node = h[4]
   if not connected(node) then return 'ok', 0, waiting, acked end
   local parts = carried[node]
