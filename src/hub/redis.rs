@@ -540,7 +540,7 @@ impl RedisEngine {
         let stored = batch
             .iter()
             .map(|_| Stored {
-                status: reply.text(),
+                outcome: submits::outcome(&reply.text()),
                 recipient_connected: reply.int() == 1,
                 waiting: reply.int(),
                 acked: reply.int(),
@@ -747,13 +747,7 @@ impl Member {
             return Err(SubmitError::Unavailable);
         };
         engine.metrics().delivered_many(stored.acked);
-        match stored.status.as_str() {
-            "ok" => {}
-            "ended" => return Err(SubmitError::Ended),
-            "replaced" => return Err(SubmitError::Replaced),
-            "full" => return Err(SubmitError::QueueFull),
-            _ => return Err(SubmitError::Unavailable),
-        }
+        stored.outcome?;
         engine.metrics().accepted(stored.recipient_connected);
         Ok(Decision {
             submitted: Submitted {

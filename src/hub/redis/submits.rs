@@ -18,6 +18,7 @@ use tokio::sync::{Notify, oneshot};
 
 use super::RedisEngine;
 use super::acks::SocketKey;
+use crate::hub::engine::SubmitError;
 use crate::protocol::Kind;
 
 /// Frames one script call stores at most (its arguments stay a few hundred KiB).
@@ -41,8 +42,8 @@ pub(super) struct Submit {
 /// What the script said of one frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Stored {
-    /// `ok`, `ended`, `replaced` or `full`.
-    pub status: String,
+    /// Stored, or why not.
+    pub outcome: Result<(), SubmitError>,
     pub recipient_connected: bool,
     pub waiting: u64,
     /// Frames the carried acknowledgement removed.
@@ -106,5 +107,16 @@ pub(super) async fn run(engine: Weak<RedisEngine>, submits: Arc<Submits>) {
                 let _ = submit.answer.send(answer);
             }
         });
+    }
+}
+
+/// The script's word for one frame's outcome (see `submit.lua`).
+pub(super) fn outcome(status: &str) -> Result<(), SubmitError> {
+    match status {
+        "ok" => Ok(()),
+        "ended" => Err(SubmitError::Ended),
+        "replaced" => Err(SubmitError::Replaced),
+        "full" => Err(SubmitError::QueueFull),
+        _ => Err(SubmitError::Unavailable),
     }
 }
