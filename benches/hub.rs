@@ -1024,6 +1024,15 @@ fn row(
     }
 }
 
+/// `r`'s CPU per message as a multiple of `base`'s.
+fn cpu_over(r: &Results, base: &Results) -> String {
+    let times = ratio(
+        r.cpu_per_message.as_secs_f64(),
+        base.cpu_per_message.as_secs_f64(),
+    );
+    format!("{times:.2}×")
+}
+
 fn report(results: &[Results; 3], knobs: Knobs) -> bool {
     let [memory, redis, bare] = results;
     let cpu_ratio = ratio(
@@ -1085,30 +1094,14 @@ fn report(results: &[Results; 3], knobs: Knobs) -> bool {
         row(
             "CPU per message over the bare relay's",
             results,
-            |r| {
-                format!(
-                    "{:.2}×",
-                    ratio(
-                        r.cpu_per_message.as_secs_f64(),
-                        bare.cpu_per_message.as_secs_f64()
-                    )
-                )
-            },
+            |r| cpu_over(r, bare),
             "",
             None,
         ),
         row(
             "CPU per message over the memory engine's",
             results,
-            |r| {
-                format!(
-                    "{:.2}×",
-                    ratio(
-                        r.cpu_per_message.as_secs_f64(),
-                        memory.cpu_per_message.as_secs_f64()
-                    )
-                )
-            },
+            |r| cpu_over(r, memory),
             "redis ≤ 2.5× memory",
             Some(redis_cpu_ratio <= 2.5),
         ),
