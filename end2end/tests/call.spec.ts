@@ -49,6 +49,7 @@ test("the offer waits in the hub until the guest opens the link later", async ({
 
 test("a bad link shows a page that says what is wrong", async ({ page }) => {
   await page.goto("/?session=not-a-call");
+  await expect(page.locator('meta[name="description"]')).toHaveAttribute("content", "Видеозвонок по ссылке. Без регистрации и установки.");
   await expect(page.getByRole("heading", { name: "Неверная ссылка на звонок" })).toBeVisible();
   await expect(page.getByRole("button", { name: "Позвонить снова" })).toBeVisible();
 });

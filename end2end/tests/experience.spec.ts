@@ -27,6 +27,7 @@ test("the UI speaks English when the browser prefers it", async ({ browser }) =>
   const page = await context.newPage();
   await openHydrated(page, "/");
   await expect(page.locator("html")).toHaveAttribute("lang", "en");
+  await expect(page.locator('meta[name="description"]')).toHaveAttribute("content", "Video calls by link. No sign-up, nothing to install.");
   await page.getByRole("button", { name: "Call" }).click();
   await expect(page.getByRole("button", { name: "Start call" })).toBeVisible();
   await page.goto("/?session=broken");
