@@ -47,6 +47,36 @@ test("the offer waits in the hub until the guest opens the link later", async ({
   await guest.context.close();
 });
 
+test("a call link's signal socket opens while the client loads, and the client keeps it", async ({ browser }) => {
+  const host = await person(browser);
+  const link = await startCallAsHost(host.page);
+  await host.page.getByRole("button", { name: "Начать звонок" }).click();
+  await expect(host.page.getByText("Ждём собеседника…")).toBeVisible();
+
+  const guest = await person(browser, "about:blank");
+  // Before the page's scripts: when each signal socket is made, and when the client has
+  // taken the page over.
+  await guest.context.addInitScript(() => {
+    const seen = { sockets: [] as number[], hydrated: 0 };
+    (window as unknown as { __seen: typeof seen }).__seen = seen;
+    const Socket = window.WebSocket;
+    window.WebSocket = class extends Socket {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        if (String(url).includes("/signal")) seen.sockets.push(performance.now());
+      }
+    };
+    new MutationObserver(() => {
+      if (!seen.hydrated && document.documentElement?.hasAttribute("data-hydrated")) seen.hydrated = performance.now();
+    }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-hydrated"] });
+  });
+  await openHydrated(guest.page, link);
+  await expectRemoteVideoFlowing(guest.page);
+  const seen = await guest.page.evaluate(() => (window as unknown as { __seen: { sockets: number[]; hydrated: number } }).__seen);
+  expect(seen.sockets.length, "one signal socket: the one opened early, kept by the client").toBe(1);
+  expect(seen.sockets[0], "the socket is opened before the client hydrates").toBeLessThan(seen.hydrated);
+});
+
 test("a bad link shows a page that says what is wrong", async ({ page }) => {
   await page.goto("/?session=not-a-call");
   await expect(page.locator('meta[name="description"]')).toHaveAttribute("content", "Видеозвонок по ссылке. Без регистрации и установки.");

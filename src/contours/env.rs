@@ -217,6 +217,14 @@ mod browser {
             .is_none_or(|d| d.visibility_state() == web_sys::VisibilityState::Visible)
     }
 
+    /// A signal socket opened before the client ran (see [`take_early_socket`]).
+    pub struct EarlySocket {
+        pub socket: web_sys::WebSocket,
+        pub open: bool,
+        pub messages: Vec<String>,
+        pub closed: Option<u16>,
+    }
+
     /// What this tab remembers of one call, so a reload rejoins it with the same ids.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct Remembered {
@@ -240,6 +248,39 @@ mod browser {
         if let Some(root) = window().document().and_then(|d| d.document_element()) {
             let _ = root.set_attribute("data-hydrated", "");
         }
+    }
+
+    /// The signal socket `early.js` opened while the wasm loaded, if it is for `url`:
+    /// the socket, whether it has opened, the frames it received meanwhile (in order) and
+    /// its close code if it has closed. Taken once: a reconnect opens its own.
+    pub fn take_early_socket(url: &str) -> Option<EarlySocket> {
+        let early = early_start()?;
+        let get = |name: &str| js_sys::Reflect::get(&early, &name.into()).ok();
+        if get("url")?.as_string().as_deref() != Some(url) {
+            return None;
+        }
+        let socket = get("socket")?.dyn_into::<web_sys::WebSocket>().ok()?;
+        let _ = js_sys::Reflect::delete_property(&early, &"socket".into());
+        let messages = get("messages")
+            .map(|list| js_sys::Array::from(&list))
+            .map(|list| list.iter().filter_map(|m| m.as_string()).collect())
+            .unwrap_or_default();
+        let closed = get("closed")
+            .and_then(|code| code.as_f64())
+            .map(|code| code as u16);
+        Some(EarlySocket {
+            socket,
+            open: get("open").and_then(|o| o.as_bool()).unwrap_or(false),
+            messages,
+            closed,
+        })
+    }
+
+    fn early_start() -> Option<js_sys::Object> {
+        js_sys::Reflect::get(&window(), &"__homecallEarly".into())
+            .ok()?
+            .dyn_into::<js_sys::Object>()
+            .ok()
     }
 
     /// `http(s)://host[:port]` of this page.

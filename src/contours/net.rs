@@ -1,4 +1,5 @@
-//! Net: the `/signal` client. Owns the WebSocket: `start_signal` connects, `send` delivers
+//! Net: the `/signal` client. Owns the WebSocket: `start_signal` connects (or takes over
+//! the socket the page opened while the client loaded, `early.js`), `send` delivers
 //! typed [`Signal`]s (held in an outbox while the socket is not open), drops reconnect with
 //! backoff, and `stop_signal` hangs up with an explicit close 1000. Must not touch the
 //! peer connection or call phases: it reports [`NetEvent`]s to the conductor.
@@ -74,7 +75,11 @@ impl Net {
                 emit: Rc::new(emit),
             })),
         };
-        connect(&net.inner);
+        let early = crate::contours::env::take_early_socket(&net.inner.borrow().url);
+        match early {
+            Some(early) => adopt(&net.inner, early),
+            None => connect(&net.inner),
+        }
         net
     }
 
@@ -152,6 +157,27 @@ fn connect(inner_rc: &Rc<RefCell<Inner>>) {
             return;
         }
     };
+    attach(inner_rc, ws);
+}
+
+/// Takes over the socket `early.js` opened while the wasm loaded, and reports what it saw
+/// meanwhile, in order: its opening, the frames it received, its close.
+fn adopt(inner_rc: &Rc<RefCell<Inner>>, early: crate::contours::env::EarlySocket) {
+    attach(inner_rc, early.socket);
+    let weak = Rc::downgrade(inner_rc);
+    if early.open {
+        on_open(&weak);
+    }
+    for text in &early.messages {
+        on_text(&weak, text);
+    }
+    if let Some(code) = early.closed {
+        on_close(&weak, code);
+    }
+}
+
+/// Makes `ws` this client's socket: its events go to the handlers below.
+fn attach(inner_rc: &Rc<RefCell<Inner>>, ws: WebSocket) {
     let weak = Rc::downgrade(inner_rc);
 
     let on_open = Closure::<dyn FnMut(web_sys::Event)>::new({
@@ -199,14 +225,17 @@ fn on_open(weak: &Weak<RefCell<Inner>>) {
 }
 
 fn on_message(weak: &Weak<RefCell<Inner>>, event: MessageEvent) {
+    if let Some(text) = event.data().as_string() {
+        on_text(weak, &text);
+    }
+}
+
+fn on_text(weak: &Weak<RefCell<Inner>>, text: &str) {
     let Some(inner_rc) = weak.upgrade() else {
         return;
     };
-    let Some(text) = event.data().as_string() else {
-        return;
-    };
     let emit = inner_rc.borrow().emit.clone();
-    match Signal::from_json(&text) {
+    match Signal::from_json(text) {
         Ok(signal) => emit(NetEvent::Message(signal.into_owned())),
         Err(error) => crate::logger::warn("-", format_args!("unreadable signal: {error}")),
     }
