@@ -100,6 +100,14 @@ async function instrumentedPage(browser: Browser): Promise<Page> {
   return page;
 }
 
+/** A host's page that pressed «Позвонить», and its link. */
+async function hostWithLink(browser: Browser): Promise<{ host: Page; link: string }> {
+  const host = await instrumentedPage(browser);
+  await host.goto("/");
+  await host.locator("html[data-hydrated]").waitFor({ state: "attached" });
+  return { host, link: await startCallAsHost(host) };
+}
+
 async function firstFrame(page: Page): Promise<Record<string, number>> {
   await expect.poll(async () => (await marksOf(page)).frame, { timeout: 30_000, message: "a remote frame" }).toBeGreaterThan(0);
   return marksOf(page);
@@ -126,10 +134,7 @@ test.afterEach(closeOpened);
 test("time to video: a guest opens the link while the host waits", async ({ browser }) => {
   const runs: Record<string, number>[] = [];
   for (let call = 0; call < CALLS; call++) {
-    const host = await instrumentedPage(browser);
-    await host.goto("/");
-    await host.locator("html[data-hydrated]").waitFor({ state: "attached" });
-    const link = await startCallAsHost(host);
+    const { host, link } = await hostWithLink(browser);
     await host.getByRole("button", { name: "Начать звонок" }).click();
     await expect(host.getByText("Ждём собеседника…")).toBeVisible();
     // The host's offer and candidates are in the hub's queue before the guest comes.
@@ -145,10 +150,7 @@ test("time to video: a guest opens the link while the host waits", async ({ brow
 test("time to video: the host starts while the guest waits", async ({ browser }) => {
   const runs: Record<string, number>[] = [];
   for (let call = 0; call < CALLS; call++) {
-    const host = await instrumentedPage(browser);
-    await host.goto("/");
-    await host.locator("html[data-hydrated]").waitFor({ state: "attached" });
-    const link = await startCallAsHost(host);
+    const { host, link } = await hostWithLink(browser);
     const guest = await instrumentedPage(browser);
     await guest.goto(link);
     await guest.locator("html[data-hydrated]").waitFor({ state: "attached" });
