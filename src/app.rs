@@ -16,7 +16,8 @@ use crate::i18n::{Lang, Texts};
 use crate::protocol::ErrorCode;
 use crate::pwa::Pwa;
 
-/// The call's first steps, taken while the wasm loads (see `early.js`).
+/// The call's first step, taken while the wasm loads: a call link's signal socket opens
+/// (see `early.js`).
 const EARLY_START: &str = include_str!("early.js");
 
 /// The language of this page: from `Accept-Language` on the server, and from what the
@@ -57,7 +58,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                     content="width=device-width, initial-scale=1, viewport-fit=cover"
                 />
                 <meta name="theme-color" content="#0f172a"/>
-                // Before anything else loads: a call link's socket and camera start now.
+                // Before anything else loads: a call link's signal socket opens now.
                 <script nonce=leptos::nonce::use_nonce() inner_html=EARLY_START></script>
                 <meta name="description" content=lang.texts().tagline/>
                 <link rel="manifest" href="/manifest.webmanifest"/>
