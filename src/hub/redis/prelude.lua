@@ -6,7 +6,8 @@
 -- <P>e:<sid> an ended id (its reason); <P>active sessions by deadline; <P>nodes nodes by
 -- heartbeat deadline; <P>ns:<node> the sockets a node holds ('<sid> <slot> <gen>');
 -- <P>qbytes what all queues hold; channel <P>w:<node> wakes a node ('<sid> <slot>') or
--- carries a frame to it ('<sid> <slot> <gen> <seq> <kind> <text>', see submit.lua);
+-- carries frames to it (records '<sid> <slot> <gen> <seq> <kind> <len> <text>' back to
+-- back, see submit.lua and wake.rs);
 -- the per-address counts <P>ip:<client>, <P>nip:<node>, <P>ipn:<network> (admit.lua);
 -- <P>turn:<client> TURN credentials handed out (budget.lua).
 local P = ARGV[1]

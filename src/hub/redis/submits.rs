@@ -22,7 +22,7 @@ use crate::hub::engine::SubmitError;
 use crate::protocol::Kind;
 
 /// Frames one script call stores at most (its arguments stay a few hundred KiB).
-pub(super) const MAX_BATCH: usize = 64;
+const MAX_BATCH: usize = 64;
 
 /// Batches in flight at once: a frame that comes while one is on its way goes at once in
 /// the next (Redis runs them in order on the one connection), so batching adds no wait
@@ -76,9 +76,9 @@ impl Submits {
     }
 }
 
-/// Stores this node's submits, one batch at a time, for as long as the engine lives. A
-/// batch that Redis did not take answers `None` to each of its submits (each socket then
-/// closes with 1013 and its client sends again).
+/// Stores this node's submits, at most [`IN_FLIGHT`] batches at a time, for as long as
+/// the engine lives. A batch that Redis did not take answers `None` to each of its
+/// submits (each socket then closes with 1013 and its client sends again).
 pub(super) async fn run(engine: Weak<RedisEngine>, submits: Arc<Submits>) {
     let in_flight = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     loop {
