@@ -47,8 +47,9 @@ downloads() {
   fi
   if [ ! -f end2end/node_modules/.bin/wasm-opt ] || [ ! -f end2end/node_modules/.bin/esbuild ] \
     || [ ! -f end2end/node_modules/.bin/lightningcss ] || [ ! -d end2end/node_modules/@playwright/test ] \
-    || [ ! -d end2end/node_modules/puppeteer-core ]; then
-    step "npm packages (the release build's wasm-opt, esbuild and lightningcss; Playwright, Puppeteer for Firefox)"
+    || [ ! -d end2end/node_modules/puppeteer-core ] || [ ! -d end2end/node_modules/lighthouse ] \
+    || [ ! -d end2end/node_modules/@axe-core/playwright ]; then
+    step "npm packages (the release build's wasm-opt, esbuild and lightningcss; Playwright, Puppeteer for Firefox; Lighthouse and axe-core for the audits)"
     # puppeteer-core downloads no browser; the variable makes sure nothing tries.
     (cd end2end && PUPPETEER_SKIP_DOWNLOAD=1 timed "npm packages" npm ci --no-audit --no-fund)
   fi

@@ -42,6 +42,7 @@ function* filesUnder(dir) {
 
 let plainBytes = 0;
 let brotliBytes = 0;
+let wasmSizes = "";
 for (const path of [...filesUnder(siteRoot)]) {
   if (path.endsWith(".br") || path.endsWith(".gz")) continue;
   const body = readFileSync(path);
@@ -52,8 +53,11 @@ for (const path of [...filesUnder(siteRoot)]) {
   writeFileSync(`${path}.gz`, gzipSync(body, { level: 9 }));
   plainBytes += body.length;
   brotliBytes += brotli.length;
+  if (path.endsWith(".wasm")) wasmSizes = `${body.length} bytes, ${brotli.length} with brotli`;
 }
 console.log(
   `site: homecall.${hashes.js}.js, homecall.${hashes.wasm}.wasm, homecall.${hashes.css}.css; ` +
     `${plainBytes} bytes, ${brotliBytes} with brotli; hashes in ${hashFile}`,
 );
+// The wasm is most of a first visit: its size, and where to see what weighs in it.
+console.log(`site: the wasm client is ${wasmSizes} (what weighs: scripts/wasm-size.sh)`);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets up what is missing, then runs every test: Rust unit and integration tests, and the
-# Playwright suite (two Chromium contexts calling each other) inside a private network
-# namespace. Ends with one line: "N passed, M failed".
+# Sets up what is missing, then runs every test: Rust unit and integration tests, the
+# Playwright suite (two Chromium contexts calling each other; axe-core and keyboard audits)
+# inside a private network namespace, and Lighthouse on the home page and a call link
+# (each page one test). Ends with one line: "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 began=$(date +%s)
@@ -46,10 +47,22 @@ read -r e2e_passed e2e_failed e2e_flaky < <(node -e '
   console.log((s.expected || 0) + (s.flaky || 0), (s.unexpected || 0), s.flaky || 0);
 ')
 
-passed=$((rust_passed + e2e_passed))
-failed=$((rust_failed + e2e_failed))
+stamp "lighthouse (home page and a call link, mobile)"
+# Its own release server on a free port inside its own namespace, stopped by PID.
+scripts/in-netns.sh scripts/lighthouse.sh target/lighthouse/results.json
+[ $? -eq 0 ] || status=1
+# Each audited page is one test; a page the run never reached counts as failed.
+read -r lh_passed lh_failed < <(node -e '
+  const fs = require("fs");
+  let r; try { r = JSON.parse(fs.readFileSync("target/lighthouse/results.json", "utf8")); } catch { r = { audited: ["lighthouse"], pages: [] }; }
+  const passed = r.pages.filter((p) => p.passed).length;
+  console.log(passed, r.audited.length - passed);
+')
+
+passed=$((rust_passed + e2e_passed + lh_passed))
+failed=$((rust_failed + e2e_failed + lh_failed))
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
-echo "rust: $rust_passed passed, $rust_failed failed; browser: $e2e_passed passed ($e2e_flaky of them only on a retry), $e2e_failed failed"
+echo "rust: $rust_passed passed, $rust_failed failed; browser: $e2e_passed passed ($e2e_flaky of them only on a retry), $e2e_failed failed; lighthouse: $lh_passed passed, $lh_failed failed"
 stamp "done"
 printf '== took:\n'
 printf '  %s\n' "${steps[@]}"

@@ -2,16 +2,14 @@
 //! (home, share-link, call, end). Owns markup and wiring buttons to the call's commands;
 //! must not hold call logic (that is `contours`).
 
+use leptos::either::{Either, EitherOf4};
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::hooks::use_query_map;
-use leptos_router::path;
 
 use crate::contours::call::Call;
 use crate::contours::core::{EndReason, Phase, Role};
 use crate::contours::core::{Quality, format_duration};
-use crate::contours::env::Link;
+use crate::contours::env::{Link, Page};
 use crate::i18n::{Lang, Texts};
 use crate::protocol::ErrorCode;
 use crate::pwa::Pwa;
@@ -42,6 +40,26 @@ pub fn page_lang() -> Lang {
     #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
     {
         Lang::default()
+    }
+}
+
+/// The page this address asks for: from the request on the server, from `location` in the
+/// browser.
+fn page_at_address() -> Page {
+    #[cfg(feature = "ssr")]
+    {
+        use_context::<axum::http::request::Parts>().map_or(Page::NotFound, |parts| {
+            Page::from_address(parts.uri.path(), parts.uri.query().unwrap_or_default())
+        })
+    }
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        let (path, query) = crate::contours::env::page_address();
+        Page::from_address(&path, &query)
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    {
+        Page::NotFound
     }
 }
 
@@ -79,17 +97,18 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The whole app: one route, `/`, whose `?session=` decides the view.
+/// The whole app: one page, `/`, whose `?session=` decides the view. (No router: one
+/// route needs none, and the wasm is smaller without one.)
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let page = match page_at_address() {
+        Page::Call(link) => Either::Left(view! { <CallPage link/> }),
+        Page::NotFound => Either::Right(view! { <NotFound/> }),
+    };
     view! {
         <Title text="HomeCall"/>
-        <Router>
-            <Routes fallback=NotFound>
-                <Route path=path!("/") view=CallPage/>
-            </Routes>
-        </Router>
+        {page}
     }
 }
 
@@ -125,9 +144,7 @@ fn screen_of(phase: &Phase) -> Screen {
 }
 
 #[component]
-fn CallPage() -> impl IntoView {
-    let query = use_query_map();
-    let link = Link::from_query(query.with_untracked(|q| q.get("session")).as_deref());
+fn CallPage(link: Link) -> impl IntoView {
     let call = Call::new(&link, page_lang());
     let pwa = Pwa::new();
     Effect::new(move || {
@@ -137,6 +154,9 @@ fn CallPage() -> impl IntoView {
         crate::contours::env::forget_other_calls(call.phase.get_untracked().session().as_ref());
         #[cfg(feature = "hydrate")]
         crate::contours::env::mark_hydrated();
+        // A tap made before now was held by `early.js`: it takes effect now, once.
+        #[cfg(feature = "hydrate")]
+        queue_microtask(crate::contours::env::replay_early_taps);
     });
     // A new version never cuts a call: reload into it once no call runs.
     Effect::new(move || {
@@ -159,14 +179,27 @@ fn CallPage() -> impl IntoView {
             Screen::End => "end",
         }>
             {move || match screen.get() {
-                Screen::Home => view! { <Home call pwa/> }.into_any(),
-                Screen::Share => view! { <ShareLink call/> }.into_any(),
-                Screen::Call => view! { <CallView call/> }.into_any(),
-                Screen::End => view! { <End call/> }.into_any(),
+                Screen::Home => EitherOf4::A(view! { <Home call pwa/> }),
+                Screen::Share => EitherOf4::B(view! { <ShareLink call/> }),
+                Screen::Call => EitherOf4::C(view! { <CallView call/> }),
+                Screen::End => EitherOf4::D(view! { <End call/> }),
             }}
             <Notice call/>
         </main>
     }
+}
+
+/// `view` while `when` holds, as `<Show>` does, but keeping the view's type: an erased view
+/// (`<Show>`'s children, `into_any`) costs the wasm its own copy of the hydration code.
+fn shown<V>(
+    when: impl Fn() -> bool + Send + Sync + 'static,
+    view: impl Fn() -> V + Send + Sync + 'static,
+) -> impl IntoView
+where
+    V: IntoView + 'static,
+{
+    let when = Memo::new(move |_| when());
+    move || when.get().then(&view)
 }
 
 #[component]
@@ -180,12 +213,12 @@ fn Home(call: Call, pwa: Pwa) -> impl IntoView {
             <button class="button primary big" on:click=move |_| call.press_call()>
                 {t.call}
             </button>
-            <Show when=move || pwa.can_install.get()>
+            {shown(move || pwa.can_install.get(), move || view! {
                 <button class="button" on:click=move |_| pwa.install()>{t.install}</button>
-            </Show>
-            <Show when=move || pwa.show_ios_hint.get()>
+            })}
+            {shown(move || pwa.show_ios_hint.get(), move || view! {
                 <p class="hint">{t.install_ios_hint}</p>
-            </Show>
+            })}
         </section>
     }
 }
@@ -211,9 +244,9 @@ fn LinkBox(call: Call) -> impl IntoView {
                 }
             />
             <button class="button" on:click=move |_| call.copy_link()>{t.copy}</button>
-            <Show when=move || can_share.get()>
+            {shown(move || can_share.get(), move || view! {
                 <button class="button" on:click=move |_| call.share_link_natively()>{t.share}</button>
-            </Show>
+            })}
         </div>
     }
 }
@@ -227,9 +260,9 @@ fn LinkQr(call: Call) -> impl IntoView {
             .map(|session| format!("/qr.svg?session={session}"))
     };
     view! {
-        <Show when=move || src().is_some()>
+        {shown(move || src().is_some(), move || view! {
             <img class="qr" src=src alt=call.texts().qr_label width="180" height="180"/>
-        </Show>
+        })}
     }
 }
 
@@ -339,7 +372,7 @@ fn CallView(call: Call) -> impl IntoView {
                 aria-label=t.local_label
             ></video>
             <div class="top-bar">
-                <span class="timer" aria-label="timer">{timer}</span>
+                <span class="timer" role="timer" aria-label=t.call_duration>{timer}</span>
                 {move || call.quality.get().map(|(quality, rtt)| view! {
                     <span
                         class="quality"
@@ -351,17 +384,17 @@ fn CallView(call: Call) -> impl IntoView {
                 })}
             </div>
             <p class="status" role="status">{status}</p>
-            <Show when=waiting_host>
+            {shown(waiting_host, move || view! {
                 <div class="waiting">
                     <LinkBox call/>
                     <LinkQr call/>
                 </div>
-            </Show>
-            <Show when=move || call.needs_tap_for_sound.get()>
+            })}
+            {shown(move || call.needs_tap_for_sound.get(), move || view! {
                 <button class="button sound" on:click=move |_| call.enable_sound()>
                     {t.enable_sound}
                 </button>
-            </Show>
+            })}
             <div class="controls">
                 <DeviceToggle
                     on=call.mic_on
@@ -377,7 +410,7 @@ fn CallView(call: Call) -> impl IntoView {
                     actions=(t.cam_turn_off, t.cam_turn_on)
                     toggle=move || call.toggle_cam()
                 />
-                <Show when=move || { call.camera_count.get() > 1 && call.cam_on.get() }>
+                {shown(move || { call.camera_count.get() > 1 && call.cam_on.get() }, move || view! {
                     <button
                         class="button round"
                         aria-label=t.switch_camera
@@ -385,16 +418,16 @@ fn CallView(call: Call) -> impl IntoView {
                     >
                         {t.switch_camera}
                     </button>
-                </Show>
-                <Show when=move || can_pip.get()>
+                })}
+                {shown(move || can_pip.get(), move || view! {
                     <button
                         class="button round"
                         aria-label=t.picture_in_picture
                         on:click=move |_| call.picture_in_picture()
                     >
-                        "PiP"
+                        {t.picture_in_picture_short}
                     </button>
-                </Show>
+                })}
                 <button
                     class="button danger round"
                     aria-label=t.hang_up
@@ -408,7 +441,8 @@ fn CallView(call: Call) -> impl IntoView {
 }
 
 /// A microphone or camera on/off button: its text says the state (`labels`: on, off),
-/// its ARIA label the action (`actions`: turn off, turn on).
+/// its ARIA label that text, then the action (`actions`: turn off, turn on). The name
+/// changes with the state, so no `aria-pressed` (it would say the state twice).
 #[component]
 fn DeviceToggle(
     on: RwSignal<bool>,
@@ -424,7 +458,6 @@ fn DeviceToggle(
         <button
             class="button round"
             class:off=move || !on.get()
-            aria-pressed=move || (!on.get()).to_string()
             aria-label=move || pick(actions)
             disabled=move || !available.get()
             on:click=move |_| toggle()
@@ -467,14 +500,20 @@ fn End(call: Call) -> impl IntoView {
     }
 }
 
+/// A message over the view: read out when it appears (the alert is its text alone), closed
+/// by its button (keyboard) or a tap anywhere on it.
 #[component]
 fn Notice(call: Call) -> impl IntoView {
+    let t = call.texts();
     view! {
-        <Show when=move || call.notice.with(Option::is_some)>
-            <div class="notice" role="alert" on:click=move |_| call.notice.set(None)>
-                {move || call.notice.get().unwrap_or_default()}
+        {shown(move || call.notice.with(Option::is_some), move || view! {
+            <div class="notice" on:click=move |_| call.notice.set(None)>
+                <p role="alert">{move || call.notice.get().unwrap_or_default()}</p>
+                <button class="button quiet" on:click=move |_| call.notice.set(None)>
+                    {t.dismiss}
+                </button>
             </div>
-        </Show>
+        })}
     }
 }
 

@@ -4,10 +4,14 @@
 //! - `media` (browser): **Media**, camera and microphone.
 //! - `rtc` (browser): **Rtc**, the `RTCPeerConnection`.
 //! - `net` (browser): **Net**, the `/signal` client speaking [`crate::protocol`].
-//! - [`call`]: the conductor that feeds Media, Rtc and Net events into Core and acts on
-//!   its phases. Views read the phase; only the conductor changes it.
+//! - [`call`]: the page's call, its signals and the commands the views wire to buttons.
+//! - `conductor` (browser): the running call's task, feeding Media, Rtc and Net events into
+//!   Core and acting on its phases. Views read the phase; only the conductor moves it
+//!   while a call runs.
 
 pub mod call;
+#[cfg(feature = "hydrate")]
+pub mod conductor;
 pub mod core;
 pub mod env;
 #[cfg(feature = "hydrate")]

@@ -1,15 +1,34 @@
-// The call's first step, taken while the wasm client loads (issue #14: time to video).
-// Inlined into the <head> of every page (server-rendered, with the page's script nonce).
-// On a call link that this tab will join (a guest, or a host whose call has started), it
-// opens the signal socket at once and leaves it on `window.__homecallEarly`; the client
-// adopts it (env::take_early_socket) instead of opening its own. Frames that arrive
-// before then wait in `messages`, in order: the hub removes a frame from its queue once
-// written, so the socket that reads them must be the one the client keeps. The rules
+// The page's first steps, taken while the wasm client loads (issue #14). Inlined into the
+// <head> of every page (server-rendered, with the page's script nonce).
+//
+// 1. No tap is lost: a server-rendered button has no behaviour until the client has
+// hydrated, so a tap on one before then is held (the button shows it is pending) and the
+// client replays it, once, as soon as it has taken over (env::replay_early_taps).
+//
+// 2. Time to video: on a call link that this tab will join (a guest, or a host whose call
+// has started), the signal socket opens at once and is left on `window.__homecallEarly`;
+// the client adopts it (env::take_early_socket) instead of opening its own. Frames that
+// arrive before then wait in `messages`, in order: the hub removes a frame from its queue
+// once written, so the socket that reads them must be the one the client keeps. The rules
 // copied here from Env (the link's form, the tab's memory of a call under
 // `homecall:<session>`, the peer id's form, the socket's URL) must stay as Env has them;
 // Env adopts the socket only if its URL is the one it would open. The camera is not
 // asked for here: measured, starting it this early slowed the wasm's start on a busy
 // machine and did not make the camera ready sooner (BENCHMARKS.md, time to video).
+(function () {
+  var taps = (window.__homecallTaps = []);
+  document.addEventListener("click", function (event) {
+    if (document.documentElement.hasAttribute("data-hydrated")) return;
+    var button = event.target && event.target.closest ? event.target.closest("button") : null;
+    if (!button || button.disabled) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    if (taps.indexOf(button) >= 0) return;
+    taps.push(button);
+    button.classList.add("pending");
+    button.setAttribute("aria-busy", "true");
+  }, true);
+})();
 (function () {
   try {
     var session = new URLSearchParams(location.search).get("session");

@@ -84,6 +84,8 @@ pub struct Texts {
     pub local_label: &'static str,
     pub mic: &'static str,
     pub mic_off: &'static str,
+    /// The toggles' accessible names: each starts with the text the button shows (WCAG
+    /// 2.5.3, label in name), then says what pressing it does and its key.
     pub mic_turn_off: &'static str,
     pub mic_turn_on: &'static str,
     pub cam: &'static str,
@@ -91,7 +93,11 @@ pub struct Texts {
     pub cam_turn_off: &'static str,
     pub cam_turn_on: &'static str,
     pub switch_camera: &'static str,
+    /// The picture-in-picture button's text, and its accessible name (which starts with it).
+    pub picture_in_picture_short: &'static str,
     pub picture_in_picture: &'static str,
+    /// What the call timer is, for screen readers.
+    pub call_duration: &'static str,
     pub hang_up: &'static str,
     pub enable_sound: &'static str,
     pub quality_good: &'static str,
@@ -123,6 +129,8 @@ pub struct Texts {
     pub install: &'static str,
     pub install_ios_hint: &'static str,
     pub offline: &'static str,
+    /// The button that closes a notice.
+    pub dismiss: &'static str,
 }
 
 impl Texts {
@@ -162,14 +170,16 @@ pub static RU: Texts = Texts {
     local_label: "Ваша камера",
     mic: "Микрофон",
     mic_off: "Микрофон выкл.",
-    mic_turn_off: "Выключить микрофон (M)",
-    mic_turn_on: "Включить микрофон (M)",
+    mic_turn_off: "Микрофон — выключить (M)",
+    mic_turn_on: "Микрофон выкл. — включить (M)",
     cam: "Камера",
     cam_off: "Камера выкл.",
-    cam_turn_off: "Выключить камеру (V)",
-    cam_turn_on: "Включить камеру (V)",
+    cam_turn_off: "Камера — выключить (V)",
+    cam_turn_on: "Камера выкл. — включить (V)",
     switch_camera: "Сменить камеру",
-    picture_in_picture: "Картинка в картинке",
+    picture_in_picture_short: "PiP",
+    picture_in_picture: "PiP — картинка в картинке",
+    call_duration: "Длительность звонка",
     hang_up: "Завершить",
     enable_sound: "Включить звук",
     quality_good: "Хорошая связь",
@@ -199,6 +209,7 @@ pub static RU: Texts = Texts {
     install: "Установить приложение",
     install_ios_hint: "Чтобы установить на iPhone: «Поделиться» → «На экран „Домой“».",
     offline: "Нет соединения с интернетом",
+    dismiss: "Закрыть",
 };
 
 pub static EN: Texts = Texts {
@@ -221,14 +232,16 @@ pub static EN: Texts = Texts {
     local_label: "Your camera",
     mic: "Microphone",
     mic_off: "Mic off",
-    mic_turn_off: "Turn microphone off (M)",
-    mic_turn_on: "Turn microphone on (M)",
+    mic_turn_off: "Microphone — turn off (M)",
+    mic_turn_on: "Mic off — turn on (M)",
     cam: "Camera",
     cam_off: "Camera off",
-    cam_turn_off: "Turn camera off (V)",
-    cam_turn_on: "Turn camera on (V)",
+    cam_turn_off: "Camera — turn off (V)",
+    cam_turn_on: "Camera off — turn on (V)",
     switch_camera: "Switch camera",
-    picture_in_picture: "Picture in picture",
+    picture_in_picture_short: "PiP",
+    picture_in_picture: "PiP — picture in picture",
+    call_duration: "Call duration",
     hang_up: "Hang up",
     enable_sound: "Turn sound on",
     quality_good: "Good connection",
@@ -258,6 +271,7 @@ pub static EN: Texts = Texts {
     install: "Install the app",
     install_ios_hint: "To install on iPhone: Share → Add to Home Screen.",
     offline: "No internet connection",
+    dismiss: "Close",
 };
 
 #[cfg(test)]
@@ -278,6 +292,24 @@ mod tests {
         assert_eq!(Lang::from_accept_language("ru;q=0.4,en;q=0.8"), Lang::En);
         assert_eq!(Lang::from_accept_language("fr-FR"), Lang::Ru);
         assert_eq!(Lang::from_accept_language(""), Lang::Ru);
+    }
+
+    #[test]
+    fn every_accessible_name_starts_with_the_buttons_text() {
+        for t in [&RU, &EN] {
+            for (shown, name) in [
+                (t.mic, t.mic_turn_off),
+                (t.mic_off, t.mic_turn_on),
+                (t.cam, t.cam_turn_off),
+                (t.cam_off, t.cam_turn_on),
+                (t.picture_in_picture_short, t.picture_in_picture),
+            ] {
+                assert!(
+                    name.starts_with(shown),
+                    "{name:?} must start with {shown:?}"
+                );
+            }
+        }
     }
 
     #[test]

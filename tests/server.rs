@@ -108,6 +108,39 @@ async fn a_page_allows_exactly_its_own_hydration_script_by_nonce() {
 }
 
 #[tokio::test]
+async fn the_one_page_is_at_the_root_and_any_other_address_is_not_found() {
+    let server = AppServer::start(&[]).await;
+    let page = |path: &'static str, lang: &'static str| {
+        let url = server.http(path);
+        async move {
+            let response = reqwest::Client::new()
+                .get(url)
+                .header("accept-language", lang)
+                .send()
+                .await
+                .expect("GET");
+            let status = response.status();
+            (status, response.text().await.expect("body"))
+        }
+    };
+    let (status, home) = page("/", "ru").await;
+    assert_eq!(status, 200);
+    assert!(home.contains("Позвонить"), "{home}");
+    let (status, call) = page("/?session=123e4567-e89b-42d3-a456-426614174000", "ru").await;
+    assert_eq!(status, 200);
+    assert!(call.contains(r#"data-screen="call""#), "{call}");
+    let (status, bad) = page("/?session=nonsense", "en").await;
+    assert_eq!(status, 200);
+    assert!(bad.contains("Invalid call link"), "{bad}");
+    for path in ["/nope", "/call/123e4567-e89b-42d3-a456-426614174000"] {
+        let (status, missing) = page(path, "en").await;
+        assert_eq!(status, 404, "{path}");
+        assert!(missing.contains("Page not found"), "{path}: {missing}");
+        assert!(!missing.contains("data-screen"), "{path}: {missing}");
+    }
+}
+
+#[tokio::test]
 async fn hsts_is_sent_behind_the_tls_proxy() {
     let server = AppServer::start(&["--behind-tls-proxy"]).await;
     for path in ["/healthz", "/"] {

@@ -14,9 +14,10 @@ import { closeOpened, newContext, printPageLog, startCallAsHost } from "../tests
  *
  * The phases come from the page itself, by an init script that wraps the browser APIs
  * the client calls (nothing in the app is changed for it): the navigation and resource
- * timings (HTML, wasm), the `data-hydrated` mark, `getUserMedia` resolving, the signal
- * socket's `open` and its first offer, the ICE connection state, and the remote video's
- * first presented frame (`requestVideoFrameCallback`).
+ * timings (HTML, wasm, the page configuration), the `data-hydrated` mark, `getUserMedia`
+ * resolving, the signal socket's `open`, the first offer it receives and the first answer
+ * it sends, the ICE connection state, and the remote video's first presented frame
+ * (`requestVideoFrameCallback`).
  */
 
 const CALLS = Number(process.env.HOMECALL_BENCH_CALLS ?? 10);
@@ -48,6 +49,10 @@ function instrument(): void {
       this.addEventListener("message", (event) => {
         if (typeof event.data === "string" && event.data.includes('"type":"offer"')) mark("offer");
       });
+    }
+    send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+      if (typeof data === "string" && data.includes('"type":"answer"')) mark("answer");
+      super.send(data);
     }
   }
   window.WebSocket = TimedSocket;
@@ -88,6 +93,8 @@ async function marksOf(page: Page): Promise<Record<string, number>> {
     if (navigation) marks.html = navigation.responseEnd;
     const wasm = performance.getEntriesByType("resource").find((entry) => entry.name.endsWith(".wasm"));
     if (wasm) marks.wasm = (wasm as PerformanceResourceTiming).responseEnd;
+    const config = performance.getEntriesByType("resource").find((entry) => entry.name.includes("/api/config"));
+    if (config) marks.config = (config as PerformanceResourceTiming).responseEnd;
     return marks;
   });
 }
@@ -144,7 +151,7 @@ test("time to video: a guest opens the link while the host waits", async ({ brow
     runs.push(await firstFrame(guest));
     await closeOpened();
   }
-  console.log(table("Guest", ["html", "wasm", "hydrated", "camera", "socket", "offer", "ice", "frame"], runs, "the guest's navigation"));
+  console.log(table("Guest", ["html", "wasm", "hydrated", "socket", "offer", "config", "answer", "camera", "ice", "frame"], runs, "the guest's navigation"));
 });
 
 test("time to video: the host starts while the guest waits", async ({ browser }) => {

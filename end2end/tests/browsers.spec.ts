@@ -104,10 +104,10 @@ test("a Firefox guest reloads mid-call and the call with Chromium comes back", a
 test("a Firefox host's muted microphone is silence at the Chromium guest, and sound again after", async ({ browser, baseURL }) => {
   await withFirefoxHostCall(browser, baseURL, async (host, guest) => {
     expect(await remotePeak(guest.page)).toBeGreaterThan(0.01);
-    await clickButton(host.page, "Выключить микрофон (M)");
+    await clickButton(host.page, "Микрофон — выключить (M)");
     await guest.page.waitForTimeout(500);
     expect(await remotePeak(guest.page)).toBeLessThan(0.001);
-    await clickButton(host.page, "Включить микрофон (M)");
+    await clickButton(host.page, "Микрофон выкл. — включить (M)");
     await expect.poll(() => remotePeak(guest.page), { timeout: 10_000 }).toBeGreaterThan(0.01);
   });
 });

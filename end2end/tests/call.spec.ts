@@ -1,4 +1,4 @@
-import { test, expect } from "@playwright/test";
+import { test, expect, type Page } from "@playwright/test";
 import { closeOpened, expectRemoteVideoFlowing, openHydrated, person, startCallAsHost } from "./helpers";
 
 test.afterEach(closeOpened);
@@ -75,6 +75,43 @@ test("a call link's signal socket opens while the client loads, and the client k
   const seen = await guest.page.evaluate(() => (window as unknown as { __seen: { sockets: number[]; hydrated: number } }).__seen);
   expect(seen.sockets.length, "one signal socket: the one opened early, kept by the client").toBe(1);
   expect(seen.sockets[0], "the socket is opened before the client hydrates").toBeLessThan(seen.hydrated);
+});
+
+/** Holds the wasm back `ms` (a slow phone network): the page is shown, not yet hydrated. */
+async function slowWasm(page: Page, ms: number): Promise<void> {
+  await page.route("**/*.wasm", async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    await route.continue();
+  });
+}
+
+/** Whether the client has taken the page over. */
+const hydrated = (page: Page) => page.evaluate(() => document.documentElement.hasAttribute("data-hydrated"));
+
+test("«Позвонить» tapped the moment it shows, before the client has loaded, still gives a share link", async ({ page }) => {
+  await slowWasm(page, 2_000);
+  await page.goto("/", { waitUntil: "commit" });
+  const call = page.getByRole("button", { name: "Позвонить" });
+  await call.click();
+  expect(await hydrated(page), "the tap came before hydration").toBe(false);
+  await expect(call, "the held tap shows on the button").toHaveClass(/pending/);
+  await expect(page.locator("main[data-screen=share]")).toBeVisible({ timeout: 15_000 });
+  await expect(page.getByRole("textbox")).toHaveValue(/\/\?session=[0-9a-f-]{36}$/);
+  // Replayed once: one new call, not two.
+  await expect(page.getByRole("button", { name: "Начать звонок" })).toHaveCount(1);
+});
+
+test("a guest's early tap on «Завершить» is replayed: the call ends", async ({ browser }) => {
+  const host = await person(browser);
+  const link = await startCallAsHost(host.page);
+  await host.page.getByRole("button", { name: "Начать звонок" }).click();
+
+  const guest = await person(browser, "about:blank");
+  await slowWasm(guest.page, 2_000);
+  await guest.page.goto(link, { waitUntil: "commit" });
+  await guest.page.getByRole("button", { name: "Завершить" }).click();
+  expect(await hydrated(guest.page), "the tap came before hydration").toBe(false);
+  await expect(guest.page.getByRole("heading", { name: "Звонок завершён" })).toBeVisible({ timeout: 15_000 });
 });
 
 test("a bad link shows a page that says what is wrong", async ({ page }) => {

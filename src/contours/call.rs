@@ -1,8 +1,12 @@
-//! The call conductor: the one place that changes the call's [`Phase`]. Views call its
-//! commands (`press_call`, `press_start`, `hang_up`); in the browser it runs one task per
-//! call that prepares Media, opens Rtc and Net, and feeds their events, one at a time and
-//! in order, into Core's transition function. Must not render anything: views read
-//! `Call`'s signals.
+//! The call of this page: [`Call`], the signals the views read, and its commands
+//! (`press_call`, `press_start`, `hang_up`, the toggles). Owns starting a call (or
+//! resuming the one this tab was in) and handing commands to the running call's task,
+//! the [`conductor`](super::conductor), which is the one place that moves the phase
+//! while a call runs. Must not render anything (views read `Call`'s signals) or speak to
+//! the network itself (that is Net, driven by the conductor).
+//!
+//! Every command is the same on the server and in the browser: the server half renders
+//! the page and does nothing on a tap, through [`imp`]'s no-op twin of the browser half.
 
 use leptos::prelude::*;
 
@@ -37,8 +41,10 @@ pub struct Call {
     pub camera_count: RwSignal<usize>,
     pub local_video: NodeRef<leptos::html::Video>,
     pub remote_video: NodeRef<leptos::html::Video>,
-    #[cfg(feature = "hydrate")]
-    browser: browser::Streams,
+    /// What only the browser has: the streams, the local media, the running task (on
+    /// the server, nothing).
+    #[cfg_attr(not(feature = "hydrate"), expect(dead_code))]
+    pub(super) browser: imp::Browser,
 }
 
 impl Call {
@@ -70,11 +76,9 @@ impl Call {
             camera_count: RwSignal::new(0),
             local_video: NodeRef::new(),
             remote_video: NodeRef::new(),
-            #[cfg(feature = "hydrate")]
-            browser: browser::Streams::new(),
+            browser: imp::Browser::new(),
         };
-        #[cfg(feature = "hydrate")]
-        browser::attach_streams_to_videos(call);
+        imp::attach_streams_to_videos(call);
         call
     }
 
@@ -91,178 +95,134 @@ impl Call {
     /// In the browser, once after hydration: rejoin the call this tab was in, or join
     /// the link as a guest.
     pub fn resume(&self) {
-        #[cfg(feature = "hydrate")]
-        browser::resume(*self);
+        imp::resume(*self);
     }
 
     /// «Позвонить»: a new session and its link.
     pub fn press_call(&self) {
-        #[cfg(feature = "hydrate")]
-        browser::press_call(*self);
+        imp::press_call(*self);
     }
 
     /// «Начать звонок»: the host starts the call.
     pub fn press_start(&self) {
-        #[cfg(feature = "hydrate")]
-        browser::press_start(*self);
+        imp::press_start(*self);
     }
 
     /// «Завершить»: hang up for both sides.
     pub fn hang_up(&self) {
-        #[cfg(feature = "hydrate")]
-        browser::hang_up(*self);
+        imp::hang_up(*self);
     }
 
     /// Copies the share link to the clipboard.
     pub fn copy_link(&self) {
-        #[cfg(feature = "hydrate")]
-        browser::copy_link(*self);
+        imp::copy_link(*self);
     }
 
     /// Microphone on/off.
     pub fn toggle_mic(&self) {
         self.mic_on.update(|on| *on = !*on);
-        #[cfg(feature = "hydrate")]
-        browser::apply_toggles(*self);
+        imp::apply_toggles(*self);
     }
 
     /// Camera on/off.
     pub fn toggle_cam(&self) {
         self.cam_on.update(|on| *on = !*on);
-        #[cfg(feature = "hydrate")]
-        browser::apply_toggles(*self);
+        imp::apply_toggles(*self);
     }
 
     /// Moves to the next camera (front ⇄ back on a phone).
     pub fn switch_camera(&self) {
-        #[cfg(feature = "hydrate")]
-        browser::send(*self, browser::Input::SwitchCamera);
+        imp::switch_camera(*self);
     }
 
     /// Shows the other side's video in picture-in-picture, where the browser can.
     pub fn picture_in_picture(&self) {
-        #[cfg(feature = "hydrate")]
-        browser::picture_in_picture(*self);
+        imp::picture_in_picture(*self);
     }
 
     /// Opens the system's share sheet with the link, where the browser has one.
     pub fn share_link_natively(&self) {
-        #[cfg(feature = "hydrate")]
-        browser::share_natively(*self);
+        imp::share_natively(*self);
     }
 
     /// The user tapped to allow sound that autoplay blocked.
     pub fn enable_sound(&self) {
-        #[cfg(feature = "hydrate")]
-        browser::enable_sound(*self);
+        imp::enable_sound(*self);
     }
 }
 
 #[cfg(feature = "hydrate")]
-mod browser {
-    use std::borrow::Cow;
-    use std::rc::Rc;
+pub(super) use imp::apply_toggles;
 
-    use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
-    use futures_util::StreamExt;
+/// The server's half of the commands: a page rendered on the server has no camera, no
+/// socket and no taps, so each command does nothing.
+#[cfg(not(feature = "hydrate"))]
+mod imp {
+    use super::Call;
+
+    #[derive(Clone, Copy)]
+    pub struct Browser;
+
+    impl Browser {
+        pub fn new() -> Browser {
+            Browser
+        }
+    }
+
+    pub fn attach_streams_to_videos(_: Call) {}
+    pub fn resume(_: Call) {}
+    pub fn press_call(_: Call) {}
+    pub fn press_start(_: Call) {}
+    pub fn hang_up(_: Call) {}
+    pub fn copy_link(_: Call) {}
+    pub fn apply_toggles(_: Call) {}
+    pub fn switch_camera(_: Call) {}
+    pub fn picture_in_picture(_: Call) {}
+    pub fn share_natively(_: Call) {}
+    pub fn enable_sound(_: Call) {}
+}
+
+/// The browser's half of the commands.
+#[cfg(feature = "hydrate")]
+mod imp {
+    use futures_channel::mpsc::UnboundedSender;
     use leptos::prelude::*;
     use leptos::task::spawn_local;
     use wasm_bindgen::JsCast;
-    use wasm_bindgen_futures::JsFuture;
-    use web_sys::{HtmlMediaElement, MediaStream, RtcPeerConnectionState};
+    use web_sys::MediaStream;
 
     use super::Call;
-    use crate::contours::core::grade;
-    use crate::contours::core::{Event, Phase, Role, ends_the_call};
-    use crate::contours::env::{self, PageConfig, Remembered};
-    use crate::contours::media::{LocalMedia, MediaError, Missing};
-    use crate::contours::net::{Net, NetEvent};
-    use crate::contours::rtc::{Rtc, RtcEvent};
-    use crate::i18n::Texts;
-    use crate::logger;
-    use crate::protocol::{ErrorCode, IceCandidate, PeerId, Route, SessionId, Signal, close};
-
-    /// How long a connection may stay "disconnected" before an ICE restart.
-    const DISCONNECTED_GRACE_MS: u32 = 2_000;
-    /// How often a connection that is not back yet is restarted again.
-    const RESTART_EVERY_MS: u32 = 4_000;
-    /// How long an offer/answer exchange (either side's ICE restart) is left to finish
-    /// before this side restarts ICE on its own: a second restart on top of one under
-    /// way starts both sides' checks over (seen: 4.5 s back instead of 2.2 s when both
-    /// sides' timers fired half a second apart).
-    const NEGOTIATION_SETTLE_MS: u32 = 2_000;
-    /// How long a fresh guest waits for the host's offer before making its own.
-    const GUEST_OFFER_WAIT_MS: u32 = 1_500;
-    /// How long after an offer/answer exchange a connection may take to come up before
-    /// an ICE restart.
-    const CONNECT_WITHIN_MS: u32 = 6_000;
-    /// How long both sides may try to connect before the page says it cannot, and what
-    /// the operator must add (it goes on trying).
-    const SAY_CANNOT_CONNECT_MS: u32 = 20_000;
-    /// How often `getStats` is read for the media watchdog.
-    const STATS_EVERY_MS: u32 = 500;
-    /// The quality badge is refreshed every this many reads (once a second), so that its
-    /// loss figure covers enough packets not to flicker.
-    const QUALITY_EVERY_READS: u32 = 2;
-    /// How long a connected call may receive nothing at all (no media, RTCP or ICE
-    /// check) before it counts as lost and ICE is restarted. When the address changes
-    /// (Wi-Fi to LTE) the browser takes 5 to 10 s to call the connection
-    /// "disconnected", but the packets stop at once. A live connection receives ICE
-    /// checks at least every 2.5 s even when the other side sends no media.
-    const MEDIA_STALL_MS: f64 = 2_500.0;
-    /// How soon a refused renewal of the TURN credentials is tried again.
-    const RENEW_RETRY_MS: u32 = 5_000;
+    use crate::contours::conductor::{self, Input};
+    use crate::contours::core::{Event, Phase, Role};
+    use crate::contours::env::{self, Remembered};
+    use crate::contours::media::{UseLocalMedia, use_local_media};
 
     /// The browser-only parts of a call.
     #[derive(Clone, Copy)]
-    pub struct Streams {
-        local: RwSignal<Option<MediaStream>, LocalStorage>,
-        remote: RwSignal<Option<MediaStream>, LocalStorage>,
-        /// The running call's local media, for the toggles.
-        media: StoredValue<Option<Rc<LocalMedia>>, LocalStorage>,
+    pub struct Browser {
+        /// The camera and microphone (the self-view shows its stream).
+        pub media: UseLocalMedia,
+        /// The other side's stream, once it arrives.
+        pub remote: RwSignal<Option<MediaStream>, LocalStorage>,
         /// Where the running call's task takes commands; `None` when no call runs.
-        commands: StoredValue<Option<UnboundedSender<Input>>, LocalStorage>,
+        pub commands: StoredValue<Option<UnboundedSender<Input>>, LocalStorage>,
     }
 
-    impl Streams {
-        pub fn new() -> Streams {
-            Streams {
-                local: RwSignal::new_local(None),
+    impl Browser {
+        pub fn new() -> Browser {
+            Browser {
+                media: use_local_media(),
                 remote: RwSignal::new_local(None),
-                media: StoredValue::new_local(None),
                 commands: StoredValue::new_local(None),
             }
         }
     }
 
-    /// One thing for the call's task to handle, in arrival order.
-    pub enum Input {
-        Net(NetEvent),
-        /// An event of the peer connection with this id.
-        Rtc(u32, RtcEvent),
-        /// Time to check whether the connection with this id came back.
-        CheckConnection(u32),
-        /// Time to say the call cannot connect, if the connection with this id still is
-        /// not up.
-        SayIfNotConnected(u32),
-        /// A guest's own offer is due if the host stayed silent (connection id).
-        OfferIfSilent(u32),
-        /// Time to read the connection's statistics (the media watchdog, the badge).
-        Stats,
-        /// The page became visible again (the wake lock needs renewing).
-        Visible,
-        /// Move to the next camera.
-        SwitchCamera,
-        /// The TURN credentials are due for renewal.
-        RenewConfig,
-        HangUp,
-    }
-
     /// Shows each stream in its video element whenever either appears.
     pub fn attach_streams_to_videos(call: Call) {
         Effect::new(move || {
-            if let (Some(video), Some(stream)) = (call.local_video.get(), call.browser.local.get())
-            {
+            let stream = call.browser.media.stream.get();
+            if let (Some(video), Some(stream)) = (call.local_video.get(), stream) {
                 video.set_muted(true);
                 video.set_src_object(Some(&stream));
                 play(call, video.unchecked_ref());
@@ -272,23 +232,22 @@ mod browser {
             if let (Some(video), Some(stream)) =
                 (call.remote_video.get(), call.browser.remote.get())
             {
-                video.set_src_object(Some(&stream));
-                play(call, video.unchecked_ref());
+                // Each track announces its stream: loading the same one again would only
+                // restart the video.
+                if video.src_object().as_ref() != Some(&stream) {
+                    video.set_src_object(Some(&stream));
+                    play(call, video.unchecked_ref());
+                }
             }
         });
     }
 
-    /// Starts playback; where autoplay with sound is refused, plays muted and asks for a tap.
-    fn play(call: Call, video: &HtmlMediaElement) {
+    /// Starts playback; where autoplay with sound is refused, asks for a tap.
+    fn play(call: Call, video: &web_sys::HtmlMediaElement) {
         let video = video.clone();
         spawn_local(async move {
-            let Ok(promise) = video.play() else { return };
-            if JsFuture::from(promise).await.is_err() && !video.muted() {
-                video.set_muted(true);
+            if !env::play_or_play_muted(&video).await {
                 call.needs_tap_for_sound.set(true);
-                if let Ok(promise) = video.play() {
-                    let _ = JsFuture::from(promise).await;
-                }
             }
         });
     }
@@ -302,12 +261,10 @@ mod browser {
     }
 
     pub fn apply_toggles(call: Call) {
-        call.browser.media.with_value(|media| {
-            if let Some(media) = media {
-                media.set_audio_enabled(call.mic_on.get_untracked());
-                media.set_video_enabled(call.cam_on.get_untracked());
-            }
-        });
+        if let Some(media) = call.browser.media.current() {
+            media.set_audio_enabled(call.mic_on.get_untracked());
+            media.set_video_enabled(call.cam_on.get_untracked());
+        }
     }
 
     pub fn resume(call: Call) {
@@ -326,10 +283,10 @@ mod browser {
             call.phase.set(Phase::ShareLink { session });
             if memory.started {
                 call.apply(Event::StartPressed);
-                start(call, session, Role::Host, &memory.peer);
+                conductor::start(call, session, Role::Host, &memory.peer);
             }
         } else {
-            start(call, session, Role::Guest, &memory.peer);
+            conductor::start(call, session, Role::Guest, &memory.peer);
         }
     }
 
@@ -359,11 +316,11 @@ mod browser {
         memory.started = true;
         env::remember(&session, &memory);
         call.apply(Event::StartPressed);
-        start(call, session, Role::Host, &memory.peer);
+        conductor::start(call, session, Role::Host, &memory.peer);
     }
 
     /// Hands `input` to the running call's task, if one runs.
-    pub fn send(call: Call, input: Input) -> bool {
+    fn send(call: Call, input: Input) -> bool {
         call.browser.commands.with_value(|commands| {
             commands
                 .as_ref()
@@ -382,23 +339,18 @@ mod browser {
         }
     }
 
+    pub fn switch_camera(call: Call) {
+        send(call, Input::SwitchCamera);
+    }
+
     pub fn picture_in_picture(call: Call) {
         if let Some(video) = call.remote_video.get_untracked() {
-            env::call_method(&video, "requestPictureInPicture", &[]);
+            env::request_picture_in_picture(&video);
         }
     }
 
     pub fn share_natively(call: Call) {
-        let data = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&data, &"title".into(), &"HomeCall".into());
-        let _ = js_sys::Reflect::set(
-            &data,
-            &"url".into(),
-            &call.share_link.get_untracked().into(),
-        );
-        if let Some(window) = web_sys::window() {
-            env::call_method(&window.navigator(), "share", &[data.into()]);
-        }
+        env::share("HomeCall", &call.share_link.get_untracked());
     }
 
     pub fn copy_link(call: Call) {
@@ -406,745 +358,12 @@ mod browser {
         spawn_local(async move {
             let copied = env::copy_to_clipboard(&link).await;
             let texts = call.texts();
-            call.notice.set(Some(
-                if copied {
-                    texts.copied
-                } else {
-                    texts.copy_failed
-                }
-                .to_owned(),
-            ));
+            let said = if copied {
+                texts.copied
+            } else {
+                texts.copy_failed
+            };
+            call.notice.set(Some(said.to_owned()));
         });
-    }
-
-    fn start(call: Call, session: SessionId, role: Role, peer: &str) {
-        let Ok(peer) = PeerId::parse(peer) else {
-            return;
-        };
-        let (tx, rx) = unbounded();
-        call.browser.commands.set_value(Some(tx.clone()));
-        spawn_local(conduct(call, session, role, peer, tx, rx));
-    }
-
-    /// A fresh, random peer-connection id.
-    fn new_pc_id() -> u32 {
-        let bytes = env::random_bytes();
-        u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
-    }
-
-    /// Runs one call from media to hang-up, handling every event in arrival order.
-    async fn conduct(
-        call: Call,
-        session: SessionId,
-        role: Role,
-        peer: PeerId,
-        tx: UnboundedSender<Input>,
-        mut rx: UnboundedReceiver<Input>,
-    ) {
-        let sid = session.to_string();
-        logger::event(&sid, format_args!("call starts as {role:?}"));
-        // The socket first: its being live is what TURN credentials ask for. Its events
-        // wait in the queue until the connection below exists.
-        let net = Net::start_signal(env::signal_url(&env::origin(), &session, peer.as_str()), {
-            let tx = tx.clone();
-            move |event| {
-                let _ = tx.unbounded_send(Input::Net(event));
-            }
-        });
-        let (config, media) = futures_util::future::join(
-            env::fetch_page_config(&session, peer.as_str()),
-            prepare_media(call, &sid),
-        )
-        .await;
-        let rtc = match new_rtc(&config, media.as_deref(), role, &tx) {
-            Ok(rtc) => rtc,
-            Err(error) => {
-                logger::warn(&sid, format_args!("no peer connection: {error}"));
-                call.notice.set(Some(call.texts().no_webrtc.into()));
-                net.leave();
-                return;
-            }
-        };
-        let _listeners = reconnect_triggers(&net, &tx);
-        tick(&tx, STATS_EVERY_MS, || Input::Stats);
-        let mut conductor = Conductor {
-            call,
-            session,
-            peer,
-            role,
-            config,
-            media,
-            net,
-            rtc,
-            remote_pc: None,
-            signal_dropped: false,
-            signal_failures: 0,
-            wake_lock: None,
-            last_packets: (0.0, 0.0),
-            last_bytes: 0.0,
-            stats_reads: 0,
-            media_seen_at: js_sys::Date::now(),
-            stall_restarted_at: None,
-            negotiated_at: 0.0,
-            trying_since: None,
-            tx,
-        };
-        conductor.renew_config_later();
-        while let Some(input) = rx.next().await {
-            conductor.handle(input).await;
-            if !call.phase.get_untracked().is_live() {
-                break;
-            }
-        }
-        conductor.finish();
-    }
-
-    async fn prepare_media(call: Call, sid: &str) -> Option<Rc<LocalMedia>> {
-        let prepared = LocalMedia::prepare().await;
-        if let Some((missing, error)) = &prepared.problem {
-            logger::warn(sid, format_args!("missing {missing:?}: {error}"));
-            call.notice
-                .set(Some(media_notice(call.texts(), *missing, error)));
-        }
-        let media = prepared.media?;
-        call.has_camera.set(media.has_video());
-        call.has_mic.set(media.has_audio());
-        call.browser.local.set(Some(media.stream().clone()));
-        if media.has_video() {
-            call.camera_count.set(LocalMedia::camera_count().await);
-        }
-        let media = Rc::new(media);
-        call.browser.media.set_value(Some(media.clone()));
-        apply_toggles(call);
-        Some(media)
-    }
-
-    /// What to tell the user when a device is missing, and what to do about it.
-    fn media_notice(texts: &Texts, missing: Missing, error: &MediaError) -> String {
-        let what = match missing {
-            Missing::Camera => texts.camera_unavailable,
-            Missing::Microphone => texts.mic_unavailable,
-            Missing::Both => texts.media_unavailable,
-        };
-        let hint = match error {
-            MediaError::Denied => texts.media_denied_hint,
-            MediaError::Unsupported => texts.in_app_browser_hint,
-            MediaError::NotFound | MediaError::Failed(_) => texts.media_missing_hint,
-        };
-        format!("{what} {hint}")
-    }
-
-    fn new_rtc(
-        config: &PageConfig,
-        media: Option<&LocalMedia>,
-        role: Role,
-        tx: &UnboundedSender<Input>,
-    ) -> Result<Rtc, crate::contours::rtc::RtcError> {
-        let tx = tx.clone();
-        let rtc = Rtc::new(new_pc_id(), config, move |id, event| {
-            let _ = tx.unbounded_send(Input::Rtc(id, event));
-        })?;
-        if let Some(media) = media {
-            rtc.add_local_media(media);
-        }
-        if role == Role::Host {
-            rtc.receive_audio_and_video();
-        }
-        Ok(rtc)
-    }
-
-    /// Reconnects the signal socket at once when the network comes back or the page is
-    /// shown again, instead of waiting for the backoff.
-    fn reconnect_triggers(net: &Net, tx: &UnboundedSender<Input>) -> Vec<env::Listener> {
-        let mut listeners = vec![env::listen(&env::window_target(), "online", {
-            let net = net.clone();
-            move |_| net.reconnect_now()
-        })];
-        if let Some(document) = env::document_target() {
-            listeners.push(env::listen(&document, "visibilitychange", {
-                let net = net.clone();
-                let tx = tx.clone();
-                move |_| {
-                    if env::page_visible() {
-                        net.reconnect_now();
-                        let _ = tx.unbounded_send(Input::Visible);
-                    }
-                }
-            }));
-        }
-        listeners
-    }
-
-    /// Sends `input()` to the call's task every `ms` until the task is gone.
-    fn tick(tx: &UnboundedSender<Input>, ms: u32, input: fn() -> Input) {
-        let tx = tx.clone();
-        let interval = Rc::new(std::cell::Cell::new(
-            None::<gloo_timers::callback::Interval>,
-        ));
-        let slot = interval.clone();
-        interval.set(Some(gloo_timers::callback::Interval::new(ms, move || {
-            if tx.unbounded_send(input()).is_err() {
-                slot.take();
-            }
-        })));
-    }
-
-    /// The state of one running call: the W3C "perfect negotiation" pattern with the guest
-    /// as the polite peer, plus peer-connection ids so a reloaded page gets a fresh one.
-    struct Conductor {
-        call: Call,
-        session: SessionId,
-        peer: PeerId,
-        role: Role,
-        config: PageConfig,
-        media: Option<Rc<LocalMedia>>,
-        net: Net,
-        rtc: Rtc,
-        /// The other side's current peer-connection id, once known.
-        remote_pc: Option<u32>,
-        /// The signal socket dropped since it was last open.
-        signal_dropped: bool,
-        /// Drops in a row without the socket opening in between.
-        signal_failures: u32,
-        /// The screen wake lock held during the call, if the browser gave one.
-        wake_lock: Option<wasm_bindgen::JsValue>,
-        /// Totals of the previous statistics sample: (packets lost, packets received).
-        last_packets: (f64, f64),
-        /// Bytes received over the connection at the previous statistics sample.
-        last_bytes: f64,
-        /// Statistics reads so far (the badge is refreshed on every
-        /// [`QUALITY_EVERY_READS`]th).
-        stats_reads: u32,
-        /// When a statistics sample last showed bytes received (or the connection was
-        /// not up yet), in `Date.now()` milliseconds.
-        media_seen_at: f64,
-        /// When the media watchdog last restarted ICE; `None` while media flows.
-        stall_restarted_at: Option<f64>,
-        /// When this side last sent an offer or took one or an answer (`Date.now()`
-        /// milliseconds; 0 before any).
-        negotiated_at: f64,
-        /// Since when (`Date.now()`) both sides have been trying to connect; `None` once
-        /// connected.
-        trying_since: Option<f64>,
-        tx: UnboundedSender<Input>,
-    }
-
-    impl Conductor {
-        fn sid(&self) -> &str {
-            self.session.as_str()
-        }
-
-        fn polite(&self) -> bool {
-            self.role == Role::Guest
-        }
-
-        fn route(&self) -> (Option<u32>, Option<u32>) {
-            (Some(self.rtc.id()), self.remote_pc)
-        }
-
-        async fn handle(&mut self, input: Input) {
-            match input {
-                Input::HangUp => {
-                    logger::event(self.sid(), format_args!("hang-up"));
-                    self.call.apply(Event::HangUp);
-                }
-                Input::Net(event) => self.on_net(event).await,
-                Input::Rtc(id, event) if id == self.rtc.id() => self.on_rtc(event).await,
-                Input::Rtc(..) => {}
-                Input::CheckConnection(id) if id == self.rtc.id() => self.check_connection().await,
-                Input::CheckConnection(_) => {}
-                Input::SayIfNotConnected(id) if id == self.rtc.id() && !self.connected() => {
-                    self.say_cannot_connect();
-                }
-                Input::SayIfNotConnected(_) => {}
-                Input::OfferIfSilent(id) if id == self.rtc.id() => {
-                    if self.remote_pc.is_none() && self.rtc.is_stable() {
-                        self.offer(false).await;
-                    }
-                }
-                Input::OfferIfSilent(_) => {}
-                Input::Stats => self.refresh_quality().await,
-                Input::SwitchCamera => self.switch_camera().await,
-                Input::RenewConfig => self.renew_config().await,
-                Input::Visible => {
-                    if matches!(self.call.phase.get_untracked(), Phase::InCall { .. }) {
-                        self.hold_wake_lock().await;
-                    }
-                }
-            }
-        }
-
-        async fn on_net(&mut self, event: NetEvent) {
-            match event {
-                NetEvent::Open => {
-                    logger::event(self.sid(), format_args!("signal open"));
-                    self.signal_failures = 0;
-                    let unreachable = self.call.texts().hub_unreachable;
-                    if self.call.notice.get_untracked().as_deref() == Some(unreachable) {
-                        self.call.notice.set(None);
-                    }
-                    if std::mem::take(&mut self.signal_dropped) && !self.connected() {
-                        // Messages may have been lost while the socket was down.
-                        self.offer(true).await;
-                    }
-                }
-                NetEvent::Message(signal) => self.on_signal(signal).await,
-                NetEvent::Dropped { code, retrying } => {
-                    logger::warn(
-                        self.sid(),
-                        format_args!("signal dropped ({code}), retrying: {retrying}"),
-                    );
-                    self.signal_dropped = true;
-                    self.signal_failures += 1;
-                    // Still down after a few quick retries, with no call to fall back on:
-                    // say so (the retries go on).
-                    if self.signal_failures >= 3 && !self.connected() {
-                        self.call
-                            .notice
-                            .set(Some(self.call.texts().hub_unreachable.to_owned()));
-                    }
-                    if code == close::REPLACED {
-                        self.call
-                            .notice
-                            .set(Some(self.call.texts().other_tab.to_owned()));
-                    }
-                }
-                NetEvent::Ended => self.call.apply(Event::PeerHungUp),
-            }
-        }
-
-        async fn on_signal(&mut self, signal: Signal<'static>) {
-            logger::event(self.sid(), format_args!("received {}", signal.kind()));
-            let route = signal.route();
-            let from_the_other_side = !matches!(signal, Signal::Error { .. });
-            let result = match signal {
-                Signal::Offer { sdp, .. } => self.on_offer(&sdp, route).await,
-                Signal::Answer { sdp, .. } => self.on_answer(&sdp, route).await,
-                Signal::Candidate { candidate, .. } => {
-                    self.on_candidate(candidate.as_ref(), route).await
-                }
-                Signal::Error { code, message, .. } => {
-                    self.on_error(code, &message);
-                    Ok(())
-                }
-            };
-            if let Err(error) = result {
-                logger::warn(self.sid(), format_args!("signal not applied: {error}"));
-            }
-            if from_the_other_side {
-                self.start_trying();
-            }
-        }
-
-        async fn on_offer(
-            &mut self,
-            sdp: &str,
-            route: Route,
-        ) -> Result<(), crate::contours::rtc::RtcError> {
-            let from_new_page =
-                matches!((self.remote_pc, route.pc), (Some(known), Some(pc)) if known != pc);
-            if from_new_page {
-                logger::event(
-                    self.sid(),
-                    format_args!("the other side has a new connection"),
-                );
-                self.renew_rtc();
-            } else if !self.rtc.is_stable() && !self.polite() {
-                logger::event(self.sid(), format_args!("offer collision: keeping ours"));
-                return Ok(());
-            }
-            let answer = self.rtc.accept_offer(sdp).await?;
-            self.remote_pc = route.pc;
-            self.negotiated_at = js_sys::Date::now();
-            self.check_later(CONNECT_WITHIN_MS);
-            let (pc, to_pc) = self.route();
-            self.net.send(&Signal::Answer {
-                session_id: Cow::Borrowed(self.session.as_str()),
-                from: Cow::Borrowed(self.peer.as_str()),
-                sdp: Cow::Owned(answer),
-                pc,
-                to_pc,
-            });
-            Ok(())
-        }
-
-        async fn on_answer(
-            &mut self,
-            sdp: &str,
-            route: Route,
-        ) -> Result<(), crate::contours::rtc::RtcError> {
-            let for_us = route.to_pc.is_none_or(|to| to == self.rtc.id());
-            if !for_us || self.rtc.is_stable() {
-                logger::event(self.sid(), format_args!("stale answer dropped"));
-                return Ok(());
-            }
-            self.rtc.accept_answer(sdp).await?;
-            self.remote_pc = route.pc;
-            self.negotiated_at = js_sys::Date::now();
-            self.check_later(CONNECT_WITHIN_MS);
-            Ok(())
-        }
-
-        async fn on_candidate(
-            &mut self,
-            candidate: Option<&IceCandidate<'_>>,
-            route: Route,
-        ) -> Result<(), crate::contours::rtc::RtcError> {
-            let current = route.pc.is_none() || route.pc == self.remote_pc;
-            let for_us = route.to_pc.is_none_or(|to| to == self.rtc.id());
-            if !current || !for_us {
-                return Ok(());
-            }
-            self.rtc.add_remote_candidate(candidate).await
-        }
-
-        fn on_error(&mut self, code: ErrorCode, message: &str) {
-            logger::warn(self.sid(), format_args!("hub error {code}"));
-            logger::event(self.sid(), format_args!("hub says: {message}"));
-            if ends_the_call(code) {
-                self.call.apply(Event::Refused(code));
-            } else {
-                self.call
-                    .notice
-                    .set(Some(self.call.texts().error(code).to_owned()));
-            }
-        }
-
-        async fn on_rtc(&mut self, event: RtcEvent) {
-            match event {
-                RtcEvent::NegotiationNeeded => {
-                    if self.polite() && self.remote_pc.is_none() {
-                        // A guest that has not heard from the host yet first gives the
-                        // host's offer (often waiting in the hub's queue) time to arrive:
-                        // answering it avoids a glare at the start of every call.
-                        self.later(GUEST_OFFER_WAIT_MS, Input::OfferIfSilent(self.rtc.id()));
-                    } else if self.rtc.is_stable() {
-                        self.offer(false).await;
-                    }
-                }
-                RtcEvent::LocalCandidate(candidate) => {
-                    let (pc, to_pc) = self.route();
-                    self.net.send(&Signal::Candidate {
-                        session_id: Cow::Borrowed(self.session.as_str()),
-                        from: Cow::Borrowed(self.peer.as_str()),
-                        candidate,
-                        pc,
-                        to_pc,
-                    });
-                }
-                RtcEvent::RemoteStream(stream) => self.call.browser.remote.set(Some(stream)),
-                RtcEvent::State(state) => self.on_state(state).await,
-            }
-        }
-
-        async fn on_state(&mut self, state: RtcPeerConnectionState) {
-            logger::event(self.sid(), format_args!("connection {state:?}"));
-            match state {
-                RtcPeerConnectionState::Connected => {
-                    self.forget_connect_trouble();
-                    self.call.apply(Event::MediaFlowing);
-                    if self.call.in_call_since.get_untracked().is_none() {
-                        self.call.in_call_since.set(Some(js_sys::Date::now()));
-                    }
-                    self.hold_wake_lock().await;
-                }
-                RtcPeerConnectionState::Disconnected => {
-                    self.call.apply(Event::ConnectionLost);
-                    self.start_trying();
-                    self.check_later(DISCONNECTED_GRACE_MS);
-                }
-                RtcPeerConnectionState::Failed => {
-                    self.call.apply(Event::ConnectionLost);
-                    self.start_trying();
-                    self.offer(true).await;
-                    self.check_later(RESTART_EVERY_MS);
-                }
-                _ => {}
-            }
-        }
-
-        fn connected(&self) -> bool {
-            self.rtc.state() == RtcPeerConnectionState::Connected
-        }
-
-        /// Restarts ICE if the connection has not come back by itself, unless an
-        /// exchange is still settling (then it looks again once that had its time).
-        async fn check_connection(&mut self) {
-            if self.connected() {
-                return;
-            }
-            if let Some(wait_ms) = self.negotiation_settling() {
-                self.check_later(wait_ms);
-                return;
-            }
-            logger::event(self.sid(), format_args!("restarting ICE"));
-            self.offer(true).await;
-            self.check_later(RESTART_EVERY_MS);
-        }
-
-        /// How much longer the last offer/answer exchange is left to finish, if it is
-        /// within [`NEGOTIATION_SETTLE_MS`].
-        fn negotiation_settling(&self) -> Option<u32> {
-            let since = js_sys::Date::now() - self.negotiated_at;
-            let left = f64::from(NEGOTIATION_SETTLE_MS) - since;
-            (left > 0.0).then(|| left.ceil() as u32)
-        }
-
-        /// Not connected, and the other side is there (it signalled, or the connection
-        /// was up): in [`SAY_CANNOT_CONNECT_MS`] the page says so if it still is not.
-        /// Any signal from the other side starts it, not only an accepted offer or
-        /// answer, so a lost or stale answer cannot keep the notice away.
-        fn start_trying(&mut self) {
-            if self.trying_since.is_none() && !self.connected() {
-                self.trying_since = Some(js_sys::Date::now());
-                self.later(
-                    SAY_CANNOT_CONNECT_MS,
-                    Input::SayIfNotConnected(self.rtc.id()),
-                );
-            }
-        }
-
-        /// The notice for a call that does not connect: what is missing depends on
-        /// whether the server offers a TURN relay.
-        fn say_cannot_connect(&self) {
-            let texts = self.call.texts();
-            let has_turn = self.config.ice_servers.iter().any(|server| {
-                server
-                    .urls
-                    .iter()
-                    .any(|url| url.starts_with("turn:") || url.starts_with("turns:"))
-            });
-            let text = if has_turn {
-                texts.cannot_connect_with_turn
-            } else {
-                texts.cannot_connect_no_turn
-            };
-            if self.call.notice.get_untracked().as_deref() != Some(text) {
-                logger::warn(
-                    self.sid(),
-                    format_args!("cannot connect (TURN offered: {has_turn})"),
-                );
-                self.call.notice.set(Some(text.to_owned()));
-            }
-        }
-
-        /// Connected: a "cannot connect" notice is out of date.
-        fn forget_connect_trouble(&mut self) {
-            self.trying_since = None;
-            let texts = self.call.texts();
-            let stale = self.call.notice.with_untracked(|notice| {
-                notice.as_deref().is_some_and(|notice| {
-                    notice == texts.cannot_connect_no_turn
-                        || notice == texts.cannot_connect_with_turn
-                })
-            });
-            if stale {
-                self.call.notice.set(None);
-            }
-        }
-
-        fn check_later(&self, ms: u32) {
-            self.later(ms, Input::CheckConnection(self.rtc.id()));
-        }
-
-        /// Hands `input` to this task in `ms` milliseconds.
-        fn later(&self, ms: u32, input: Input) {
-            let tx = self.tx.clone();
-            gloo_timers::callback::Timeout::new(ms, move || {
-                let _ = tx.unbounded_send(input);
-            })
-            .forget();
-        }
-
-        /// Sends an offer from the current connection (with new ICE credentials when
-        /// `ice_restart`).
-        async fn offer(&mut self, ice_restart: bool) {
-            if !self.rtc.is_stable() && !ice_restart {
-                return;
-            }
-            match self.rtc.create_offer(ice_restart).await {
-                Ok(sdp) => {
-                    self.negotiated_at = js_sys::Date::now();
-                    let (pc, to_pc) = self.route();
-                    self.net.send(&Signal::Offer {
-                        session_id: Cow::Borrowed(self.session.as_str()),
-                        from: Cow::Borrowed(self.peer.as_str()),
-                        sdp: Cow::Owned(sdp),
-                        pc,
-                        to_pc,
-                    });
-                }
-                Err(error) => logger::warn(self.sid(), format_args!("offer failed: {error}")),
-            }
-        }
-
-        /// Replaces the peer connection with a fresh one (the other side reloaded).
-        fn renew_rtc(&mut self) {
-            self.rtc.close();
-            self.remote_pc = None;
-            self.trying_since = None;
-            self.call.apply(Event::ConnectionLost);
-            match new_rtc(&self.config, self.media.as_deref(), self.role, &self.tx) {
-                Ok(rtc) => self.rtc = rtc,
-                Err(error) => logger::warn(self.sid(), format_args!("no new connection: {error}")),
-            }
-        }
-
-        /// Schedules the renewal of the TURN credentials, if they expire.
-        fn renew_config_later(&self) {
-            if let Some(seconds) = self.config.renew_after_seconds {
-                let ms = u32::try_from(seconds.saturating_mul(1000)).unwrap_or(u32::MAX);
-                self.later(ms, Input::RenewConfig);
-            }
-        }
-
-        /// Fetches fresh TURN credentials (the live socket is the proof) and moves the
-        /// connection onto them with an ICE restart, which keeps the current path until
-        /// the new one works (the old credentials would stop the relay when they expire).
-        async fn renew_config(&mut self) {
-            let config = env::fetch_page_config(&self.session, self.peer.as_str()).await;
-            if config.renew_after_seconds.is_none() {
-                // Refused (the socket was down): try again soon.
-                logger::warn(self.sid(), format_args!("TURN credentials not renewed"));
-                self.later(RENEW_RETRY_MS, Input::RenewConfig);
-                return;
-            }
-            self.config = config;
-            if let Err(error) = self.rtc.set_config(&self.config) {
-                logger::warn(
-                    self.sid(),
-                    format_args!("configuration not applied: {error}"),
-                );
-            }
-            logger::event(self.sid(), format_args!("TURN credentials renewed"));
-            self.renew_config_later();
-            if self.connected() {
-                self.offer(true).await;
-            }
-        }
-
-        /// Sends the next camera's video instead of the current one.
-        async fn switch_camera(&mut self) {
-            let Some(media) = self.media.clone() else {
-                return;
-            };
-            match media.open_next_camera().await {
-                Ok((old, new)) => {
-                    if let Err(error) = self.rtc.replace_video_track(&new).await {
-                        logger::warn(self.sid(), format_args!("camera switch not sent: {error}"));
-                    }
-                    media.use_video_track(&old, &new);
-                    self.call.browser.local.set(Some(media.stream().clone()));
-                    logger::event(self.sid(), format_args!("camera switched"));
-                }
-                Err(error) => {
-                    logger::warn(self.sid(), format_args!("camera switch failed: {error}"))
-                }
-            }
-        }
-
-        /// Keeps the screen on during the call (released by the browser when hidden).
-        async fn hold_wake_lock(&mut self) {
-            if let Some(old) = self.wake_lock.take() {
-                env::release_wake_lock(&old);
-            }
-            self.wake_lock = env::request_wake_lock().await;
-        }
-
-        /// Updates the quality badge from the connection's statistics, and restarts ICE
-        /// when nothing arrives any more while the connection still says "connected".
-        async fn refresh_quality(&mut self) {
-            let now = js_sys::Date::now();
-            if !self.connected() {
-                self.call.quality.set(None);
-                self.media_seen_at = now;
-                return;
-            }
-            let Some(report) = self.rtc.stats().await else {
-                return;
-            };
-            let sample = crate::contours::rtc::sample_stats(&report);
-            let last_bytes = std::mem::replace(&mut self.last_bytes, sample.bytes_received);
-            // Any change counts as life: fewer bytes than before is a new connection,
-            // counting from zero.
-            if sample.bytes_received != last_bytes {
-                self.receiving_again(now);
-            } else {
-                self.watch_for_stall(now).await;
-            }
-            self.stats_reads = self.stats_reads.wrapping_add(1);
-            if !self.stats_reads.is_multiple_of(QUALITY_EVERY_READS) {
-                return;
-            }
-            let (lost, received) = (sample.packets_lost, sample.packets_received);
-            let (last_lost, last_received) = self.last_packets;
-            self.last_packets = (lost, received);
-            let new_lost = (lost - last_lost).max(0.0);
-            let new_received = (received - last_received).max(0.0);
-            let loss = if new_lost + new_received > 0.0 {
-                new_lost / (new_lost + new_received) * 100.0
-            } else {
-                0.0
-            };
-            if let Some(rtt_ms) = sample.rtt_ms {
-                self.call
-                    .quality
-                    .set(Some((grade(rtt_ms, loss), rtt_ms.round() as u32)));
-            }
-        }
-
-        fn receiving_again(&mut self, now: f64) {
-            self.media_seen_at = now;
-            if self.stall_restarted_at.take().is_some() {
-                logger::event(self.sid(), format_args!("receiving again"));
-                self.call.apply(Event::MediaFlowing);
-            }
-        }
-
-        /// Nothing received since the last sample: after [`MEDIA_STALL_MS`] the call shows
-        /// that it is reconnecting and ICE restarts, then again every
-        /// [`RESTART_EVERY_MS`] while nothing arrives.
-        async fn watch_for_stall(&mut self, now: f64) {
-            let silent_ms = now - self.media_seen_at;
-            let due = match self.stall_restarted_at {
-                None => silent_ms >= MEDIA_STALL_MS,
-                Some(at) => now - at >= f64::from(RESTART_EVERY_MS),
-            };
-            if !due {
-                return;
-            }
-            logger::event(
-                self.sid(),
-                format_args!("nothing received for {silent_ms:.0} ms: restarting ICE"),
-            );
-            self.stall_restarted_at = Some(now);
-            self.call.apply(Event::ConnectionLost);
-            if self.negotiation_settling().is_some() {
-                // The other side's restart is under way: let it finish.
-                logger::event(self.sid(), format_args!("an ICE restart is under way"));
-                return;
-            }
-            self.offer(true).await;
-        }
-
-        /// Releases everything: socket (a hang-up closes it with 1000), connection, camera.
-        fn finish(mut self) {
-            if let Some(lock) = self.wake_lock.take() {
-                env::release_wake_lock(&lock);
-            }
-            self.net.stop_signal();
-            self.rtc.close();
-            if let Some(media) = &self.media {
-                media.stop();
-            }
-            self.call.browser.media.set_value(None);
-            self.call.browser.commands.set_value(None);
-            env::forget(&self.session);
-            env::show_in_address_bar(None);
-            logger::event(
-                self.sid(),
-                format_args!("call over: {:?}", self.call.phase.get_untracked()),
-            );
-        }
     }
 }

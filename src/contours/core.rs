@@ -105,6 +105,18 @@ pub fn grade(rtt_ms: f64, loss_percent: f64) -> Quality {
     }
 }
 
+/// Packet loss in percent between two samples of the totals (packets lost, packets
+/// received). Totals that went down (a new connection counts from zero) count as none.
+pub fn loss_percent(before: (f64, f64), now: (f64, f64)) -> f64 {
+    let lost = (now.0 - before.0).max(0.0);
+    let received = (now.1 - before.1).max(0.0);
+    if lost + received > 0.0 {
+        lost / (lost + received) * 100.0
+    } else {
+        0.0
+    }
+}
+
 /// The call timer's text: `m:ss`, or `h:mm:ss` from an hour on.
 pub fn format_duration(seconds: u64) -> String {
     let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
@@ -306,6 +318,20 @@ mod tests {
         assert_eq!(grade(40.0, 2.0), Quality::Fair);
         assert_eq!(grade(500.0, 0.0), Quality::Poor);
         assert_eq!(grade(40.0, 10.0), Quality::Poor);
+    }
+
+    #[test]
+    fn loss_counts_only_the_packets_between_two_samples() {
+        assert_eq!(loss_percent((0.0, 0.0), (0.0, 0.0)), 0.0);
+        assert_eq!(loss_percent((0.0, 0.0), (0.0, 500.0)), 0.0);
+        assert_eq!(loss_percent((10.0, 1000.0), (20.0, 1090.0)), 10.0);
+        assert_eq!(loss_percent((5.0, 100.0), (5.0, 100.0)), 0.0);
+        // A new connection counts from zero: no negative loss, no loss from the old one.
+        assert_eq!(loss_percent((50.0, 9000.0), (1.0, 99.0)), 0.0);
+        assert_eq!(
+            grade(80.0, loss_percent((0.0, 0.0), (3.0, 97.0))),
+            Quality::Fair
+        );
     }
 
     #[test]

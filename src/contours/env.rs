@@ -1,7 +1,10 @@
-//! Env: what the page learns from where it runs. Owns reading `?session=` from the URL,
-//! building the share link and the `/signal` URL, making random ids, and the tab's memory
-//! of its calls (`sessionStorage`, so a reload resumes the same call). Must not hold call
-//! state or talk to the network: Core and Net do that.
+//! Env: what the page learns from where it runs, and the browser glue. Owns reading the
+//! page's address (`/` and its `?session=`), building the share link and the `/signal`
+//! URL, making random ids, the tab's memory of its calls (`sessionStorage`, so a reload
+//! resumes the same call), the page configuration, what `early.js` left (held taps, an
+//! early socket), and the small browser calls the commands need (clipboard, share sheet,
+//! picture-in-picture, playback, wake lock, event listeners). Must not hold call state or
+//! speak the signal protocol: Core, the conductor and Net do that.
 
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +54,34 @@ impl Link {
             Some(value) => SessionId::parse(value).map_or(Link::Bad, Link::Call),
         }
     }
+}
+
+/// What a page's address shows: the one page of the app (`/`, whose `?session=` is read by
+/// [`Link`]) or nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Page {
+    Call(Link),
+    NotFound,
+}
+
+impl Page {
+    /// The page for a path and its query (without the `?`).
+    pub fn from_address(path: &str, query: &str) -> Page {
+        if path == "/" {
+            Page::Call(Link::from_query(query_param(query, "session")))
+        } else {
+            Page::NotFound
+        }
+    }
+}
+
+/// The first value of `name` in a query string, as written (a call link's values are
+/// never percent-encoded; one that is is not a call link).
+fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then_some(value)
+    })
 }
 
 /// The link the host shares: `<origin>/?session=<uuid>`.
@@ -161,6 +192,14 @@ mod browser {
         call_method(sentinel, "release", &[]);
     }
 
+    /// The page's path and query (without the `?`).
+    pub fn page_address() -> (String, String) {
+        let location = window().location();
+        let path = location.pathname().unwrap_or_default();
+        let search = location.search().unwrap_or_default();
+        (path, search.trim_start_matches('?').to_owned())
+    }
+
     /// The page's language, as the server set it on `<html lang>`.
     pub fn page_lang() -> Option<String> {
         window()
@@ -247,6 +286,27 @@ mod browser {
     pub fn mark_hydrated() {
         if let Some(root) = window().document().and_then(|d| d.document_element()) {
             let _ = root.set_attribute("data-hydrated", "");
+        }
+    }
+
+    /// Clicks, once and in order, each button tapped before the client took over the page:
+    /// `early.js` held those taps back (the server-rendered button had no behaviour yet).
+    pub fn replay_early_taps() {
+        let Ok(taps) = js_sys::Reflect::get(&window(), &"__homecallTaps".into()) else {
+            return;
+        };
+        if !js_sys::Array::is_array(&taps) {
+            return;
+        }
+        let taps = js_sys::Array::from(&taps);
+        let held: Vec<_> = taps.iter().collect();
+        taps.set_length(0);
+        for button in held.iter().filter_map(|b| b.dyn_ref::<web_sys::Element>()) {
+            let _ = button.class_list().remove_1("pending");
+            let _ = button.remove_attribute("aria-busy");
+            if button.is_connected() {
+                call_method(button, "click", &[]);
+            }
         }
     }
 
@@ -368,6 +428,36 @@ mod browser {
             None => false,
         }
     }
+
+    /// Opens the system's share sheet with `url`, where the browser has one.
+    pub fn share(title: &str, url: &str) {
+        let data = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&data, &"title".into(), &title.into());
+        let _ = js_sys::Reflect::set(&data, &"url".into(), &url.into());
+        call_method(&window().navigator(), "share", &[data.into()]);
+    }
+
+    /// Shows `video` in picture-in-picture, where the browser can.
+    pub fn request_picture_in_picture(video: &web_sys::HtmlVideoElement) {
+        call_method(video, "requestPictureInPicture", &[]);
+    }
+
+    /// Starts playing `video`. Where autoplay with sound is refused, plays it muted and
+    /// returns false: the page must ask for a tap to turn the sound on.
+    pub async fn play_or_play_muted(video: &web_sys::HtmlMediaElement) -> bool {
+        use wasm_bindgen_futures::JsFuture;
+        let Ok(promise) = video.play() else {
+            return true;
+        };
+        if JsFuture::from(promise).await.is_ok() || video.muted() {
+            return true;
+        }
+        video.set_muted(true);
+        if let Ok(promise) = video.play() {
+            let _ = JsFuture::from(promise).await;
+        }
+        false
+    }
 }
 
 #[cfg(test)]
@@ -385,6 +475,31 @@ mod tests {
         );
         assert_eq!(Link::from_query(Some("nonsense")), Link::Bad);
         assert_eq!(Link::from_query(Some("")), Link::Bad);
+    }
+
+    #[test]
+    fn only_the_root_is_a_page_and_its_session_parameter_is_the_link() {
+        let call = Link::Call(SessionId::parse(S).unwrap());
+        assert_eq!(Page::from_address("/", ""), Page::Call(Link::Home));
+        assert_eq!(
+            Page::from_address("/", &format!("session={S}")),
+            Page::Call(call.clone())
+        );
+        assert_eq!(
+            Page::from_address("/", &format!("utm=x&session={S}&session=other")),
+            Page::Call(call)
+        );
+        assert_eq!(Page::from_address("/", "session="), Page::Call(Link::Bad));
+        assert_eq!(Page::from_address("/", "session"), Page::Call(Link::Bad));
+        assert_eq!(
+            Page::from_address("/", "sessions=1"),
+            Page::Call(Link::Home)
+        );
+        assert_eq!(Page::from_address("/nope", ""), Page::NotFound);
+        assert_eq!(
+            Page::from_address("/index.html", "session=x"),
+            Page::NotFound
+        );
     }
 
     #[test]

@@ -1,10 +1,72 @@
 //! Media: the camera and microphone. Owns asking for them (with an audio-only or
-//! video-only fallback when one is missing) and stopping every track when the call ends.
-//! Must not touch the peer connection or the network: Rtc takes the stream from here.
+//! video-only fallback when one is missing), the stream the self-view shows, and stopping
+//! every track when the call ends or its page goes away. Must not touch the peer
+//! connection or the network: Rtc takes the stream from here.
 
+use std::rc::Rc;
+
+use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MediaStream, MediaStreamConstraints, MediaStreamTrack};
+
+/// The page's camera and microphone, in the shape of leptos-use's `use_user_media`: made
+/// by [`use_local_media`], with the stream as a signal and the actions on it. The tracks
+/// stop on [`UseLocalMedia::stop`] and when the owner that made it is cleaned up.
+#[derive(Clone, Copy)]
+pub struct UseLocalMedia {
+    /// The stream while the devices are open (the self-view shows it).
+    pub stream: Signal<Option<MediaStream>, LocalStorage>,
+    set_stream: WriteSignal<Option<MediaStream>, LocalStorage>,
+    open: StoredValue<Option<Rc<LocalMedia>>, LocalStorage>,
+}
+
+/// The camera and microphone for the current owner (the page's call); nothing is asked
+/// for until [`UseLocalMedia::start`].
+pub fn use_local_media() -> UseLocalMedia {
+    let (stream, set_stream) = signal_local(None);
+    let media = UseLocalMedia {
+        stream: stream.into(),
+        set_stream,
+        open: StoredValue::new_local(None),
+    };
+    on_cleanup(move || media.stop());
+    media
+}
+
+impl UseLocalMedia {
+    /// Opens camera and microphone (see [`LocalMedia::prepare`]): the media, if any, and
+    /// what is missing and why.
+    pub async fn start(&self) -> Prepared<Rc<LocalMedia>> {
+        let prepared = LocalMedia::prepare().await;
+        let media = prepared.media.map(Rc::new);
+        self.open.set_value(media.clone());
+        self.show();
+        Prepared {
+            media,
+            problem: prepared.problem,
+        }
+    }
+
+    /// The open media, if any.
+    pub fn current(&self) -> Option<Rc<LocalMedia>> {
+        self.open.try_get_value().flatten()
+    }
+
+    /// Shows the stream as it is now (after a camera switch).
+    pub fn show(&self) {
+        let stream = self.current().map(|media| media.stream().clone());
+        self.set_stream.try_set(stream);
+    }
+
+    /// Stops every track: the camera light goes off.
+    pub fn stop(&self) {
+        if let Some(media) = self.open.try_update_value(Option::take).flatten() {
+            media.stop();
+        }
+        self.set_stream.try_set(None);
+    }
+}
 
 /// Why no camera or microphone could be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,8 +91,8 @@ pub enum Missing {
 
 /// What [`LocalMedia::prepare`] got: media with whatever devices there are, and what is
 /// missing and why.
-pub struct Prepared {
-    pub media: Option<LocalMedia>,
+pub struct Prepared<M = LocalMedia> {
+    pub media: Option<M>,
     pub problem: Option<(Missing, MediaError)>,
 }
 

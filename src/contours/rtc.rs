@@ -113,19 +113,18 @@ impl Rtc {
         });
         pc.set_onicecandidate(Some(on_candidate.as_ref().unchecked_ref()));
 
+        // The other side's tracks come in the stream it named; a track it sends through
+        // a transceiver it answered with before its camera was ready (see
+        // `accept_offer`) names none, and goes with the others named none.
+        let unnamed = js_sys::Array::new();
         let on_track = Callback::<RtcTrackEvent>::new({
             let emit = emit.clone();
             move |event: RtcTrackEvent| {
-                let stream = event
-                    .streams()
-                    .get(0)
-                    .dyn_into::<MediaStream>()
-                    .ok()
-                    .or_else(|| {
-                        let stream = MediaStream::new().ok()?;
-                        stream.add_track(&event.track());
-                        Some(stream)
-                    });
+                let named = event.streams().get(0).dyn_into::<MediaStream>().ok();
+                let stream = named.or_else(|| {
+                    unnamed.push(&event.track());
+                    MediaStream::new_with_tracks(&unnamed).ok()
+                });
                 if let Some(stream) = stream {
                     emit(id, RtcEvent::RemoteStream(stream));
                 }
@@ -154,10 +153,24 @@ impl Rtc {
         self.id
     }
 
-    /// Sends every local track to the other side; audio goes first on a narrow link.
-    pub fn add_local_media(&self, media: &LocalMedia) {
+    /// Sends every local track to the other side; audio goes first on a narrow link. A
+    /// track goes out through a transceiver already agreed to send its kind (answered
+    /// while the camera was opening), with no renegotiation; else it is added, and the
+    /// connection asks for an offer.
+    pub fn send_local_media(&self, media: &LocalMedia) {
         for track in media.tracks() {
-            let sender = self.pc.add_track_0(&track, media.stream());
+            let sender = match self.idle_sender(&track.kind()) {
+                Some(sender) => {
+                    let replaced = JsFuture::from(sender.replace_track(Some(&track)));
+                    wasm_bindgen_futures::spawn_local(async move {
+                        if let Err(error) = replaced.await.map_err(RtcError::from) {
+                            crate::logger::warn("-", format_args!("track not sent: {error}"));
+                        }
+                    });
+                    sender
+                }
+                None => self.pc.add_track_0(&track, media.stream()),
+            };
             if track.kind() == "audio" {
                 wasm_bindgen_futures::spawn_local(async move {
                     if let Err(error) = prefer(&sender).await {
@@ -166,6 +179,25 @@ impl Rtc {
                 });
             }
         }
+    }
+
+    /// The sender of a transceiver for `kind` that is agreed to send but has no track yet.
+    fn idle_sender(&self, kind: &str) -> Option<web_sys::RtcRtpSender> {
+        use web_sys::RtcRtpTransceiverDirection::{Sendonly, Sendrecv};
+        self.transceivers().into_iter().find_map(|t| {
+            let sending = matches!(t.direction(), Sendrecv | Sendonly);
+            let sender = t.sender();
+            (sending && sender.track().is_none() && t.receiver().track().kind() == kind)
+                .then_some(sender)
+        })
+    }
+
+    fn transceivers(&self) -> Vec<web_sys::RtcRtpTransceiver> {
+        self.pc
+            .get_transceivers()
+            .iter()
+            .filter_map(|t| t.dyn_into::<web_sys::RtcRtpTransceiver>().ok())
+            .collect()
     }
 
     /// Sends `track` instead of the current video track (no renegotiation).
@@ -186,13 +218,11 @@ impl Rtc {
 
     /// Makes sure this side receives audio and video even where it sends neither.
     pub fn receive_audio_and_video(&self) {
-        let transceivers = self.pc.get_transceivers();
+        let transceivers = self.transceivers();
         for kind in ["audio", "video"] {
-            let present = transceivers.iter().any(|t| {
-                t.dyn_into::<web_sys::RtcRtpTransceiver>()
-                    .map(|t| t.receiver().track().kind() == kind)
-                    .unwrap_or(false)
-            });
+            let present = transceivers
+                .iter()
+                .any(|t| t.receiver().track().kind() == kind);
             if !present {
                 let init = web_sys::RtcRtpTransceiverInit::new();
                 init.set_direction(web_sys::RtcRtpTransceiverDirection::Recvonly);
@@ -220,14 +250,30 @@ impl Rtc {
     }
 
     /// Takes the other side's offer (rolling back our own, if any) and returns our answer.
-    pub async fn accept_offer(&self, sdp: &str) -> Result<String, RtcError> {
+    /// With `media_coming` (the camera and microphone are still opening), the answer
+    /// agrees to send on every kind the offer has, so the tracks can go out when they are
+    /// ready without another offer/answer exchange ([`Rtc::send_local_media`]).
+    pub async fn accept_offer(&self, sdp: &str, media_coming: bool) -> Result<String, RtcError> {
         if self.pc.signaling_state() == RtcSignalingState::HaveLocalOffer {
             let rollback = RtcSessionDescriptionInit::new(RtcSdpType::Rollback);
             JsFuture::from(self.pc.set_local_description(&rollback)).await?;
         }
         self.set_remote(RtcSdpType::Offer, sdp).await?;
+        if media_coming {
+            self.agree_to_send();
+        }
         let answer = JsFuture::from(self.pc.create_answer()).await?;
         self.set_local(RtcSdpType::Answer, &sdp_of(&answer)).await
+    }
+
+    /// Turns every receive-only transceiver with nothing to send yet into send-and-receive.
+    fn agree_to_send(&self) {
+        use web_sys::RtcRtpTransceiverDirection::{Recvonly, Sendrecv};
+        for transceiver in self.transceivers() {
+            if transceiver.direction() == Recvonly && transceiver.sender().track().is_none() {
+                transceiver.set_direction(Sendrecv);
+            }
+        }
     }
 
     /// Takes the other side's answer to our offer.
