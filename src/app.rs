@@ -171,6 +171,14 @@ fn CallPage(link: Link) -> impl IntoView {
         }
     });
     let screen = Memo::new(move |_| call.phase.with(screen_of));
+    // A notice belongs to the view it was shown on: a new view starts clean.
+    Effect::new(move |before: Option<Screen>| {
+        let now = screen.get();
+        if before.is_some_and(|before| before != now) {
+            call.notice.set(None);
+        }
+        now
+    });
     view! {
         <main class="screen" data-screen=move || match screen.get() {
             Screen::Home => "home",
@@ -304,6 +312,30 @@ fn call_timer(since: RwSignal<Option<f64>>) -> impl Fn() -> Option<String> {
     }
 }
 
+/// How long a call may stay lost before the page says the other person may have left.
+#[cfg(feature = "hydrate")]
+const LOST_LONG_MS: u32 = 30_000;
+
+/// Whether `reconnecting` has held for `LOST_LONG_MS` without a break (in the browser;
+/// never on the server).
+fn lost_for_long(reconnecting: Memo<bool>) -> RwSignal<bool> {
+    let long = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move || {
+        long.set(false);
+        if reconnecting.get() {
+            let timer = gloo_timers::callback::Timeout::new(LOST_LONG_MS, move || {
+                long.try_set(true);
+            });
+            let timer = send_wrapper::SendWrapper::new(timer);
+            on_cleanup(move || drop(timer));
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = reconnecting;
+    long
+}
+
 fn quality_text(t: &Texts, quality: Quality) -> &'static str {
     match quality {
         Quality::Good => t.quality_good,
@@ -315,11 +347,14 @@ fn quality_text(t: &Texts, quality: Quality) -> &'static str {
 #[component]
 fn CallView(call: Call) -> impl IntoView {
     let t = call.texts();
+    let reconnecting = Memo::new(move |_| matches!(call.phase.get(), Phase::Reconnecting { .. }));
+    let lost_long = lost_for_long(reconnecting);
     let status = move || match call.phase.get() {
         Phase::Connecting {
             role: Role::Host, ..
         } => t.waiting,
         Phase::Connecting { .. } => t.connecting,
+        Phase::Reconnecting { .. } if lost_long.get() => t.peer_may_have_left,
         Phase::Reconnecting { .. } => t.reconnecting,
         _ => "",
     };
@@ -330,7 +365,16 @@ fn CallView(call: Call) -> impl IntoView {
         match ev.key().as_str() {
             "m" | "M" | "ь" | "Ь" => call.toggle_mic(),
             "v" | "V" | "м" | "М" => call.toggle_cam(),
-            "Escape" => call.hang_up(),
+            // A stray Esc (leaving full screen, closing a menu) must not end the call:
+            // the first one asks, a second one while the question shows hangs up.
+            "Escape"
+                if call
+                    .notice
+                    .with_untracked(|n| n.as_deref() == Some(t.esc_again)) =>
+            {
+                call.hang_up()
+            }
+            "Escape" => call.flash(t.esc_again),
             _ => {}
         }
     });
@@ -365,6 +409,7 @@ fn CallView(call: Call) -> impl IntoView {
             ></video>
             <video
                 class="local"
+                class:off=move || !call.cam_on.get()
                 node_ref=call.local_video
                 autoplay
                 playsinline
@@ -373,7 +418,7 @@ fn CallView(call: Call) -> impl IntoView {
             ></video>
             <div class="top-bar">
                 <span class="timer" role="timer" aria-label=t.call_duration>{timer}</span>
-                {move || call.quality.get().map(|(quality, rtt)| view! {
+                {move || call.quality.get().filter(|_| !reconnecting.get()).map(|(quality, rtt)| view! {
                     <span
                         class="quality"
                         data-quality=match quality { Quality::Good => "good", Quality::Fair => "fair", Quality::Poor => "poor" }

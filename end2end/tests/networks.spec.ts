@@ -138,8 +138,8 @@ test("the machine's address changes mid-call (Wi-Fi to LTE) and the call comes b
     let saidBy = 0;
     for (const [name, page] of [["guest", guest], ["host", host]] as const) {
       const shown = await statusShown(page);
-      const said = shown.find((s) => s.text === "Переподключение…");
-      console.log(`address change: the ${name} said «Переподключение…» ${said ? `${said.at - started} ms` : "never"} after the move`);
+      const said = shown.find((s) => s.text === "Связь прервалась… Переподключение");
+      console.log(`address change: the ${name} said «Связь прервалась…» ${said ? `${said.at - started} ms` : "never"} after the move`);
       if (said) {
         saidBy += 1;
         expect(said.at - started).toBeLessThan(4_000);

@@ -87,6 +87,13 @@ impl Call {
         self.lang.texts()
     }
 
+    /// Shows `text` for a few seconds: a passing message (copied, a refused message, a
+    /// question). A notice set directly stays until whoever set it clears it.
+    pub fn flash(&self, text: &str) {
+        self.notice.set(Some(text.to_owned()));
+        imp::hide_notice_later(*self, text.to_owned());
+    }
+
     /// Moves the phase on by `event`.
     pub fn apply(&self, event: Event) {
         self.phase.update(|phase| *phase = transition(phase, event));
@@ -170,6 +177,7 @@ mod imp {
     }
 
     pub fn attach_streams_to_videos(_: Call) {}
+    pub fn hide_notice_later(_: Call, _: String) {}
     pub fn resume(_: Call) {}
     pub fn press_call(_: Call) {}
     pub fn press_start(_: Call) {}
@@ -240,6 +248,22 @@ mod imp {
                 }
             }
         });
+    }
+
+    /// How long a passing message stays.
+    const FLASH_MS: u32 = 3_500;
+
+    /// Clears the notice in [`FLASH_MS`], if it still says `text`.
+    pub fn hide_notice_later(call: Call, text: String) {
+        gloo_timers::callback::Timeout::new(FLASH_MS, move || {
+            let same = call
+                .notice
+                .try_with_untracked(|n| n.as_deref() == Some(&text));
+            if same == Some(true) {
+                call.notice.try_set(None);
+            }
+        })
+        .forget();
     }
 
     /// Starts playback; where autoplay with sound is refused, asks for a tap.
@@ -363,7 +387,7 @@ mod imp {
             } else {
                 texts.copy_failed
             };
-            call.notice.set(Some(said.to_owned()));
+            call.flash(said);
         });
     }
 }

@@ -473,9 +473,7 @@ impl Conductor {
         if ends_the_call(code) {
             self.call.apply(Event::Refused(code));
         } else {
-            self.call
-                .notice
-                .set(Some(self.call.texts().error(code).to_owned()));
+            self.call.flash(self.call.texts().error(code));
         }
     }
 

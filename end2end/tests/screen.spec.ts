@@ -1,0 +1,92 @@
+import { test, expect, Locator, Page } from "@playwright/test";
+import { closeOpened, expectRemoteVideoFlowing, person, startCallAsHost } from "./helpers";
+
+// The call screen's states as a person sees them (issue #12): passing messages, the
+// self-view with the camera off, a lost call, and Esc.
+
+test.afterEach(closeOpened);
+
+/** Mean brightness (0–255) of what the page shows in `element` (a screenshot, CSS included). */
+async function brightness(page: Page, element: Locator): Promise<number> {
+  const png = await element.screenshot();
+  return page.evaluate(async (base64) => {
+    const image = new Image();
+    image.src = `data:image/png;base64,${base64}`;
+    await image.decode();
+    const canvas = document.createElement("canvas");
+    canvas.width = image.width;
+    canvas.height = image.height;
+    const context = canvas.getContext("2d")!;
+    context.drawImage(image, 0, 0);
+    const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    let sum = 0;
+    for (let i = 0; i < pixels.length; i += 4) sum += (pixels[i] + pixels[i + 1] + pixels[i + 2]) / 3;
+    return sum / (pixels.length / 4);
+  }, png.toString("base64"));
+}
+
+/** A host and a guest in a call, video flowing both ways. */
+async function inCall(browser: import("@playwright/test").Browser) {
+  const host = await person(browser);
+  const link = await startCallAsHost(host.page);
+  await host.page.getByRole("button", { name: "Начать звонок" }).click();
+  const guest = await person(browser, link);
+  await expectRemoteVideoFlowing(guest.page);
+  await expectRemoteVideoFlowing(host.page);
+  return { host, guest };
+}
+
+test("a passing message hides by itself, and never follows the host into the call", async ({ browser }) => {
+  const { page } = await person(browser);
+  await startCallAsHost(page);
+  await page.getByRole("button", { name: "Копировать" }).click();
+  const alert = page.getByRole("alert");
+  await expect(alert).toBeVisible();
+  await expect(alert, "gone within 4 s").toBeHidden({ timeout: 4_000 });
+
+  await page.getByRole("button", { name: "Копировать" }).click();
+  await expect(alert).toBeVisible();
+  await page.getByRole("button", { name: "Начать звонок" }).click();
+  await expect(page.locator("section.call")).toBeVisible();
+  await expect(alert, "a new view starts without the last one's message").toBeHidden({ timeout: 1_000 });
+});
+
+test("Esc asks first: one press asks (and the question goes), a second one while asked ends the call", async ({ browser }) => {
+  const { host, guest } = await inCall(browser);
+  await host.page.keyboard.press("Escape");
+  await expect(host.page.getByRole("alert")).toHaveText("Нажмите Esc ещё раз, чтобы завершить звонок");
+  await expect(host.page.getByRole("alert")).toBeHidden({ timeout: 4_000 });
+  await host.page.keyboard.press("Escape");
+  await expect(host.page.locator("section.call")).toHaveAttribute("data-phase", "in-call");
+  await host.page.keyboard.press("Escape");
+  await expect(host.page.getByRole("heading", { name: "Звонок завершён" })).toBeVisible();
+  await expect(guest.page.getByRole("heading", { name: "Звонок завершён" })).toBeVisible();
+});
+
+test("with the camera off the self-view goes dark, and lights up again with it", async ({ browser }) => {
+  const { page } = await person(browser);
+  await startCallAsHost(page);
+  await page.getByRole("button", { name: "Начать звонок" }).click();
+  const self = page.locator("video.local");
+  await expect.poll(() => brightness(page, self), { message: "the camera shows" }).toBeGreaterThan(40);
+  await page.getByRole("button", { name: /^Камера — выключить/ }).click();
+  await expect.poll(() => brightness(page, self), { message: "dark with the camera off" }).toBeLessThan(8);
+  await page.getByRole("button", { name: /^Камера выкл\. — включить/ }).click();
+  await expect.poll(() => brightness(page, self), { message: "the camera shows again" }).toBeGreaterThan(40);
+});
+
+test("a lost call dims the last frame, hides the quality badge, and later says the other person may have left", async ({ browser }) => {
+  test.setTimeout(120_000);
+  const { host, guest } = await inCall(browser);
+  const call = host.page.locator("section.call");
+  await expect(host.page.locator(".quality")).toBeVisible({ timeout: 10_000 });
+  const lit = await brightness(host.page, host.page.locator("video.remote"));
+
+  // The guest's browser goes away without hanging up (a dead phone).
+  await guest.context.close();
+  await expect(call).toHaveAttribute("data-phase", "reconnecting", { timeout: 20_000 });
+  await expect(host.page.getByRole("status")).toHaveText("Связь прервалась… Переподключение");
+  await expect(host.page.locator(".quality")).toHaveCount(0);
+  expect(await brightness(host.page, host.page.locator("video.remote")), "the frozen frame is dimmed").toBeLessThan(lit * 0.7);
+  await expect(host.page.getByRole("status")).toHaveText(/возможно, собеседник ушёл/, { timeout: 40_000 });
+});
