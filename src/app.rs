@@ -517,12 +517,8 @@ fn end_texts(t: &Texts, reason: EndReason) -> (&'static str, &'static str) {
     match reason {
         EndReason::HungUp => (t.ended, ""),
         EndReason::PeerHungUp => (t.ended, t.peer_hung_up),
-        EndReason::Refused(ErrorCode::SessionFull) => {
-            (t.error(ErrorCode::SessionFull), t.session_full_hint)
-        }
-        EndReason::Refused(ErrorCode::SessionEnded) => {
-            (t.error(ErrorCode::SessionEnded), t.session_ended_hint)
-        }
+        EndReason::Refused(ErrorCode::SessionFull) => (t.call_taken, t.session_full_hint),
+        EndReason::Refused(ErrorCode::SessionEnded) => (t.call_over, t.session_ended_hint),
         EndReason::Refused(_) | EndReason::BadLink => (t.bad_link, t.bad_link_hint),
     }
 }
@@ -530,19 +526,59 @@ fn end_texts(t: &Texts, reason: EndReason) -> (&'static str, &'static str) {
 #[component]
 fn End(call: Call) -> impl IntoView {
     let t = call.texts();
-    let texts = move || match call.phase.get() {
-        Phase::Ended { reason } => end_texts(t, reason),
-        _ => (t.ended, ""),
+    let ended = move || match call.phase.get() {
+        Phase::Ended { reason, role } => (reason, role),
+        _ => (EndReason::HungUp, Role::Host),
     };
+    let texts = move || end_texts(t, ended().0);
+    let lasted = call_length(call);
+    // «Звонок завершён · 12:34» after a call that ran.
+    let heading = move || {
+        let (reason, _) = ended();
+        let ran = matches!(reason, EndReason::HungUp | EndReason::PeerHungUp);
+        match lasted.get() {
+            Some(seconds) if ran => format!("{} · {}", texts().0, format_duration(seconds)),
+            _ => texts().0.to_owned(),
+        }
+    };
+    // A guest cannot use a new call of its own: it closes the page instead.
+    let is_host = move || ended().1 == Role::Host;
     view! {
         <section class="end">
-            <h1>{move || texts().0}</h1>
+            <h1>{heading}</h1>
             <p>{move || texts().1}</p>
-            <button class="button primary big" on:click=move |_| call.press_call()>
-                {t.call_again}
-            </button>
+            {move || if is_host() {
+                Either::Left(view! {
+                    <button class="button primary big" on:click=move |_| call.press_call()>
+                        {t.call_again}
+                    </button>
+                })
+            } else {
+                Either::Right(view! {
+                    <button class="button primary big" on:click=move |_| call.close_page()>
+                        {t.close_page}
+                    </button>
+                })
+            }}
         </section>
     }
+}
+
+/// How long the call that just ended ran, in seconds (in the browser, once it had
+/// connected).
+fn call_length(call: Call) -> RwSignal<Option<u64>> {
+    let lasted = RwSignal::new(None);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move || {
+        if let Some(since) = call.in_call_since.get_untracked() {
+            lasted.set(Some(
+                ((js_sys::Date::now() - since) / 1000.0).max(0.0) as u64
+            ));
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = call;
+    lasted
 }
 
 /// A message over the view: read out when it appears (the alert is its text alone), closed
@@ -571,11 +607,11 @@ mod tests {
     fn every_refusal_says_what_happened() {
         assert_eq!(
             end_texts(&RU, EndReason::Refused(ErrorCode::SessionFull)).0,
-            "Сеанс уже занят"
+            "Этот звонок уже занят"
         );
         assert_eq!(
             end_texts(&RU, EndReason::Refused(ErrorCode::SessionEnded)).0,
-            "Сессия завершена"
+            "Этот звонок уже завершён"
         );
         assert_eq!(
             end_texts(&RU, EndReason::BadLink).0,

@@ -135,6 +135,11 @@ pub struct Texts {
     pub offline: &'static str,
     /// The button that closes a notice.
     pub dismiss: &'static str,
+    /// A guest's way out of the end view.
+    pub close_page: &'static str,
+    /// End titles for a link that is busy or over: the call, not "the session".
+    pub call_taken: &'static str,
+    pub call_over: &'static str,
 }
 
 impl Texts {
@@ -216,6 +221,9 @@ pub static RU: Texts = Texts {
     install_ios_hint: "Чтобы установить на iPhone: «Поделиться» → «На экран „Домой“».",
     offline: "Нет соединения с интернетом",
     dismiss: "Закрыть",
+    close_page: "Закрыть",
+    call_taken: "Этот звонок уже занят",
+    call_over: "Этот звонок уже завершён",
 };
 
 pub static EN: Texts = Texts {
@@ -280,6 +288,9 @@ pub static EN: Texts = Texts {
     install_ios_hint: "To install on iPhone: Share → Add to Home Screen.",
     offline: "No internet connection",
     dismiss: "Close",
+    close_page: "Close",
+    call_taken: "This call is already taken",
+    call_over: "This call has ended",
 };
 
 #[cfg(test)]

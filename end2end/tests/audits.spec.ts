@@ -27,6 +27,7 @@ const WORDS = {
     hangUp: "Завершить",
     ended: "Звонок завершён",
     callAgain: "Позвонить снова",
+    close: "Закрыть",
     badLink: "Неверная ссылка на звонок",
     // The toggles' names start with what they show (WCAG 2.5.3), then say what they do.
     micOn: "Микрофон — выключить (M)",
@@ -43,6 +44,7 @@ const WORDS = {
     hangUp: "Hang up",
     ended: "Call ended",
     callAgain: "Call again",
+    close: "Close",
     badLink: "Invalid call link",
     micOn: "Microphone — turn off (M)",
     micOff: "Mic off — turn on (M)",
@@ -295,7 +297,11 @@ test("every control of every view is reached by Tab, shows a focus ring and work
   await expect(guest.getByRole("heading", { name: w.ended })).toBeVisible();
 
   await expectKeyboardReachesAll(guest, "end");
-  await tabTo(guest, w.callAgain);
-  await guest.keyboard.press("Space");
-  await expect(guest.getByRole("button", { name: w.startCall })).toBeVisible();
+  await expectKeyboardReachesAll(host, "end (host)");
+  await tabTo(host, w.callAgain);
+  await host.keyboard.press("Space");
+  await expect(host.getByRole("button", { name: w.startCall })).toBeVisible();
+  await tabTo(guest, w.close);
+  await guest.keyboard.press("Enter");
+  await expect(guest.getByRole("button", { name: w.call, exact: true })).toBeVisible();
 });

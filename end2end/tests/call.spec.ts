@@ -24,6 +24,12 @@ test("two people call each other by link, and hang-up ends it for both", async (
   await expect(host.page.getByRole("heading", { name: "Звонок завершён" })).toBeVisible();
   await expect(guest.page.getByRole("heading", { name: "Звонок завершён" })).toBeVisible();
   await expect(guest.page.getByText("Собеседник завершил звонок.")).toBeVisible();
+  // Each end view says how long the call ran; the host may call again, the guest leaves.
+  await expect(host.page.getByRole("heading")).toHaveText(/^Звонок завершён · \d+:\d\d$/);
+  await expect(guest.page.getByRole("heading")).toHaveText(/^Звонок завершён · \d+:\d\d$/);
+  await expect(host.page.getByRole("button", { name: "Позвонить снова" })).toBeVisible();
+  await expect(guest.page.getByRole("button", { name: "Закрыть" })).toBeVisible();
+  await expect(guest.page.getByRole("button", { name: "Позвонить снова" })).toHaveCount(0);
   await host.context.close();
   await guest.context.close();
 });
@@ -118,5 +124,9 @@ test("a bad link shows a page that says what is wrong", async ({ page }) => {
   await page.goto("/?session=not-a-call");
   await expect(page.locator('meta[name="description"]')).toHaveAttribute("content", "Видеозвонок по ссылке. Без регистрации и установки.");
   await expect(page.getByRole("heading", { name: "Неверная ссылка на звонок" })).toBeVisible();
-  await expect(page.getByRole("button", { name: "Позвонить снова" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Позвонить снова" })).toHaveCount(0);
+  // A guest's way out: the page cannot close a tab the person opened, so it goes home.
+  await page.locator("html[data-hydrated]").waitFor({ state: "attached" });
+  await page.getByRole("button", { name: "Закрыть" }).click();
+  await expect(page.getByRole("button", { name: "Позвонить" })).toBeVisible();
 });

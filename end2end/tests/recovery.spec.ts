@@ -72,16 +72,18 @@ test("the hub restarts mid-call and the call goes on", async ({ browser }) => {
 test("a third person on a busy link is told the call is taken", async ({ browser }) => {
   const { link } = await connectedCall(browser);
   const third = await person(browser, link);
-  await expect(third.page.getByRole("heading", { name: "Сеанс уже занят" })).toBeVisible();
+  await expect(third.page.getByRole("heading", { name: "Этот звонок уже занят" })).toBeVisible();
+  await expect(third.page.getByText("Попросите новую ссылку")).toBeVisible();
 });
 
-test("a link of a finished call says the session has ended", async ({ browser }) => {
+test("a link of a finished call says the call has ended, and offers only a way out", async ({ browser }) => {
   const { host, guest, link } = await connectedCall(browser);
   await guest.page.getByRole("button", { name: "Завершить" }).click();
   await expect(host.page.getByRole("heading", { name: "Звонок завершён" })).toBeVisible();
   const late = await person(browser, link);
-  await expect(late.page.getByRole("heading", { name: "Сессия завершена" })).toBeVisible();
-  await expect(late.page.getByRole("button", { name: "Позвонить снова" })).toBeVisible();
+  await expect(late.page.getByRole("heading", { name: "Этот звонок уже завершён" })).toBeVisible();
+  await expect(late.page.getByRole("button", { name: "Закрыть" })).toBeVisible();
+  await expect(late.page.getByRole("button", { name: "Позвонить снова" })).toHaveCount(0);
 });
 
 test("an unreachable hub is said so, and the page connects once it is back", async ({ browser }) => {

@@ -59,6 +59,7 @@ impl Call {
             },
             Link::Bad => Phase::Ended {
                 reason: EndReason::BadLink,
+                role: Role::Guest,
             },
         };
         let call = Call {
@@ -152,6 +153,12 @@ impl Call {
         imp::share_natively(*self);
     }
 
+    /// «Закрыть» on a guest's end view: closes the page, or where the browser does not
+    /// let a page close itself, goes to the home page.
+    pub fn close_page(&self) {
+        imp::close_page();
+    }
+
     /// The user tapped to allow sound that autoplay blocked.
     pub fn enable_sound(&self) {
         imp::enable_sound(*self);
@@ -188,6 +195,7 @@ mod imp {
     pub fn picture_in_picture(_: Call) {}
     pub fn share_natively(_: Call) {}
     pub fn enable_sound(_: Call) {}
+    pub fn close_page() {}
 }
 
 /// The browser's half of the commands.
@@ -375,6 +383,10 @@ mod imp {
 
     pub fn share_natively(call: Call) {
         env::share("HomeCall", &call.share_link.get_untracked());
+    }
+
+    pub fn close_page() {
+        env::close_or_go_home();
     }
 
     pub fn copy_link(call: Call) {

@@ -83,6 +83,8 @@ pub fn start(call: Call, session: SessionId, role: Role, peer: &str) {
     let Ok(peer) = PeerId::parse(peer) else {
         return;
     };
+    // A new call's timer starts from its own first media, not the last call's.
+    call.in_call_since.set(None);
     let (tx, rx) = unbounded();
     call.browser.commands.set_value(Some(tx.clone()));
     spawn_local(conduct(call, session, role, peer, tx, rx));

@@ -27,8 +27,9 @@ pub enum Phase {
     InCall { session: SessionId, role: Role },
     /// The connection was lost and is being restored, with no action from the user.
     Reconnecting { session: SessionId, role: Role },
-    /// The call is over, for this reason.
-    Ended { reason: EndReason },
+    /// The call is over, for this reason; `role` is the side this page was on (a page
+    /// opened with a bad link is a guest's).
+    Ended { reason: EndReason, role: Role },
 }
 
 /// Why a call ended.
@@ -74,6 +75,18 @@ impl Phase {
             | Phase::InCall { session, .. }
             | Phase::Reconnecting { session, .. } => Some(*session),
             Phase::Idle | Phase::Ended { .. } => None,
+        }
+    }
+
+    /// The side this page is on, once it has one.
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Phase::Idle => None,
+            Phase::ShareLink { .. } => Some(Role::Host),
+            Phase::Connecting { role, .. }
+            | Phase::InCall { role, .. }
+            | Phase::Reconnecting { role, .. }
+            | Phase::Ended { role, .. } => Some(*role),
         }
     }
 
@@ -160,24 +173,28 @@ pub fn transition(phase: &Phase, event: Event) -> Phase {
             session: *session,
             role: *role,
         },
-        (live, Event::HangUp) if live.is_live() => Ended {
-            reason: EndReason::HungUp,
-        },
-        (live, Event::PeerHungUp) if live.is_live() => Ended {
-            reason: EndReason::PeerHungUp,
-        },
+        (live, Event::HangUp) if live.is_live() => ended(live, EndReason::HungUp),
+        (live, Event::PeerHungUp) if live.is_live() => ended(live, EndReason::PeerHungUp),
         (live, Event::Refused(ErrorCode::SessionEnded)) if live.is_live() => {
             let reason = if matches!(live, InCall { .. } | Reconnecting { .. }) {
                 EndReason::PeerHungUp
             } else {
                 EndReason::Refused(ErrorCode::SessionEnded)
             };
-            Ended { reason }
+            ended(live, reason)
         }
-        (live, Event::Refused(code)) if live.is_live() && ends_the_call(code) => Ended {
-            reason: EndReason::Refused(code),
-        },
+        (live, Event::Refused(code)) if live.is_live() && ends_the_call(code) => {
+            ended(live, EndReason::Refused(code))
+        }
         (same, _) => same.clone(),
+    }
+}
+
+/// The end of the call `live` was, for `reason`.
+fn ended(live: &Phase, reason: EndReason) -> Phase {
+    Phase::Ended {
+        reason,
+        role: live.role().unwrap_or(Role::Guest),
     }
 }
 
@@ -262,19 +279,22 @@ mod tests {
         assert_eq!(
             transition(&in_call, Event::HangUp),
             Phase::Ended {
-                reason: EndReason::HungUp
+                reason: EndReason::HungUp,
+                role: Role::Guest,
             }
         );
         assert_eq!(
             transition(&in_call, Event::PeerHungUp),
             Phase::Ended {
-                reason: EndReason::PeerHungUp
+                reason: EndReason::PeerHungUp,
+                role: Role::Guest,
             }
         );
         assert_eq!(
             transition(&in_call, Event::Refused(ErrorCode::SessionEnded)),
             Phase::Ended {
-                reason: EndReason::PeerHungUp
+                reason: EndReason::PeerHungUp,
+                role: Role::Guest,
             }
         );
     }
@@ -291,10 +311,32 @@ mod tests {
             assert_eq!(
                 transition(&connecting, Event::Refused(code)),
                 Phase::Ended {
-                    reason: EndReason::Refused(code)
+                    reason: EndReason::Refused(code),
+                    role: Role::Guest,
                 }
             );
         }
+    }
+
+    #[test]
+    fn the_end_remembers_which_side_this_page_was() {
+        let s = session();
+        let host = run([
+            Event::CallPressed(s),
+            Event::StartPressed,
+            Event::MediaFlowing,
+        ]);
+        assert_eq!(
+            transition(&host, Event::PeerHungUp),
+            Phase::Ended {
+                reason: EndReason::PeerHungUp,
+                role: Role::Host,
+            }
+        );
+        let guest = run([Event::LinkOpened(s, Role::Guest)]);
+        assert_eq!(transition(&guest, Event::HangUp).role(), Some(Role::Guest));
+        assert_eq!(run([Event::CallPressed(s)]).role(), Some(Role::Host));
+        assert_eq!(Phase::Idle.role(), None);
     }
 
     #[test]
@@ -347,6 +389,7 @@ mod tests {
         assert_eq!(run([Event::StartPressed]), Phase::Idle);
         let ended = Phase::Ended {
             reason: EndReason::HungUp,
+            role: Role::Guest,
         };
         assert_eq!(transition(&ended, Event::PeerHungUp), ended);
         assert_eq!(

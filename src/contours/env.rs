@@ -437,6 +437,19 @@ mod browser {
         call_method(&window().navigator(), "share", &[data.into()]);
     }
 
+    /// Closes the page where a script may (a window a script opened, some installed apps);
+    /// a tab the person opened stays open, so after a moment it goes to the home page.
+    pub fn close_or_go_home() {
+        let _ = window().close();
+        gloo_timers::callback::Timeout::new(200, || {
+            let window = window();
+            if !window.closed().unwrap_or(true) {
+                let _ = window.location().set_href("/");
+            }
+        })
+        .forget();
+    }
+
     /// Shows `video` in picture-in-picture, where the browser can.
     pub fn request_picture_in_picture(video: &web_sys::HtmlVideoElement) {
         call_method(video, "requestPictureInPicture", &[]);
