@@ -2,7 +2,7 @@
 //! (home, share-link, call, end). Owns markup and wiring buttons to the call's commands;
 //! must not hold call logic (that is `contours`).
 
-use leptos::either::{Either, EitherOf4};
+use leptos::either::{Either, EitherOf3, EitherOf4};
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 
@@ -520,6 +520,7 @@ fn end_texts(t: &Texts, reason: EndReason) -> (&'static str, &'static str) {
         EndReason::Refused(ErrorCode::SessionFull) => (t.call_taken, t.session_full_hint),
         EndReason::Refused(ErrorCode::SessionEnded) => (t.call_over, t.session_ended_hint),
         EndReason::Refused(_) | EndReason::BadLink => (t.bad_link, t.bad_link_hint),
+        EndReason::OwnLink => (t.own_link, t.own_link_hint),
     }
 }
 
@@ -541,25 +542,26 @@ fn End(call: Call) -> impl IntoView {
             _ => texts().0.to_owned(),
         }
     };
-    // A guest cannot use a new call of its own: it closes the page instead.
-    let is_host = move || ended().1 == Role::Host;
+    // A guest cannot use a new call of its own: it closes the page instead. The host's
+    // own link in another tab offers the link to send.
+    let way_out = move || match ended() {
+        (EndReason::OwnLink, _) => EitherOf3::A(view! { <LinkBox call/> }),
+        (_, Role::Host) => EitherOf3::B(view! {
+            <button class="button primary big" on:click=move |_| call.press_call()>
+                {t.call_again}
+            </button>
+        }),
+        (_, Role::Guest) => EitherOf3::C(view! {
+            <button class="button primary big" on:click=move |_| call.close_page()>
+                {t.close_page}
+            </button>
+        }),
+    };
     view! {
         <section class="end">
             <h1>{heading}</h1>
             <p>{move || texts().1}</p>
-            {move || if is_host() {
-                Either::Left(view! {
-                    <button class="button primary big" on:click=move |_| call.press_call()>
-                        {t.call_again}
-                    </button>
-                })
-            } else {
-                Either::Right(view! {
-                    <button class="button primary big" on:click=move |_| call.close_page()>
-                        {t.close_page}
-                    </button>
-                })
-            }}
+            {way_out}
         </section>
     }
 }

@@ -11,7 +11,8 @@
 // arrive before then wait in `messages`, in order: the hub removes a frame from its queue
 // once written, so the socket that reads them must be the one the client keeps. The rules
 // copied here from Env (the link's form, the tab's memory of a call under
-// `homecall:<session>`, the peer id's form, the socket's URL) must stay as Env has them;
+// `homecall:<session>`, the browser's mark of the links it hosts under
+// `homecall-host:<session>`, the peer id's form, the socket's URL) must stay as Env has them;
 // Env adopts the socket only if its URL is the one it would open. The camera is not
 // asked for here: measured, starting it this early slowed the wasm's start on a busy
 // machine and did not make the camera ready sooner (BENCHMARKS.md, time to video).
@@ -37,6 +38,9 @@
     var memory = JSON.parse(sessionStorage.getItem(key) || "null");
     if (memory && memory.host && !memory.started) return;
     if (memory && !/^[A-Za-z0-9_-]{8,64}$/.test(memory.peer)) return;
+    // The host's own link opened in another tab of this browser: never the guest's seat.
+    var hosted = Number(localStorage.getItem("homecall-host:" + session));
+    if (!memory && hosted && Date.now() - hosted <= 12 * 3600 * 1000) return;
     if (!memory) {
       var bytes = crypto.getRandomValues(new Uint8Array(16));
       var peer = "";

@@ -140,6 +140,9 @@ pub struct Texts {
     /// End titles for a link that is busy or over: the call, not "the session".
     pub call_taken: &'static str,
     pub call_over: &'static str,
+    /// The host's own link opened in another tab.
+    pub own_link: &'static str,
+    pub own_link_hint: &'static str,
 }
 
 impl Texts {
@@ -224,6 +227,8 @@ pub static RU: Texts = Texts {
     close_page: "Закрыть",
     call_taken: "Этот звонок уже занят",
     call_over: "Этот звонок уже завершён",
+    own_link: "Это ваша ссылка — отправьте её собеседнику",
+    own_link_hint: "Звонок идёт во вкладке, где вы нажали «Позвонить»: собеседник откроет эту ссылку у себя.",
 };
 
 pub static EN: Texts = Texts {
@@ -291,6 +296,8 @@ pub static EN: Texts = Texts {
     close_page: "Close",
     call_taken: "This call is already taken",
     call_over: "This call has ended",
+    own_link: "This is your link: send it to the person you are calling",
+    own_link_hint: "The call runs in the tab where you pressed “Call”; the other person opens this link on their side.",
 };
 
 #[cfg(test)]

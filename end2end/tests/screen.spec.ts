@@ -90,3 +90,33 @@ test("a lost call dims the last frame, hides the quality badge, and later says t
   expect(await brightness(host.page, host.page.locator("video.remote")), "the frozen frame is dimmed").toBeLessThan(lit * 0.7);
   await expect(host.page.getByRole("status")).toHaveText(/возможно, собеседник ушёл/, { timeout: 40_000 });
 });
+
+test("the host's own link opened in another tab says so, and never takes the guest's seat", async ({ browser }) => {
+  const host = await person(browser);
+  const link = await startCallAsHost(host.page);
+
+  // A second tab of the same browser (the host checking the link it is about to send).
+  const second = await host.context.newPage();
+  await second.addInitScript(() => {
+    const opened: string[] = [];
+    (window as unknown as { __sockets: string[] }).__sockets = opened;
+    const Socket = window.WebSocket;
+    window.WebSocket = class extends Socket {
+      constructor(url: string | URL, protocols?: string | string[]) {
+        super(url, protocols);
+        opened.push(String(url));
+      }
+    };
+  });
+  await second.goto(link);
+  await expect(second.getByRole("heading", { name: "Это ваша ссылка — отправьте её собеседнику" })).toBeVisible();
+  await expect(second.getByLabel("Ссылка на звонок")).toHaveValue(link);
+  const sockets = await second.evaluate(() => (window as unknown as { __sockets: string[] }).__sockets);
+  expect(sockets.filter((url) => url.includes("/signal")), "no signal socket: the seat stays free").toEqual([]);
+
+  // The real guest still gets the seat, and the call connects with the host's first tab.
+  await host.page.getByRole("button", { name: "Начать звонок" }).click();
+  const guest = await person(browser, link);
+  await expectRemoteVideoFlowing(guest.page);
+  await expectRemoteVideoFlowing(host.page);
+});

@@ -303,11 +303,21 @@ mod imp {
         let Phase::Connecting { session, .. } = call.phase.get_untracked() else {
             return;
         };
-        let memory = env::recall(&session).unwrap_or_else(|| Remembered {
-            host: false,
-            peer: env::new_peer_id().to_string(),
-            started: true,
-        });
+        let memory = match env::recall(&session) {
+            Some(memory) => memory,
+            // The host's own link, opened in another tab: never the guest's seat.
+            None if env::hosted_here(&session) => {
+                call.share_link
+                    .set(env::share_link(&env::origin(), &session));
+                call.apply(Event::OwnLinkOpened);
+                return;
+            }
+            None => Remembered {
+                host: false,
+                peer: env::new_peer_id().to_string(),
+                started: true,
+            },
+        };
         env::remember(&session, &memory);
         if memory.host {
             call.share_link
@@ -332,6 +342,7 @@ mod imp {
                 started: false,
             },
         );
+        env::mark_hosting(&session);
         env::show_in_address_bar(Some(&session));
         call.share_link
             .set(env::share_link(&env::origin(), &session));

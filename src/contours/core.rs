@@ -43,6 +43,9 @@ pub enum EndReason {
     Refused(ErrorCode),
     /// The URL's `session` value is not a call link.
     BadLink,
+    /// The host opened its own link in another tab: that tab must not take the guest's
+    /// seat.
+    OwnLink,
 }
 
 /// Something that happened to the call.
@@ -64,6 +67,8 @@ pub enum Event {
     PeerHungUp,
     /// The hub answered with an error code.
     Refused(ErrorCode),
+    /// The link just opened is one another tab of this browser hosts.
+    OwnLinkOpened,
 }
 
 impl Phase {
@@ -172,6 +177,10 @@ pub fn transition(phase: &Phase, event: Event) -> Phase {
         (InCall { session, role }, Event::ConnectionLost) => Reconnecting {
             session: *session,
             role: *role,
+        },
+        (Connecting { .. }, Event::OwnLinkOpened) => Ended {
+            reason: EndReason::OwnLink,
+            role: Role::Host,
         },
         (live, Event::HangUp) if live.is_live() => ended(live, EndReason::HungUp),
         (live, Event::PeerHungUp) if live.is_live() => ended(live, EndReason::PeerHungUp),
@@ -337,6 +346,21 @@ mod tests {
         assert_eq!(transition(&guest, Event::HangUp).role(), Some(Role::Guest));
         assert_eq!(run([Event::CallPressed(s)]).role(), Some(Role::Host));
         assert_eq!(Phase::Idle.role(), None);
+    }
+
+    #[test]
+    fn the_hosts_own_link_in_another_tab_ends_there_as_the_hosts() {
+        let s = session();
+        let opened = run([Event::LinkOpened(s, Role::Guest)]);
+        assert_eq!(
+            transition(&opened, Event::OwnLinkOpened),
+            Phase::Ended {
+                reason: EndReason::OwnLink,
+                role: Role::Host,
+            }
+        );
+        let in_call = transition(&opened, Event::MediaFlowing);
+        assert_eq!(transition(&in_call, Event::OwnLinkOpened), in_call);
     }
 
     #[test]

@@ -400,6 +400,57 @@ mod browser {
         if let Some(storage) = storage() {
             let _ = storage.remove_item(&key(session));
         }
+        if let Some(shared) = shared_storage() {
+            let _ = shared.remove_item(&hosting_key(session));
+        }
+    }
+
+    /// How long this browser's other tabs know a link as its own: a session's longest life.
+    const HOSTING_FOR_MS: u64 = 12 * 3600 * 1000;
+
+    /// Milliseconds since the epoch, whole (stored as an integer: parsing a float would
+    /// weigh on the wasm).
+    fn now_ms() -> u64 {
+        js_sys::Date::now() as u64
+    }
+
+    /// Storage every tab of this browser shares (`localStorage`).
+    fn shared_storage() -> Option<web_sys::Storage> {
+        window().local_storage().ok().flatten()
+    }
+
+    fn hosting_key(session: &SessionId) -> String {
+        format!("homecall-host:{session}")
+    }
+
+    /// Marks `session` as hosted by this browser, so its link opened in another tab says
+    /// so instead of joining as the guest; marks older than a session's life go.
+    pub fn mark_hosting(session: &SessionId) {
+        let Some(shared) = shared_storage() else {
+            return;
+        };
+        let now = now_ms();
+        let count = shared.length().unwrap_or(0);
+        let stale: Vec<String> = (0..count)
+            .filter_map(|i| shared.key(i).ok().flatten())
+            .filter(|k| k.starts_with("homecall-host:"))
+            .filter(|k| {
+                let at = shared.get_item(k).ok().flatten();
+                at.and_then(|at| at.parse::<u64>().ok())
+                    .is_none_or(|at| now.saturating_sub(at) > HOSTING_FOR_MS)
+            })
+            .collect();
+        for k in stale {
+            let _ = shared.remove_item(&k);
+        }
+        let _ = shared.set_item(&hosting_key(session), &now.to_string());
+    }
+
+    /// Whether a tab of this browser hosts `session` (pressed «Позвонить» for it).
+    pub fn hosted_here(session: &SessionId) -> bool {
+        let at = shared_storage().and_then(|shared| shared.get_item(&hosting_key(session)).ok()?);
+        at.and_then(|at| at.parse::<u64>().ok())
+            .is_some_and(|at| now_ms().saturating_sub(at) <= HOSTING_FOR_MS)
     }
 
     /// Forgets every call this tab remembers but `keep`: ended sessions leave no ids behind.
