@@ -407,6 +407,9 @@ fn CallView(call: Call) -> impl IntoView {
                 playsinline
                 aria-label=t.remote_label
             ></video>
+            {shown(move || !call.peer_devices.get().cam, move || view! {
+                <p class="peer-camera-off">{t.peer_camera_off}</p>
+            })}
             <video
                 class="local"
                 class:off=move || !call.cam_on.get()
@@ -417,6 +420,9 @@ fn CallView(call: Call) -> impl IntoView {
                 aria-label=t.local_label
             ></video>
             <div class="top-bar">
+                {shown(move || !call.peer_devices.get().mic, move || view! {
+                    <span class="peer-mic-off">{t.peer_mic_off}</span>
+                })}
                 <span class="timer" role="timer" aria-label=t.call_duration>{timer}</span>
                 {move || call.quality.get().filter(|_| !reconnecting.get()).map(|(quality, rtt)| view! {
                     <span

@@ -140,6 +140,9 @@ pub struct Texts {
     /// End titles for a link that is busy or over: the call, not "the session".
     pub call_taken: &'static str,
     pub call_over: &'static str,
+    /// The other side has turned its camera / microphone off.
+    pub peer_camera_off: &'static str,
+    pub peer_mic_off: &'static str,
     /// The host's own link opened in another tab.
     pub own_link: &'static str,
     pub own_link_hint: &'static str,
@@ -227,6 +230,8 @@ pub static RU: Texts = Texts {
     close_page: "Закрыть",
     call_taken: "Этот звонок уже занят",
     call_over: "Этот звонок уже завершён",
+    peer_camera_off: "Камера собеседника выключена",
+    peer_mic_off: "Микрофон собеседника выключен",
     own_link: "Это ваша ссылка — отправьте её собеседнику",
     own_link_hint: "Звонок идёт во вкладке, где вы нажали «Позвонить»: собеседник откроет эту ссылку у себя.",
 };
@@ -296,6 +301,8 @@ pub static EN: Texts = Texts {
     close_page: "Close",
     call_taken: "This call is already taken",
     call_over: "This call has ended",
+    peer_camera_off: "The other person's camera is off",
+    peer_mic_off: "The other person's microphone is off",
     own_link: "This is your link: send it to the person you are calling",
     own_link_hint: "The call runs in the tab where you pressed “Call”; the other person opens this link on their side.",
 };

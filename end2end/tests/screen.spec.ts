@@ -120,3 +120,24 @@ test("the host's own link opened in another tab says so, and never takes the gue
   await expectRemoteVideoFlowing(guest.page);
   await expectRemoteVideoFlowing(host.page);
 });
+
+test("each side sees when the other turns its camera or microphone off, and on again", async ({ browser }) => {
+  const { host, guest } = await inCall(browser);
+  const cameraOff = host.page.getByText("Камера собеседника выключена");
+  const micOff = host.page.getByText("Микрофон собеседника выключен");
+  await expect(cameraOff).toHaveCount(0);
+  await expect(micOff).toHaveCount(0);
+
+  await guest.page.getByRole("button", { name: /^Камера — выключить/ }).click();
+  await expect(cameraOff).toBeVisible();
+  await guest.page.getByRole("button", { name: /^Микрофон — выключить/ }).click();
+  await expect(micOff).toBeVisible();
+
+  await guest.page.getByRole("button", { name: /^Камера выкл\. — включить/ }).click();
+  await expect(cameraOff).toHaveCount(0);
+  await guest.page.getByRole("button", { name: /^Микрофон выкл\. — включить/ }).click();
+  await expect(micOff).toHaveCount(0);
+  // The other way too.
+  await host.page.getByRole("button", { name: /^Камера — выключить/ }).click();
+  await expect(guest.page.getByText("Камера собеседника выключена")).toBeVisible();
+});

@@ -10,7 +10,7 @@
 
 use leptos::prelude::*;
 
-use crate::contours::core::{EndReason, Event, Phase, Quality, Role, transition};
+use crate::contours::core::{Devices, EndReason, Event, Phase, Quality, Role, transition};
 use crate::contours::env::Link;
 use crate::i18n::{Lang, Texts};
 
@@ -37,6 +37,8 @@ pub struct Call {
     /// Whether this side has a camera / microphone at all.
     pub has_camera: RwSignal<bool>,
     pub has_mic: RwSignal<bool>,
+    /// Whether the other side sends its camera and microphone (as it last said).
+    pub peer_devices: RwSignal<Devices>,
     /// How many cameras there are (the switch shows from two on).
     pub camera_count: RwSignal<usize>,
     pub local_video: NodeRef<leptos::html::Video>,
@@ -74,6 +76,7 @@ impl Call {
             cam_on: RwSignal::new(true),
             has_camera: RwSignal::new(true),
             has_mic: RwSignal::new(true),
+            peer_devices: RwSignal::new(Devices::default()),
             camera_count: RwSignal::new(0),
             local_video: NodeRef::new(),
             remote_video: NodeRef::new(),
@@ -297,6 +300,7 @@ mod imp {
             media.set_audio_enabled(call.mic_on.get_untracked());
             media.set_video_enabled(call.cam_on.get_untracked());
         }
+        send(call, Input::DevicesChanged);
     }
 
     pub fn resume(call: Call) {

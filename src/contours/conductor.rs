@@ -16,7 +16,7 @@ use leptos::task::spawn_local;
 use web_sys::RtcPeerConnectionState;
 
 use crate::contours::call::Call;
-use crate::contours::core::{Event, Phase, Role, ends_the_call, grade, loss_percent};
+use crate::contours::core::{Devices, Event, Phase, Role, ends_the_call, grade, loss_percent};
 use crate::contours::env::{self, PageConfig};
 use crate::contours::media::{LocalMedia, MediaError, Missing};
 use crate::contours::net::{Net, NetEvent};
@@ -67,6 +67,8 @@ pub enum Input {
     /// The camera and microphone are settled: open (with whatever devices there are), or
     /// `None` when there are none.
     MediaReady(Option<Rc<LocalMedia>>),
+    /// The user turned the camera or microphone on or off.
+    DevicesChanged,
     /// Time to read the connection's statistics (the media watchdog, the badge).
     Stats,
     /// The page became visible again (the wake lock needs renewing).
@@ -334,6 +336,7 @@ impl Conductor {
                 self.media_coming = false;
                 self.equip();
             }
+            Input::DevicesChanged => self.rtc.tell_devices(self.devices()),
             Input::Stats => self.refresh_quality().await,
             Input::SwitchCamera => self.switch_camera().await,
             Input::RenewConfig => self.renew_config().await,
@@ -502,6 +505,8 @@ impl Conductor {
             }
             RtcEvent::RemoteStream(stream) => self.call.browser.remote.set(Some(stream)),
             RtcEvent::State(state) => self.on_state(state).await,
+            RtcEvent::DevicesChannelOpen => self.rtc.tell_devices(self.devices()),
+            RtcEvent::PeerDevices(devices) => self.call.peer_devices.set(devices),
         }
     }
 
@@ -650,6 +655,7 @@ impl Conductor {
         self.rtc.close();
         self.remote_pc = None;
         self.trying_since = None;
+        self.call.peer_devices.set(Devices::default());
         self.call.apply(Event::ConnectionLost);
         match new_rtc(&self.config, &self.tx) {
             Ok(rtc) => {
@@ -662,7 +668,7 @@ impl Conductor {
 
     /// Gives the connection this side's tracks, once the camera and microphone are
     /// settled; a host also receives audio and video where it sends neither.
-    fn equip(&self) {
+    fn equip(&mut self) {
         if self.media_coming {
             return;
         }
@@ -671,6 +677,15 @@ impl Conductor {
         }
         if self.role == Role::Host {
             self.rtc.receive_audio_and_video();
+        }
+        self.rtc.open_devices_channel();
+    }
+
+    /// This side's camera and microphone state, as the toggles have it.
+    fn devices(&self) -> Devices {
+        Devices {
+            cam: self.call.cam_on.get_untracked() && self.call.has_camera.get_untracked(),
+            mic: self.call.mic_on.get_untracked() && self.call.has_mic.get_untracked(),
         }
     }
 

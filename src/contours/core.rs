@@ -104,6 +104,48 @@ impl Phase {
     }
 }
 
+/// Whether a side sends its camera and microphone: told to the other side over the call's
+/// own data channel, so it can say so instead of showing a black picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Devices {
+    pub cam: bool,
+    pub mic: bool,
+}
+
+impl Default for Devices {
+    /// Until a side says otherwise, it sends both.
+    fn default() -> Devices {
+        Devices {
+            cam: true,
+            mic: true,
+        }
+    }
+}
+
+impl Devices {
+    /// The form it travels in: `cam=1 mic=0`.
+    pub fn to_wire(self) -> String {
+        let bit = |on: bool| if on { '1' } else { '0' };
+        format!("cam={} mic={}", bit(self.cam), bit(self.mic))
+    }
+
+    /// Reads [`Devices::to_wire`]'s form; anything else is `None` (and is ignored: a bad
+    /// message never ends a call).
+    pub fn from_wire(text: &str) -> Option<Devices> {
+        let mut fields = text.split(' ');
+        let mut read = |name: &str| match fields.next()?.strip_prefix(name)? {
+            "1" => Some(true),
+            "0" => Some(false),
+            _ => None,
+        };
+        let devices = Devices {
+            cam: read("cam=")?,
+            mic: read("mic=")?,
+        };
+        fields.next().is_none().then_some(devices)
+    }
+}
+
 /// How good the connection is, for the badge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quality {
@@ -361,6 +403,34 @@ mod tests {
         );
         let in_call = transition(&opened, Event::MediaFlowing);
         assert_eq!(transition(&in_call, Event::OwnLinkOpened), in_call);
+    }
+
+    #[test]
+    fn device_states_travel_as_text_and_nothing_else_is_read() {
+        for cam in [true, false] {
+            for mic in [true, false] {
+                let devices = Devices { cam, mic };
+                assert_eq!(Devices::from_wire(&devices.to_wire()), Some(devices));
+            }
+        }
+        assert_eq!(
+            Devices {
+                cam: false,
+                mic: true
+            }
+            .to_wire(),
+            "cam=0 mic=1"
+        );
+        for bad in [
+            "",
+            "cam=1",
+            "cam=1 mic=2",
+            "mic=1 cam=1",
+            "cam=1 mic=1 x",
+            "cam=yes mic=1",
+        ] {
+            assert_eq!(Devices::from_wire(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

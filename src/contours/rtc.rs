@@ -5,6 +5,7 @@
 //! (the W3C "perfect negotiation" roles live there).
 
 use std::borrow::Cow;
+use std::rc::Rc;
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
@@ -15,6 +16,7 @@ use web_sys::{
     RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState, RtcTrackEvent,
 };
 
+use crate::contours::core::Devices;
 use crate::contours::env::PageConfig;
 use crate::contours::media::LocalMedia;
 use crate::protocol::IceCandidate;
@@ -29,6 +31,10 @@ pub enum RtcEvent {
     RemoteStream(MediaStream),
     /// The connection's overall state changed.
     State(RtcPeerConnectionState),
+    /// The devices channel opened: this side's camera and microphone state is due.
+    DevicesChannelOpen,
+    /// The other side says whether it sends its camera and microphone.
+    PeerDevices(Devices),
 }
 
 /// A failure of the browser's WebRTC API, by its name (never SDP).
@@ -56,7 +62,22 @@ pub struct Rtc {
     _on_candidate: Callback<RtcPeerConnectionIceEvent>,
     _on_track: Callback<RtcTrackEvent>,
     _on_state: Callback<web_sys::Event>,
+    emit: Rc<dyn Fn(u32, RtcEvent)>,
+    /// The channel that tells each side the other's devices, once opened.
+    devices: Option<DevicesChannel>,
 }
+
+/// A data channel both sides make with the same id (negotiated, so neither announces it
+/// to the other) for the call's own small messages: each side's camera and microphone
+/// state ([`Devices`]).
+struct DevicesChannel {
+    channel: web_sys::RtcDataChannel,
+    _on_open: Callback<web_sys::Event>,
+    _on_message: Callback<web_sys::MessageEvent>,
+}
+
+/// The devices channel's id, the same on both sides.
+const DEVICES_CHANNEL_ID: u16 = 0;
 
 fn configuration(config: &PageConfig) -> RtcConfiguration {
     let servers = js_sys::Array::new();
@@ -134,6 +155,7 @@ impl Rtc {
 
         let on_state = Callback::<web_sys::Event>::new({
             let pc = pc.clone();
+            let emit = emit.clone();
             move |_| emit(id, RtcEvent::State(pc.connection_state()))
         });
         pc.set_onconnectionstatechange(Some(on_state.as_ref().unchecked_ref()));
@@ -145,7 +167,57 @@ impl Rtc {
             _on_candidate: on_candidate,
             _on_track: on_track,
             _on_state: on_state,
+            emit: Rc::new(emit),
+            devices: None,
         })
+    }
+
+    /// Opens the devices channel (once). Made with the tracks, so a first offer carries
+    /// both; a side that answered before its camera was ready opens it after, on the
+    /// transport the offer already agreed.
+    pub fn open_devices_channel(&mut self) {
+        if self.devices.is_some() {
+            return;
+        }
+        let init = web_sys::RtcDataChannelInit::new();
+        init.set_negotiated(true);
+        init.set_id(DEVICES_CHANNEL_ID);
+        let channel = self
+            .pc
+            .create_data_channel_with_data_channel_dict("devices", &init);
+        let (id, emit) = (self.id, self.emit.clone());
+        let on_open = Callback::<web_sys::Event>::new({
+            let emit = emit.clone();
+            move |_| emit(id, RtcEvent::DevicesChannelOpen)
+        });
+        channel.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        let on_message =
+            Callback::<web_sys::MessageEvent>::new(move |event: web_sys::MessageEvent| {
+                // Anything but a devices message is ignored: a bad message never ends a call.
+                if let Some(devices) = event
+                    .data()
+                    .as_string()
+                    .as_deref()
+                    .and_then(Devices::from_wire)
+                {
+                    emit(id, RtcEvent::PeerDevices(devices));
+                }
+            });
+        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        self.devices = Some(DevicesChannel {
+            channel,
+            _on_open: on_open,
+            _on_message: on_message,
+        });
+    }
+
+    /// Tells the other side whether this side sends its camera and microphone (once the
+    /// channel is open; it asks again when it opens).
+    pub fn tell_devices(&self, devices: Devices) {
+        let Some(open) = &self.devices else { return };
+        if open.channel.ready_state() == web_sys::RtcDataChannelState::Open {
+            let _ = open.channel.send_with_str(&devices.to_wire());
+        }
     }
 
     /// This connection's id (the `pc` of the messages it sends).
@@ -314,6 +386,11 @@ impl Rtc {
 
     /// Closes the connection; its callbacks go quiet first.
     pub fn close(&self) {
+        if let Some(open) = &self.devices {
+            open.channel.set_onopen(None);
+            open.channel.set_onmessage(None);
+            open.channel.close();
+        }
         self.pc.set_onnegotiationneeded(None);
         self.pc.set_onicecandidate(None);
         self.pc.set_ontrack(None);
