@@ -132,6 +132,17 @@ enum Screen {
     End,
 }
 
+/// Where a view starts, for the keyboard: its main button, or its heading.
+#[cfg(feature = "hydrate")]
+fn view_start(screen: Screen) -> &'static str {
+    match screen {
+        Screen::Home => ".home .button.primary",
+        Screen::Share => ".share h1",
+        Screen::Call => ".controls button:not([disabled])",
+        Screen::End => ".end h1",
+    }
+}
+
 fn screen_of(phase: &Phase) -> Screen {
     match phase {
         Phase::Idle => Screen::Home,
@@ -171,11 +182,14 @@ fn CallPage(link: Link) -> impl IntoView {
         }
     });
     let screen = Memo::new(move |_| call.phase.with(screen_of));
-    // A notice belongs to the view it was shown on: a new view starts clean.
+    // A new view starts clean (a notice belongs to the view it was shown on), with the
+    // keyboard and a screen reader at its start rather than back on the page.
     Effect::new(move |before: Option<Screen>| {
         let now = screen.get();
         if before.is_some_and(|before| before != now) {
             call.notice.set(None);
+            #[cfg(feature = "hydrate")]
+            crate::contours::env::focus_first(view_start(now));
         }
         now
     });
@@ -279,7 +293,7 @@ fn ShareLink(call: Call) -> impl IntoView {
     let t = call.texts();
     view! {
         <section class="share">
-            <h1>{t.share_title}</h1>
+            <h1 tabindex="-1">{t.share_title}</h1>
             <p>{t.share_hint}</p>
             <LinkBox call/>
             <LinkQr call/>
@@ -565,7 +579,7 @@ fn End(call: Call) -> impl IntoView {
     };
     view! {
         <section class="end">
-            <h1>{heading}</h1>
+            <h1 tabindex="-1">{heading}</h1>
             <p>{move || texts().1}</p>
             {way_out}
         </section>

@@ -141,3 +141,16 @@ test("each side sees when the other turns its camera or microphone off, and on a
   await host.page.getByRole("button", { name: /^Камера — выключить/ }).click();
   await expect(guest.page.getByText("Камера собеседника выключена")).toBeVisible();
 });
+
+test("each new view puts the keyboard at its start: the heading or the main control", async ({ browser }) => {
+  const { page } = await person(browser);
+  await page.getByRole("button", { name: "Позвонить" }).focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Ссылка на звонок" })).toBeFocused();
+  await page.getByRole("button", { name: "Начать звонок" }).focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("button", { name: /^Микрофон — выключить/ })).toBeFocused();
+  await page.getByRole("button", { name: "Завершить" }).focus();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: "Звонок завершён" })).toBeFocused();
+});

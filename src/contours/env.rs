@@ -501,6 +501,16 @@ mod browser {
         .forget();
     }
 
+    /// Moves the keyboard focus to the first element that matches `selector`, if any.
+    pub fn focus_first(selector: &str) {
+        let found = window()
+            .document()
+            .and_then(|document| document.query_selector(selector).ok().flatten());
+        if let Some(element) = found {
+            call_method(&element, "focus", &[]);
+        }
+    }
+
     /// Shows `video` in picture-in-picture, where the browser can.
     pub fn request_picture_in_picture(video: &web_sys::HtmlVideoElement) {
         call_method(video, "requestPictureInPicture", &[]);
