@@ -60,9 +60,15 @@ function instrument(): void {
   class TimedConnection extends Connection {
     constructor(config?: RTCConfiguration) {
       super(config);
+      mark("pc");
       this.addEventListener("iceconnectionstatechange", () => {
         if (this.iceConnectionState === "connected" || this.iceConnectionState === "completed") mark("ice");
       });
+    }
+    async setRemoteDescription(description: RTCSessionDescriptionInit): Promise<void> {
+      if (description.type === "offer") mark("srd");
+      await super.setRemoteDescription(description);
+      if (description.type === "offer") mark("srd-done");
     }
   }
   window.RTCPeerConnection = TimedConnection;
@@ -151,7 +157,7 @@ test("time to video: a guest opens the link while the host waits", async ({ brow
     runs.push(await firstFrame(guest));
     await closeOpened();
   }
-  console.log(table("Guest", ["html", "wasm", "hydrated", "socket", "offer", "config", "answer", "camera", "ice", "frame"], runs, "the guest's navigation"));
+  console.log(table("Guest", ["html", "wasm", "hydrated", "socket", "offer", "config", "pc", "srd", "srd-done", "answer", "camera", "ice", "frame"], runs, "the guest's navigation"));
 });
 
 test("time to video: the host starts while the guest waits", async ({ browser }) => {

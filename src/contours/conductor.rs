@@ -117,10 +117,6 @@ async fn conduct(
             let _ = tx.unbounded_send(Input::Net(event));
         }
     });
-    // Camera and microphone open beside the configuration, and the connection does not
-    // wait for them: an offer queued in the hub is answered at once, and the tracks join
-    // when they are ready (Input::MediaReady), with no renegotiation.
-    spawn_local(open_media(call, sid.clone(), tx.clone()));
     let config = env::fetch_page_config(&session, peer.as_str()).await;
     let rtc = match new_rtc(&config, &tx) {
         Ok(rtc) => rtc,
@@ -157,11 +153,22 @@ async fn conduct(
         tx,
     };
     conductor.renew_config_later();
-    while let Some(input) = rx.next().await {
+    // The connection does not wait for the camera and microphone: an offer the hub had
+    // queued (already in, with the early socket) is answered first, and the tracks join
+    // when they are ready (Input::MediaReady), with no renegotiation. Opening them only
+    // then keeps the page's main thread for the answer (measured: BENCHMARKS.md).
+    let is_live = || call.phase.get_untracked().is_live();
+    let mut live = true;
+    while live && let Ok(input) = rx.try_recv() {
         conductor.handle(input).await;
-        if !call.phase.get_untracked().is_live() {
-            break;
-        }
+        live = is_live();
+    }
+    if live {
+        spawn_local(open_media(call, sid.clone(), conductor.tx.clone()));
+    }
+    while live && let Some(input) = rx.next().await {
+        conductor.handle(input).await;
+        live = is_live();
     }
     conductor.finish();
 }
