@@ -429,42 +429,43 @@ mod browser {
         let Some(shared) = shared_storage() else {
             return;
         };
-        let now = now_ms();
-        let count = shared.length().unwrap_or(0);
-        let stale: Vec<String> = (0..count)
-            .filter_map(|i| shared.key(i).ok().flatten())
-            .filter(|k| k.starts_with("homecall-host:"))
-            .filter(|k| {
-                let at = shared.get_item(k).ok().flatten();
-                at.and_then(|at| at.parse::<u64>().ok())
-                    .is_none_or(|at| now.saturating_sub(at) > HOSTING_FOR_MS)
-            })
-            .collect();
-        for k in stale {
-            let _ = shared.remove_item(&k);
-        }
-        let _ = shared.set_item(&hosting_key(session), &now.to_string());
+        remove_keys(&shared, |k| {
+            k.starts_with("homecall-host:") && !fresh_mark(shared.get_item(k).ok().flatten())
+        });
+        let _ = shared.set_item(&hosting_key(session), &now_ms().to_string());
     }
 
     /// Whether a tab of this browser hosts `session` (pressed «Позвонить» for it).
     pub fn hosted_here(session: &SessionId) -> bool {
-        let at = shared_storage().and_then(|shared| shared.get_item(&hosting_key(session)).ok()?);
+        fresh_mark(shared_storage().and_then(|shared| shared.get_item(&hosting_key(session)).ok()?))
+    }
+
+    /// Whether a hosting mark (its time) is younger than a session's life.
+    fn fresh_mark(at: Option<String>) -> bool {
         at.and_then(|at| at.parse::<u64>().ok())
             .is_some_and(|at| now_ms().saturating_sub(at) <= HOSTING_FOR_MS)
+    }
+
+    /// Removes every key of `storage` that `stale` picks (all are read first: removing
+    /// one shifts the others' indices).
+    fn remove_keys(storage: &web_sys::Storage, stale: impl Fn(&str) -> bool) {
+        let count = storage.length().unwrap_or(0);
+        let picked: Vec<String> = (0..count)
+            .filter_map(|i| storage.key(i).ok().flatten())
+            .filter(|k| stale(k))
+            .collect();
+        for k in picked {
+            let _ = storage.remove_item(&k);
+        }
     }
 
     /// Forgets every call this tab remembers but `keep`: ended sessions leave no ids behind.
     pub fn forget_other_calls(keep: Option<&SessionId>) {
         let Some(storage) = storage() else { return };
         let keep = keep.map(key);
-        let count = storage.length().unwrap_or(0);
-        let stale: Vec<String> = (0..count)
-            .filter_map(|i| storage.key(i).ok().flatten())
-            .filter(|k| k.starts_with("homecall:") && Some(k) != keep.as_ref())
-            .collect();
-        for k in stale {
-            let _ = storage.remove_item(&k);
-        }
+        remove_keys(&storage, |k| {
+            k.starts_with("homecall:") && Some(k) != keep.as_deref()
+        });
     }
 
     /// Copies `text` to the clipboard; false where the browser refuses.
