@@ -7,9 +7,9 @@ use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 
 use crate::contours::call::Call;
-use crate::contours::core::{EndReason, Phase, Role};
+use crate::contours::core::{EndReason, MediaTrouble, Missing, MissingBecause, Phase, Role};
 use crate::contours::core::{Quality, format_duration};
-use crate::contours::env::{Link, Page};
+use crate::contours::env::{BrowserFamily, Link, Page};
 use crate::i18n::{Lang, Texts};
 use crate::protocol::ErrorCode;
 use crate::pwa::Pwa;
@@ -79,6 +79,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // Before anything else loads: a call link's signal socket opens now.
                 <script nonce=leptos::nonce::use_nonce() inner_html=EARLY_START></script>
                 <meta name="description" content=lang.texts().tagline/>
+                <LinkPreview lang/>
                 <link rel="manifest" href="/manifest.webmanifest"/>
                 <link rel="icon" href="/icons/icon.svg" type="image/svg+xml"/>
                 <link rel="apple-touch-icon" href="/icons/apple-touch-icon.png"/>
@@ -95,6 +96,50 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The origin this page is served from (`https://call.example`), for absolute links;
+/// provided by the server with each page.
+#[derive(Clone, Debug)]
+pub struct PageOrigin(pub String);
+
+/// The `og:` tags a messenger reads to preview a link: a call link is an invitation, the
+/// home page is the app; in the page's language, with the app's icon.
+#[component]
+fn LinkPreview(lang: Lang) -> impl IntoView {
+    let t = lang.texts();
+    let (title, description) = match page_at_address() {
+        Page::Call(Link::Call(_)) => (t.preview_title, t.preview_description),
+        _ => ("HomeCall", t.tagline),
+    };
+    let image = use_context::<PageOrigin>()
+        .map(|PageOrigin(origin)| format!("{origin}/icons/icon-512.png"));
+    let locale = match lang {
+        Lang::Ru => "ru_RU",
+        Lang::En => "en_US",
+    };
+    // `property` is no attribute the view macro knows: each tag is built by hand.
+    let tag = |property: &'static str, content: String| {
+        use leptos::tachys::html::attribute::custom::CustomAttribute;
+        leptos::html::meta()
+            .attr("property", property)
+            .attr("content", content)
+    };
+    let image_tags = image.map(|image| {
+        (
+            tag("og:image", image),
+            tag("og:image:width", "512".into()),
+            tag("og:image:height", "512".into()),
+        )
+    });
+    (
+        tag("og:type", "website".into()),
+        tag("og:site_name", "HomeCall".into()),
+        tag("og:locale", locale.into()),
+        tag("og:title", title.into()),
+        tag("og:description", description.into()),
+        image_tags,
+    )
 }
 
 /// The whole app: one page, `/`, whose `?session=` decides the view. (No router: one
@@ -206,7 +251,7 @@ fn CallPage(link: Link) -> impl IntoView {
                 Screen::Call => EitherOf4::C(view! { <CallView call/> }),
                 Screen::End => EitherOf4::D(view! { <End call/> }),
             }}
-            <Notice call/>
+            {shown(move || screen.get() != Screen::Call, move || view! { <Notice call/> })}
         </main>
     }
 }
@@ -245,59 +290,68 @@ fn Home(call: Call, pwa: Pwa) -> impl IntoView {
     }
 }
 
-#[component]
-fn LinkBox(call: Call) -> impl IntoView {
-    let t = call.texts();
-    let can_share = RwSignal::new(false);
+/// Whether this is a touch device with a share sheet: the link goes out through it (one big
+/// «Отправить ссылку»); elsewhere it is copied or scanned off the screen.
+fn shares_by_sheet() -> RwSignal<bool> {
+    let by_sheet = RwSignal::new(false);
     Effect::new(move || {
         #[cfg(feature = "hydrate")]
-        can_share.set(crate::contours::env::can_share());
+        by_sheet.set(crate::contours::env::can_share() && crate::contours::env::touch_first());
     });
+    by_sheet
+}
+
+/// The link to send: on a phone one big «Отправить ссылку» (the share sheet, with an
+/// invitation); the whole link, wrapped, with «Копировать» under it (which confirms in
+/// itself); and for a desktop, the QR code for a phone to scan (hidden on touch screens).
+#[component]
+fn LinkBox(call: Call, by_sheet: RwSignal<bool>) -> impl IntoView {
+    let t = call.texts();
+    let qr = call
+        .phase
+        .with_untracked(Phase::session)
+        .map(|session| format!("/qr.svg?session={session}"));
     view! {
         <div class="link-box">
-            <input
+            {shown(move || by_sheet.get(), move || view! {
+                <button class="button primary big" on:click=move |_| call.share_link_natively()>
+                    {t.send_link}
+                </button>
+            })}
+            <textarea
                 class="link"
                 readonly
+                rows="2"
                 aria-label=t.link_label
                 prop:value=move || call.share_link.get()
                 on:focus=move |ev| {
-                    let input: leptos::web_sys::HtmlInputElement = event_target(&ev);
+                    let input: leptos::web_sys::HtmlTextAreaElement = event_target(&ev);
                     input.select();
                 }
-            />
-            <button class="button" on:click=move |_| call.copy_link()>{t.copy}</button>
-            {shown(move || can_share.get(), move || view! {
-                <button class="button" on:click=move |_| call.share_link_natively()>{t.share}</button>
-            })}
+            ></textarea>
+            <button class="button copy" class:done=move || call.copied.get() on:click=move |_| call.copy_link()>
+                <span aria-live="polite">{move || if call.copied.get() { t.copied_short } else { t.copy }}</span>
+            </button>
+            // The link as a QR code (drawn by the server), for a phone to scan off a screen.
+            <img class="qr" src=qr alt=t.qr_label width="180" height="180"/>
         </div>
-    }
-}
-
-/// The link as a QR code (drawn by the server), for a phone to scan off a screen.
-#[component]
-fn LinkQr(call: Call) -> impl IntoView {
-    let src = move || {
-        call.phase
-            .with(Phase::session)
-            .map(|session| format!("/qr.svg?session={session}"))
-    };
-    view! {
-        {shown(move || src().is_some(), move || view! {
-            <img class="qr" src=src alt=call.texts().qr_label width="180" height="180"/>
-        })}
     }
 }
 
 #[component]
 fn ShareLink(call: Call) -> impl IntoView {
     let t = call.texts();
+    let by_sheet = shares_by_sheet();
     view! {
         <section class="share">
             <h1 tabindex="-1">{t.share_title}</h1>
             <p>{t.share_hint}</p>
-            <LinkBox call/>
-            <LinkQr call/>
-            <button class="button primary big" on:click=move |_| call.press_start()>
+            <LinkBox call by_sheet/>
+            <button
+                class="button big"
+                class:primary=move || !by_sheet.get()
+                on:click=move |_| call.press_start()
+            >
                 {t.start_call}
             </button>
             <button class="button quiet" on:click=move |_| call.hang_up()>{t.cancel}</button>
@@ -367,6 +421,7 @@ fn CallView(call: Call) -> impl IntoView {
         Phase::Connecting {
             role: Role::Host, ..
         } => t.waiting,
+        Phase::Connecting { .. } if call.host_absent.get() => t.waiting_for_host,
         Phase::Connecting { .. } => t.connecting,
         Phase::Reconnecting { .. } if lost_long.get() => t.peer_may_have_left,
         Phase::Reconnecting { .. } => t.reconnecting,
@@ -408,35 +463,18 @@ fn CallView(call: Call) -> impl IntoView {
         #[cfg(feature = "hydrate")]
         can_pip.set(crate::contours::env::can_picture_in_picture());
     });
+    let by_sheet = shares_by_sheet();
+    // A tap on the other side's video fills the screen with it (cut to fit), or shows
+    // all of it again (on a blurred copy of itself).
+    let fill = RwSignal::new(false);
+    let backdrop = blurred_backdrop(call);
     view! {
-        <section class="call" data-phase=move || match call.phase.get() {
+        <section class="call" class:fill=move || fill.get() data-phase=move || match call.phase.get() {
             Phase::InCall { .. } => "in-call",
             Phase::Reconnecting { .. } => "reconnecting",
             _ => "connecting",
         }>
-            <video
-                class="remote"
-                node_ref=call.remote_video
-                autoplay
-                playsinline
-                aria-label=t.remote_label
-            ></video>
-            {shown(move || !call.peer_devices.get().cam, move || view! {
-                <p class="peer-camera-off">{t.peer_camera_off}</p>
-            })}
-            <video
-                class="local"
-                class:off=move || !call.cam_on.get()
-                node_ref=call.local_video
-                autoplay
-                playsinline
-                muted
-                aria-label=t.local_label
-            ></video>
             <div class="top-bar">
-                {shown(move || !call.peer_devices.get().mic, move || view! {
-                    <span class="peer-mic-off">{t.peer_mic_off}</span>
-                })}
                 <span class="timer" role="timer" aria-label=t.call_duration>{timer}</span>
                 {move || call.quality.get().filter(|_| !reconnecting.get()).map(|(quality, rtt)| view! {
                     <span
@@ -447,87 +485,241 @@ fn CallView(call: Call) -> impl IntoView {
                         {quality_text(t, quality)}
                     </span>
                 })}
+                {shown(move || !call.peer_devices.get().mic, move || view! {
+                    <span class="peer-mic-off">{t.peer_mic_off}</span>
+                })}
             </div>
-            <p class="status" role="status">{status}</p>
-            {shown(waiting_host, move || view! {
-                <div class="waiting">
-                    <LinkBox call/>
-                    <LinkQr call/>
+            <div class="stage">
+                <canvas class="backdrop" node_ref=backdrop width="32" height="18" aria-hidden="true"></canvas>
+                <video
+                    class="remote"
+                    node_ref=call.remote_video
+                    autoplay
+                    playsinline
+                    aria-label=t.remote_label
+                    title=t.video_fill
+                    on:click=move |_| fill.update(|fill| *fill = !*fill)
+                ></video>
+                {shown(move || !call.peer_devices.get().cam, move || view! {
+                    <p class="peer-camera-off">{t.peer_camera_off}</p>
+                })}
+                <SelfView call/>
+                <div class="middle">
+                    <MediaCard call/>
+                    <p class="status" role="status">{status}</p>
+                    {shown(waiting_host, move || view! {
+                        <div class="waiting">
+                            <LinkBox call by_sheet/>
+                        </div>
+                    })}
+                    {shown(move || call.needs_tap_for_sound.get(), move || view! {
+                        <button class="button sound" on:click=move |_| call.enable_sound()>
+                            {t.enable_sound}
+                        </button>
+                    })}
                 </div>
-            })}
-            {shown(move || call.needs_tap_for_sound.get(), move || view! {
-                <button class="button sound" on:click=move |_| call.enable_sound()>
-                    {t.enable_sound}
-                </button>
-            })}
+                <Notice call/>
+            </div>
             <div class="controls">
                 <DeviceToggle
+                    call
+                    icon="mic"
                     on=call.mic_on
                     available=call.has_mic
-                    labels=(t.mic, t.mic_off)
-                    actions=(t.mic_turn_off, t.mic_turn_on)
+                    labels=(t.mic, t.mic_off, t.no_mic)
+                    actions=(t.mic_turn_off, t.mic_turn_on, t.no_mic_why)
                     toggle=move || call.toggle_mic()
                 />
                 <DeviceToggle
+                    call
+                    icon="cam"
                     on=call.cam_on
                     available=call.has_camera
-                    labels=(t.cam, t.cam_off)
-                    actions=(t.cam_turn_off, t.cam_turn_on)
+                    labels=(t.cam, t.cam_off, t.no_cam)
+                    actions=(t.cam_turn_off, t.cam_turn_on, t.no_cam_why)
                     toggle=move || call.toggle_cam()
                 />
                 {shown(move || { call.camera_count.get() > 1 && call.cam_on.get() }, move || view! {
                     <button
-                        class="button round"
+                        class="ctl"
+                        data-icon="switch"
                         aria-label=t.switch_camera
                         on:click=move |_| call.switch_camera()
                     >
-                        {t.switch_camera}
+                        <span class="disc" aria-hidden="true"></span>
+                        <span class="caption">{t.switch_camera_caption}</span>
                     </button>
                 })}
-                {shown(move || can_pip.get(), move || view! {
+                {shown(move || can_pip.get() && call.phase.with(|p| !matches!(p, Phase::Connecting { .. })), move || view! {
                     <button
-                        class="button round"
+                        class="ctl"
+                        data-icon="pip"
                         aria-label=t.picture_in_picture
                         on:click=move |_| call.picture_in_picture()
                     >
-                        {t.picture_in_picture_short}
+                        <span class="disc" aria-hidden="true"></span>
+                        <span class="caption">{t.picture_in_picture_short}</span>
                     </button>
                 })}
                 <button
-                    class="button danger round"
+                    class="ctl hang-up"
+                    data-icon="hang-up"
                     aria-label=t.hang_up
                     on:click=move |_| call.hang_up()
                 >
-                    {t.hang_up}
+                    <span class="disc" aria-hidden="true"></span>
+                    <span class="caption">{t.hang_up}</span>
                 </button>
             </div>
         </section>
     }
 }
 
-/// A microphone or camera on/off button: its text says the state (`labels`: on, off),
-/// its ARIA label that text, then the action (`actions`: turn off, turn on). The name
-/// changes with the state, so no `aria-pressed` (it would say the state twice).
+/// The canvas behind the other side's video: a tiny copy of its picture, redrawn once a
+/// second and stretched (and blurred by CSS), so a picture of another shape sits on its
+/// own colours instead of black bars. Costs one 32×18 draw a second.
+fn blurred_backdrop(call: Call) -> NodeRef<leptos::html::Canvas> {
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    #[cfg(feature = "hydrate")]
+    Effect::new(move || {
+        let Some(canvas) = canvas.get() else { return };
+        let tick = gloo_timers::callback::Interval::new(1_000, move || {
+            if let Some(video) = call.remote_video.get_untracked() {
+                crate::contours::env::draw_small_copy(&canvas, &video);
+            }
+        });
+        let tick = send_wrapper::SendWrapper::new(tick);
+        on_cleanup(move || drop(tick));
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = call;
+    canvas
+}
+
+/// This side's camera, small in a corner of the call (all of the stage while it waits):
+/// its box takes the camera's shape; dragged, it follows the finger and lands in the
+/// nearest corner; tapped, it moves to the next one (see `env::self_view`, which does it
+/// on the element itself: reactive attributes would add their own code to the wasm).
+#[component]
+fn SelfView(call: Call) -> impl IntoView {
+    let t = call.texts();
+    let wrapper = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "hydrate")]
+    Effect::new(move || {
+        if let (Some(wrapper), Some(video)) = (wrapper.get(), call.local_video.get()) {
+            let listeners = crate::contours::env::self_view(&wrapper, &video);
+            let listeners = send_wrapper::SendWrapper::new(listeners);
+            on_cleanup(move || drop(listeners));
+        }
+    });
+    view! {
+        <div class="self" data-corner="tr" title=t.self_view_move node_ref=wrapper>
+            <video
+                class="local"
+                class:off=move || !call.cam_on.get()
+                node_ref=call.local_video
+                autoplay
+                playsinline
+                muted
+                aria-label=t.local_label
+            ></video>
+        </div>
+    }
+}
+
+/// Why this side has no camera or microphone, and what to do: this browser's steps to
+/// allow them and «Попробовать снова»; closed, it opens again from the device's control.
+#[component]
+fn MediaCard(call: Call) -> impl IntoView {
+    let t = call.texts();
+    let trouble = move || {
+        call.media_trouble
+            .get()
+            .filter(|_| call.trouble_card_open.get())
+    };
+    let title = move |trouble: MediaTrouble| match trouble.missing {
+        Missing::Camera => t.camera_unavailable,
+        Missing::Microphone => t.mic_unavailable,
+        Missing::Both => t.media_unavailable,
+    };
+    let steps = move |trouble: MediaTrouble| match trouble.because {
+        MissingBecause::Denied => t.allow_steps(browser_family()),
+        MissingBecause::NotFound => t.media_missing_hint,
+        MissingBecause::Unsupported => t.in_app_browser_hint,
+    };
+    move || {
+        trouble().map(|trouble| {
+            view! {
+                <div class="media-card">
+                    <p role="alert">
+                        <strong>{title(trouble)}</strong>
+                        " "
+                        <span>{steps(trouble)}</span>
+                    </p>
+                    <div class="actions">
+                        {trouble.can_retry().then(|| view! {
+                            <button class="button primary" on:click=move |_| call.retry_media()>
+                                {t.try_again}
+                            </button>
+                        })}
+                        <button class="button" on:click=move |_| call.trouble_card_open.set(false)>
+                            {t.dismiss}
+                        </button>
+                    </div>
+                </div>
+            }
+        })
+    }
+}
+
+/// This browser's family (in the browser; Chrome's steps on the server, which never
+/// shows the card).
+fn browser_family() -> BrowserFamily {
+    #[cfg(feature = "hydrate")]
+    {
+        crate::contours::env::browser_family()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        BrowserFamily::Chrome
+    }
+}
+
+/// A microphone or camera on/off button: a round icon (crossed, on a light disc, when off)
+/// over a caption that says the state (`labels`: on, off, missing); its ARIA label starts
+/// with that caption, then says what pressing it does (`actions`: turn off, turn on, why).
+/// The name changes with the state, so no `aria-pressed` (it would say the state twice).
+/// Without the device the control stays reachable and says why when pressed.
 #[component]
 fn DeviceToggle(
+    call: Call,
+    icon: &'static str,
     on: RwSignal<bool>,
     available: RwSignal<bool>,
-    labels: (&'static str, &'static str),
-    actions: (&'static str, &'static str),
+    labels: (&'static str, &'static str, &'static str),
+    actions: (&'static str, &'static str, &'static str),
     toggle: impl Fn() + 'static,
 ) -> impl IntoView {
-    let pick = move |(when_on, when_off): (&'static str, &'static str)| {
-        if on.get() { when_on } else { when_off }
+    let pick = move |(when_on, when_off, missing): (&'static str, &'static str, &'static str)| {
+        if !available.get() {
+            missing
+        } else if on.get() {
+            when_on
+        } else {
+            when_off
+        }
     };
     view! {
         <button
-            class="button round"
-            class:off=move || !on.get()
+            class="ctl"
+            data-icon=icon
+            class:off=move || !on.get() || !available.get()
+            class:missing=move || !available.get()
             aria-label=move || pick(actions)
-            disabled=move || !available.get()
-            on:click=move |_| toggle()
+            on:click=move |_| if available.get_untracked() { toggle() } else { call.show_media_trouble() }
         >
-            {move || pick(labels)}
+            <span class="disc" aria-hidden="true"></span>
+            <span class="caption">{move || pick(labels)}</span>
         </button>
     }
 }
@@ -552,6 +744,7 @@ fn End(call: Call) -> impl IntoView {
         _ => (EndReason::HungUp, Role::Host),
     };
     let texts = move || end_texts(t, ended().0);
+    let by_sheet = shares_by_sheet();
     let lasted = call_length(call);
     // «Звонок завершён · 12:34» after a call that ran.
     let heading = move || {
@@ -565,7 +758,7 @@ fn End(call: Call) -> impl IntoView {
     // A guest cannot use a new call of its own: it closes the page instead. The host's
     // own link in another tab offers the link to send.
     let way_out = move || match ended() {
-        (EndReason::OwnLink, _) => EitherOf3::A(view! { <LinkBox call/> }),
+        (EndReason::OwnLink, _) => EitherOf3::A(view! { <LinkBox call by_sheet/> }),
         (_, Role::Host) => EitherOf3::B(view! {
             <button class="button primary big" on:click=move |_| call.press_call()>
                 {t.call_again}

@@ -3,6 +3,7 @@
 //! the browser, so hydration sees the same) and every user-facing text, including the
 //! messages for the hub's error codes. Must not hold logic: views and the conductor ask it.
 
+use crate::contours::env::BrowserFamily;
 use crate::protocol::ErrorCode;
 
 /// A language of the UI.
@@ -146,13 +147,54 @@ pub struct Texts {
     /// The host's own link opened in another tab.
     pub own_link: &'static str,
     pub own_link_hint: &'static str,
+    /// The share sheet's one big button on a phone, and the invitation it sends.
+    pub send_link: &'static str,
+    pub invitation: &'static str,
+    /// The copy button after copying: the confirmation is in the button, not a toast.
+    pub copied_short: &'static str,
+    /// A guest who came before the host started the call.
+    pub waiting_for_host: &'static str,
+    /// Link previews (`og:`) in messengers.
+    pub preview_title: &'static str,
+    pub preview_description: &'static str,
+    /// The camera switch's caption, short, under its round button.
+    pub switch_camera_caption: &'static str,
+    /// A control whose device is missing or not allowed: its caption, and its name (which
+    /// starts with the caption and says a tap tells why).
+    pub no_mic: &'static str,
+    pub no_mic_why: &'static str,
+    pub no_cam: &'static str,
+    pub no_cam_why: &'static str,
+    /// The card that says why the camera or microphone is missing, and what to do.
+    pub try_again: &'static str,
+    pub allow_chrome_android: &'static str,
+    pub allow_safari_ios: &'static str,
+    pub allow_firefox: &'static str,
+    pub allow_chrome: &'static str,
+    /// Tap the video to fill the screen with it, or to see all of it.
+    pub video_fill: &'static str,
+    /// The self-view moves to another corner (drag it, or tap it).
+    pub self_view_move: &'static str,
 }
 
 impl Texts {
+    /// How to allow the camera and microphone in this browser.
+    pub fn allow_steps(&self, family: BrowserFamily) -> &'static str {
+        match family {
+            BrowserFamily::ChromeAndroid => self.allow_chrome_android,
+            BrowserFamily::SafariIos => self.allow_safari_ios,
+            BrowserFamily::Firefox => self.allow_firefox,
+            BrowserFamily::Chrome => self.allow_chrome,
+        }
+    }
+
     /// The message for a hub error code (PROTOCOL.md §5), in this language.
     pub fn error(&self, code: ErrorCode) -> &'static str {
         let ru = std::ptr::eq(self, &RU);
         match (code, ru) {
+            // The wire's words say «сеанс»; the UI says «звонок» everywhere.
+            (ErrorCode::SessionEnded, true) => "Этот звонок уже завершён",
+            (ErrorCode::SessionFull, true) => "Этот звонок уже занят",
             (code, true) => code.message_ru(),
             (ErrorCode::SessionEnded, false) => "The call has ended",
             (ErrorCode::SignalNotFound, false) => "Signal not found",
@@ -169,7 +211,7 @@ pub static RU: Texts = Texts {
     tagline: "Видеозвонок по ссылке. Без регистрации и установки.",
     call: "Позвонить",
     share_title: "Ссылка на звонок",
-    share_hint: "Отправьте её собеседнику, затем начните звонок.",
+    share_hint: "Отправьте её собеседнику: звонок начнётся, когда он откроет ссылку.",
     link_label: "Ссылка на звонок",
     copy: "Копировать",
     copied: "Ссылка скопирована",
@@ -194,8 +236,8 @@ pub static RU: Texts = Texts {
     cam_turn_off: "Камера — выключить (V)",
     cam_turn_on: "Камера выкл. — включить (V)",
     switch_camera: "Сменить камеру",
-    picture_in_picture_short: "PiP",
-    picture_in_picture: "PiP — картинка в картинке",
+    picture_in_picture_short: "Мини-окно",
+    picture_in_picture: "Мини-окно — видео собеседника поверх других окон",
     call_duration: "Длительность звонка",
     hang_up: "Завершить",
     enable_sound: "Включить звук",
@@ -204,10 +246,10 @@ pub static RU: Texts = Texts {
     quality_poor: "Плохая связь",
     ended: "Звонок завершён",
     peer_hung_up: "Собеседник завершил звонок.",
-    session_full_hint: "В этом звонке уже двое. Попросите новую ссылку.",
-    session_ended_hint: "Этот звонок уже закончился. Начните новый.",
+    session_full_hint: "В этом звонке уже двое. Попросите собеседника прислать новую ссылку.",
+    session_ended_hint: "Этот звонок уже закончился. Попросите собеседника позвонить снова: он пришлёт новую ссылку.",
     bad_link: "Неверная ссылка на звонок",
-    bad_link_hint: "Ссылка повреждена или неполная: проверьте её или начните новый звонок.",
+    bad_link_hint: "Ссылка повреждена или неполная. Попросите собеседника прислать её ещё раз.",
     call_again: "Позвонить снова",
     not_found: "Страница не найдена",
     to_home: "На главную",
@@ -234,13 +276,31 @@ pub static RU: Texts = Texts {
     peer_mic_off: "Микрофон собеседника выключен",
     own_link: "Это ваша ссылка — отправьте её собеседнику",
     own_link_hint: "Звонок идёт во вкладке, где вы нажали «Позвонить»: собеседник откроет эту ссылку у себя.",
+    send_link: "Отправить ссылку",
+    invitation: "Позвони мне по видео в HomeCall — просто открой ссылку:",
+    copied_short: "Скопировано ✓",
+    waiting_for_host: "Ждём, когда собеседник начнёт звонок",
+    preview_title: "Вас зовут на видеозвонок — HomeCall",
+    preview_description: "Откройте ссылку, чтобы ответить. Без регистрации и установки.",
+    switch_camera_caption: "Сменить",
+    no_mic: "Нет микрофона",
+    no_mic_why: "Нет микрофона — почему?",
+    no_cam: "Нет камеры",
+    no_cam_why: "Нет камеры — почему?",
+    try_again: "Попробовать снова",
+    allow_chrome_android: "Нажмите значок слева от адреса → «Разрешения» → включите камеру и микрофон. Затем «Попробовать снова».",
+    allow_safari_ios: "Нажмите «аА» в адресной строке → «Настройки веб-сайта» → Камера и Микрофон → «Разрешить». Затем «Попробовать снова».",
+    allow_firefox: "Нажмите перечёркнутый значок камеры в адресной строке → снимите блокировку камеры и микрофона. Затем «Попробовать снова».",
+    allow_chrome: "Нажмите значок настроек слева от адреса → включите камеру и микрофон. Затем «Попробовать снова».",
+    video_fill: "Нажмите, чтобы видео заняло весь экран или было видно целиком",
+    self_view_move: "Перетащите или нажмите, чтобы переместить в другой угол",
 };
 
 pub static EN: Texts = Texts {
     tagline: "Video calls by link. No sign-up, nothing to install.",
     call: "Call",
     share_title: "Call link",
-    share_hint: "Send it to the person you are calling, then start the call.",
+    share_hint: "Send it to the person you are calling: the call starts when they open it.",
     link_label: "Call link",
     copy: "Copy",
     copied: "Link copied",
@@ -265,8 +325,8 @@ pub static EN: Texts = Texts {
     cam_turn_off: "Camera — turn off (V)",
     cam_turn_on: "Camera off — turn on (V)",
     switch_camera: "Switch camera",
-    picture_in_picture_short: "PiP",
-    picture_in_picture: "PiP — picture in picture",
+    picture_in_picture_short: "Mini window",
+    picture_in_picture: "Mini window — the other person's video over other windows",
     call_duration: "Call duration",
     hang_up: "Hang up",
     enable_sound: "Turn sound on",
@@ -275,10 +335,10 @@ pub static EN: Texts = Texts {
     quality_poor: "Poor connection",
     ended: "Call ended",
     peer_hung_up: "The other person hung up.",
-    session_full_hint: "Two people are already in this call. Ask for a new link.",
-    session_ended_hint: "This call is over. Start a new one.",
+    session_full_hint: "Two people are already in this call. Ask the person who called you for a new link.",
+    session_ended_hint: "This call is over. Ask the person who called you to call again: they will send a new link.",
     bad_link: "Invalid call link",
-    bad_link_hint: "The link is damaged or incomplete: check it or start a new call.",
+    bad_link_hint: "The link is damaged or incomplete. Ask the person who sent it to send it again.",
     call_again: "Call again",
     not_found: "Page not found",
     to_home: "Home",
@@ -305,6 +365,24 @@ pub static EN: Texts = Texts {
     peer_mic_off: "The other person's microphone is off",
     own_link: "This is your link: send it to the person you are calling",
     own_link_hint: "The call runs in the tab where you pressed “Call”; the other person opens this link on their side.",
+    send_link: "Send the link",
+    invitation: "Video call me on HomeCall — just open the link:",
+    copied_short: "Copied ✓",
+    waiting_for_host: "Waiting for the other person to start the call",
+    preview_title: "You are invited to a video call — HomeCall",
+    preview_description: "Open the link to answer. No sign-up, nothing to install.",
+    switch_camera_caption: "Switch",
+    no_mic: "No microphone",
+    no_mic_why: "No microphone — why?",
+    no_cam: "No camera",
+    no_cam_why: "No camera — why?",
+    try_again: "Try again",
+    allow_chrome_android: "Tap the icon left of the address → Permissions → turn on Camera and Microphone. Then “Try again”.",
+    allow_safari_ios: "Tap “aA” in the address bar → Website Settings → Camera and Microphone → Allow. Then “Try again”.",
+    allow_firefox: "Click the crossed-out camera icon in the address bar → unblock the camera and microphone. Then “Try again”.",
+    allow_chrome: "Click the settings icon left of the address → turn on Camera and Microphone. Then “Try again”.",
+    video_fill: "Tap to make the video fill the screen, or to see all of it",
+    self_view_move: "Drag or tap to move it to another corner",
 };
 
 #[cfg(test)]
@@ -336,6 +414,9 @@ mod tests {
                 (t.cam, t.cam_turn_off),
                 (t.cam_off, t.cam_turn_on),
                 (t.picture_in_picture_short, t.picture_in_picture),
+                (t.switch_camera_caption, t.switch_camera),
+                (t.no_mic, t.no_mic_why),
+                (t.no_cam, t.no_cam_why),
             ] {
                 assert!(
                     name.starts_with(shown),
@@ -348,7 +429,7 @@ mod tests {
     #[test]
     fn every_error_code_has_a_message_in_each_language() {
         for code in ErrorCode::ALL {
-            assert_eq!(RU.error(code), code.message_ru());
+            assert!(!RU.error(code).contains("еанс") && !RU.error(code).contains("есси"));
             assert!(!EN.error(code).is_empty());
             assert_ne!(EN.error(code), code.message_ru());
         }

@@ -30,7 +30,7 @@ use leptos::config::{Env, LeptosOptions};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 
-use crate::app::{App, shell};
+use crate::app::{App, PageOrigin, shell};
 use crate::config::{Config, ConfigError};
 use crate::hub::Hub;
 use crate::hub::socket::{self, SignalState};
@@ -64,18 +64,28 @@ pub fn router(
 ) -> Router {
     let hash_file = pwa::hash_file_beside_binary();
     let options = leptos_options(config, hash_file.is_some());
+    // Each page gets its security policy and knows its own origin (for absolute links).
+    let page_context = {
+        let trust = Arc::clone(&trust);
+        move || {
+            security::provide_page_csp();
+            let parts = leptos::prelude::use_context::<axum::http::request::Parts>();
+            let host = parts
+                .as_ref()
+                .and_then(|parts| parts.headers.get(axum::http::header::HOST))
+                .and_then(|host| host.to_str().ok());
+            if let Some(origin) = trust.own_origin(host) {
+                leptos::prelude::provide_context(PageOrigin(origin));
+            }
+        }
+    };
     let pages = Router::new()
-        .leptos_routes_with_context(
-            &options,
-            generate_route_list(App),
-            security::provide_page_csp,
-            {
-                let options = options.clone();
-                move || shell(options.clone())
-            },
-        )
+        .leptos_routes_with_context(&options, generate_route_list(App), page_context.clone(), {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler_with_context(
-            security::provide_page_csp,
+            page_context,
             shell,
         ))
         .with_state(options)

@@ -78,6 +78,15 @@ impl Origin {
         })
     }
 
+    /// The origin as text: `https://call.example`.
+    pub fn to_url(&self) -> String {
+        let scheme = match self.scheme {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        };
+        format!("{scheme}://{}", self.authority)
+    }
+
     /// The origin of a page reached at `host` (a `Host` header) over `scheme`.
     fn of_host(host: &str, scheme: Scheme) -> Self {
         Self {
@@ -173,6 +182,21 @@ impl Trust {
         self.public_origins
             .iter()
             .any(|own| Origin::of_host(host, own.scheme).authority == own.authority)
+    }
+
+    /// The origin pages of this server are served from, for absolute links (a link
+    /// preview's image): the first `--public-origin`, else the scheme this server is
+    /// reached over with `host`.
+    pub fn own_origin(&self, host: Option<&str>) -> Option<String> {
+        if let Some(own) = self.public_origins.first() {
+            return Some(own.to_url());
+        }
+        let scheme = if self.tls {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        };
+        Some(Origin::of_host(host?, scheme).to_url())
     }
 
     /// Whether a page at `origin` may open `/signal` (PROTOCOL.md §1): one of the

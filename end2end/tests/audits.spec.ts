@@ -22,6 +22,7 @@ const WORDS = {
     call: "Позвонить",
     startCall: "Начать звонок",
     copy: "Копировать",
+    copied: "Скопировано ✓",
     cancel: "Отмена",
     dismiss: "Закрыть",
     hangUp: "Завершить",
@@ -39,6 +40,7 @@ const WORDS = {
     call: "Call",
     startCall: "Start call",
     copy: "Copy",
+    copied: "Copied ✓",
     cancel: "Cancel",
     dismiss: "Close",
     hangUp: "Hang up",
@@ -95,14 +97,14 @@ for (const locale of Object.keys(WORDS) as Locale[]) {
 
     await host.getByRole("button", { name: w.call, exact: true }).click();
     await expect(host.getByRole("button", { name: w.startCall })).toBeVisible();
-    await host.getByRole("button", { name: w.copy }).click();
-    await expect(host.getByRole("alert")).toBeVisible();
-    await expectNoViolations(host, "share-link with a notice");
-    const link = await host.locator("input.link").first().inputValue();
+    await expectNoViolations(host, "share-link");
+    const link = await host.locator("textarea.link").first().inputValue();
 
-    await host.getByRole("button", { name: w.startCall }).click();
+    // Copying the link starts the call: the button confirms it.
+    await host.getByRole("button", { name: w.copy }).click();
+    await expect(host.getByRole("button", { name: w.copied })).toBeVisible();
     await expect(host.locator("section.call")).toBeVisible();
-    await expectNoViolations(host, "call (waiting for the other person)");
+    await expectNoViolations(host, "call (waiting for the other person, link copied)");
 
     const guest = await personIn(browser, locale, link);
     await expectRemoteVideoFlowing(guest);
@@ -258,25 +260,42 @@ test("every control of every view is reached by Tab, shows a focus ring and work
   await expect(host.getByRole("button", { name: w.startCall })).toBeVisible();
 
   await expectKeyboardReachesAll(host, "share-link");
-  await tabTo(host, w.copy);
-  await host.keyboard.press("Space");
-  await expect(host.getByRole("alert")).toBeVisible();
-  await expectKeyboardReachesAll(host, "share-link with a notice");
-  await tabTo(host, w.dismiss);
-  await host.keyboard.press("Enter");
-  await expect(host.getByRole("alert")).toHaveCount(0);
   await tabTo(host, w.cancel);
   await host.keyboard.press("Space");
   await expect(host.getByRole("button", { name: w.call, exact: true })).toBeVisible();
   await tabTo(host, w.call);
   await host.keyboard.press("Space");
-  const link = await host.locator("input.link").first().inputValue();
   await tabTo(host, w.startCall);
   await host.keyboard.press("Enter");
   await expect(host.locator("section.call")).toBeVisible();
+  await host.getByRole("button", { name: w.hangUp }).click();
+  await tabTo(host, w.callAgain);
+  await host.keyboard.press("Enter");
+  const link = await host.locator("textarea.link").first().inputValue();
+  // Copying the link is enough: the button confirms it, and the host starts waiting.
+  await tabTo(host, w.copy);
+  await host.keyboard.press("Space");
+  await expect(host.getByRole("button", { name: w.copied })).toBeVisible();
+  await expect(host.locator("section.call")).toBeVisible();
   await expectKeyboardReachesAll(host, "call (waiting for the other person)");
+  await host.keyboard.press("Escape");
+  await expect(host.getByRole("alert")).toBeVisible();
+  await host.keyboard.press("Escape");
+  await expect(host.getByRole("heading", { name: w.ended })).toBeVisible();
+  await tabTo(host, w.callAgain);
+  await host.keyboard.press("Enter");
+  const second = await host.locator("textarea.link").first().inputValue();
+  await tabTo(host, w.startCall);
+  await host.keyboard.press("Enter");
+  await expect(host.locator("section.call")).toBeVisible();
+  // A notice (the first Esc asks) is closed from the keyboard.
+  await host.keyboard.press("Escape");
+  await tabTo(host, w.dismiss);
+  await host.keyboard.press("Enter");
+  await expect(host.getByRole("alert")).toHaveCount(0);
+  expect(second).not.toBe(link);
 
-  const guest = await personIn(browser, "ru-RU", link);
+  const guest = await personIn(browser, "ru-RU", second);
   await expectRemoteVideoFlowing(guest);
   await expectKeyboardReachesAll(guest, "call (guest, in call)");
   await tabTo(guest, w.micOn);

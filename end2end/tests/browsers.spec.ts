@@ -1,6 +1,6 @@
 import { test, expect, Browser, Page } from "@playwright/test";
 import type { Page as FirefoxPage } from "puppeteer-core";
-import { closeOpened, expectRemoteVideoFlowing, person, remotePeak, selectedPairInPage, startCallAsHost } from "./helpers";
+import { badControlsInPage, closeOpened, expectRemoteVideoFlowing, person, remotePeak, selectedPairInPage, startCallAsHost } from "./helpers";
 import { clickButton, expectFirefoxVideoFlowing, firefoxPerson, startCallAsFirefoxHost } from "./firefox";
 
 // Chromium (Playwright) and Firefox ESR (Puppeteer) call each other: video both ways.
@@ -143,6 +143,7 @@ test("in Firefox at a phone's size the home, share-link, call and end views fit 
     const fits = async (page: typeof phone.page, view: string) => {
       const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
       expect(scroll, `Firefox ${view} scrolls sideways`).toBeLessThanOrEqual(width);
+      expect(await page.evaluate(badControlsInPage), `Firefox ${view}: every control inside the screen and reachable`).toEqual([]);
       await page.screenshot({ path: testInfo.outputPath(`firefox-${view}.png`) });
     };
     await fits(phone.page, "home");

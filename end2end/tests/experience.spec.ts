@@ -1,7 +1,7 @@
 import { test, expect, devices, chromium, Page } from "@playwright/test";
 import { withChromiumsOwnCamera } from "../fake-camera";
 import { startCoturn } from "./coturn";
-import { closeOpened, expectRemoteVideoFlowing, newContext, openHydrated, person, remotePeak, startCallAsHost } from "./helpers";
+import { closeOpened, expectRemoteVideoFlowing, newContext, openHydrated, person, remoteFrames, remotePeak, startCallAsHost } from "./helpers";
 import { OwnServer } from "./server";
 
 test.afterEach(closeOpened);
@@ -61,7 +61,7 @@ for (const name of ["Pixel 7", "iPhone 14"]) {
   });
 }
 
-test("with the camera denied the call still connects with sound only", async ({ browser }) => {
+test("with the camera denied the call connects with sound only, says how to allow it, and takes the camera when allowed", async ({ browser }) => {
   const host = await person(browser);
   const link = await startCallAsHost(host.page);
   await host.page.getByRole("button", { name: "Начать звонок" }).click();
@@ -77,11 +77,28 @@ test("with the camera denied the call still connects with sound only", async ({ 
     const context = await asking.newContext({ locale: "ru-RU", permissions: ["microphone"] });
     const page = await context.newPage();
     await openHydrated(page, link);
-    await expect(page.getByRole("alert")).toContainText("Камера недоступна");
-    await expect(page.getByRole("alert")).toContainText("Разрешите доступ");
+    // A card, not a toast: what is missing, this browser's steps (desktop Chrome here), a
+    // way to try again; the camera's control stays and says why.
+    const card = page.locator(".media-card");
+    await expect(card.getByRole("alert")).toContainText("Камера недоступна");
+    await expect(card.getByRole("alert")).toContainText("Нажмите значок настроек слева от адреса");
     await expect(page.locator("section.call")).toHaveAttribute("data-phase", "in-call", { timeout: 20_000 });
     await expectRemoteVideoFlowing(page);
     expect(await remotePeak(host.page)).toBeGreaterThan(0.01);
+    expect(await remoteFrames(host.page), "the host sees no picture yet").toBe(0);
+    await card.getByRole("button", { name: "Закрыть" }).click();
+    await expect(card).toBeHidden();
+    await page.getByRole("button", { name: "Нет камеры — почему?" }).click();
+    await expect(card, "the camera's control opens the card again").toBeVisible();
+
+    // The person allows the camera and tries again: the picture joins the running call.
+    await context.grantPermissions(["camera", "microphone"]);
+    await card.getByRole("button", { name: "Попробовать снова" }).click();
+    await expect(card).toBeHidden();
+    await expect(page.getByRole("button", { name: "Камера — выключить (V)" })).toBeVisible();
+    await expectRemoteVideoFlowing(host.page);
+    await expect(page.locator("section.call")).toHaveAttribute("data-phase", "in-call");
+    expect(await remotePeak(host.page), "the sound goes on").toBeGreaterThan(0.01);
   } finally {
     await asking.close();
   }

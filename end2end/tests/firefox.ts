@@ -79,13 +79,13 @@ export async function clickButton(page: Page, name: string): Promise<void> {
 
 /** The host's share link, as the page shows it. */
 export async function shareLink(page: Page): Promise<string> {
-  const input = await page.waitForSelector('input[aria-label="Ссылка на звонок"]');
+  const field = await page.waitForSelector('textarea[aria-label="Ссылка на звонок"]');
   await page.waitForFunction(
-    (el) => (el as HTMLInputElement).value.includes("?session="),
+    (el) => (el as HTMLTextAreaElement).value.includes("?session="),
     {},
-    input,
+    field,
   );
-  return input!.evaluate((el) => (el as HTMLInputElement).value);
+  return field!.evaluate((el) => (el as HTMLTextAreaElement).value);
 }
 
 /** The Firefox host presses «Позвонить», reads the link and presses «Начать звонок». */

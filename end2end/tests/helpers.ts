@@ -157,3 +157,44 @@ export async function selectedPairInPage(): Promise<{ localAddress: string; type
   }
   return undefined;
 }
+
+/**
+ * In the page: each visible control that is cut off or covered, with why. A control is fine
+ * when its box lies inside the viewport and the element a tap at its centre reaches is the
+ * control itself or inside it, once scrolled to (a page taller than the screen may scroll
+ * down; the call screen never scrolls). Plain browser code, so Puppeteer's Firefox pages
+ * run it too.
+ */
+export function badControlsInPage(): string[] {
+  const bad: string[] = [];
+  const width = window.innerWidth;
+  const height = window.innerHeight;
+  // Controls, and what a person must read or scan: headings, the link, the QR code, the status.
+  const wanted = "button, a[href], input, [tabindex='0'], h1, .link, img.qr, .status, [role=alert], .peer-camera-off";
+  for (const element of document.querySelectorAll<HTMLElement>(wanted)) {
+    // A page taller than the screen scrolls: a control below the fold is fine once there.
+    const control = element.matches("button, a[href], input, [tabindex='0']");
+    const tall = !control && element.getBoundingClientRect().height > height;
+    element.scrollIntoView({ block: tall ? "start" : "nearest", inline: "nearest" });
+    const box = element.getBoundingClientRect();
+    const style = getComputedStyle(element);
+    if (box.width === 0 || box.height === 0 || style.visibility === "hidden" || style.display === "none") continue;
+    const name = `${element.tagName.toLowerCase()} «${(element.getAttribute("aria-label") ?? element.textContent ?? "").trim().slice(0, 40)}»`;
+    const edge = 0.5;
+    // Text taller than the screen (a long message at 200 %) is read by scrolling through
+    // it: its width must fit, and its start must show. A control must fit whole.
+    const bottom = tall ? box.top + 1 : box.bottom;
+    if (box.left < -edge || box.top < -edge || box.right > width + edge || bottom > height + edge) {
+      bad.push(`${name} is cut off: ${Math.round(box.left)},${Math.round(box.top)} – ${Math.round(box.right)},${Math.round(box.bottom)} in ${width}×${height}`);
+      continue;
+    }
+    const y = tall ? box.top + 10 : box.top + box.height / 2;
+    const hit = document.elementFromPoint(box.left + box.width / 2, y);
+    if (!hit || !(hit === element || element.contains(hit))) {
+      const by = hit ? `${hit.tagName.toLowerCase()}.${[...hit.classList].join(".")}` : "nothing";
+      bad.push(`${name} is covered by ${by}`);
+    }
+  }
+  if (document.documentElement.scrollWidth > width) bad.push(`the page scrolls sideways (${document.documentElement.scrollWidth} > ${width})`);
+  return bad;
+}

@@ -73,7 +73,7 @@ test("a third person on a busy link is told the call is taken", async ({ browser
   const { link } = await connectedCall(browser);
   const third = await person(browser, link);
   await expect(third.page.getByRole("heading", { name: "Этот звонок уже занят" })).toBeVisible();
-  await expect(third.page.getByText("Попросите новую ссылку")).toBeVisible();
+  await expect(third.page.getByText("Попросите собеседника прислать новую ссылку")).toBeVisible();
 });
 
 test("a link of a finished call says the call has ended, and offers only a way out", async ({ browser }) => {

@@ -1,5 +1,5 @@
-import { test, expect, Locator, Page } from "@playwright/test";
-import { closeOpened, expectRemoteVideoFlowing, person, startCallAsHost } from "./helpers";
+import { test, expect, devices, Locator, Page } from "@playwright/test";
+import { closeOpened, expectRemoteVideoFlowing, newContext, openHydrated, person, startCallAsHost } from "./helpers";
 
 // The call screen's states as a person sees them (issue #12): passing messages, the
 // self-view with the camera off, a lost call, and Esc.
@@ -36,19 +36,73 @@ async function inCall(browser: import("@playwright/test").Browser) {
   return { host, guest };
 }
 
-test("a passing message hides by itself, and never follows the host into the call", async ({ browser }) => {
+test("copying the link confirms in its button and starts waiting; a passing message hides by itself", async ({ browser }) => {
   const { page } = await person(browser);
   await startCallAsHost(page);
-  await page.getByRole("button", { name: "Копировать" }).click();
+  const copy = page.getByRole("button", { name: "Копировать" });
+  await copy.click();
+  await expect(page.getByRole("button", { name: "Скопировано ✓" }), "the button itself confirms").toBeVisible();
+  await expect(page.getByRole("alert"), "no toast").toHaveCount(0);
+  await expect(page.locator("section.call"), "copying was enough to start").toBeVisible();
+  await expect(page.getByRole("status")).toHaveText("Ждём собеседника…");
+  await expect(page.getByRole("button", { name: "Копировать" }), "and goes back to its word").toBeVisible({ timeout: 4_000 });
+
+  await page.keyboard.press("Escape");
   const alert = page.getByRole("alert");
   await expect(alert).toBeVisible();
   await expect(alert, "gone within 4 s").toBeHidden({ timeout: 4_000 });
-
-  await page.getByRole("button", { name: "Копировать" }).click();
-  await expect(alert).toBeVisible();
-  await page.getByRole("button", { name: "Начать звонок" }).click();
-  await expect(page.locator("section.call")).toBeVisible();
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Escape");
+  await expect(page.getByRole("heading", { name: "Звонок завершён" })).toBeVisible();
   await expect(alert, "a new view starts without the last one's message").toBeHidden({ timeout: 1_000 });
+});
+
+test("on a phone, «Отправить ссылку» opens the share sheet with an invitation, and sharing starts waiting", async ({ browser }) => {
+  const { defaultBrowserType: _, ...phone } = devices["Pixel 7"];
+  const context = await newContext(browser, { ...phone, locale: "ru-RU" });
+  const page = await context.newPage();
+  // This Chromium on Linux has no share sheet: the page gets one that keeps what it is given.
+  await page.addInitScript(() => {
+    const shared: ShareData[] = [];
+    (window as unknown as { __shared: ShareData[] }).__shared = shared;
+    navigator.share = async (data?: ShareData) => {
+      shared.push(data ?? {});
+    };
+  });
+  await openHydrated(page, "/");
+  await page.getByRole("button", { name: "Позвонить" }).click();
+  const link = await page.getByLabel("Ссылка на звонок").inputValue();
+  await expect(page.locator("img.qr"), "a phone cannot scan its own screen").toBeHidden();
+  await page.getByRole("button", { name: "Отправить ссылку" }).click();
+  await expect(page.locator("section.call")).toBeVisible();
+  const shared = await page.evaluate(() => (window as unknown as { __shared: ShareData[] }).__shared);
+  expect(shared).toEqual([{ title: "HomeCall", text: "Позвони мне по видео в HomeCall — просто открой ссылку:", url: link }]);
+  await expect(page.getByRole("status")).toHaveText("Ждём собеседника…");
+});
+
+test("a guest who comes first is told the other person has not started the call yet", async ({ browser }) => {
+  const host = await person(browser);
+  const link = await startCallAsHost(host.page);
+  const guest = await person(browser, link);
+  await expect(guest.page.getByRole("status")).toHaveText("Ждём, когда собеседник начнёт звонок");
+  await host.page.getByRole("button", { name: "Начать звонок" }).click();
+  await expectRemoteVideoFlowing(guest.page);
+});
+
+test("each language's link preview: og: tags with an absolute image", async ({ request, baseURL }) => {
+  const session = "123e4567-e89b-42d3-a456-426614174000";
+  for (const [language, title] of [
+    ["ru-RU", "Вас зовут на видеозвонок — HomeCall"],
+    ["en-US", "You are invited to a video call — HomeCall"],
+  ]) {
+    const html = await (await request.get(`/?session=${session}`, { headers: { "Accept-Language": language } })).text();
+    expect(html).toContain(`<meta property="og:title" content="${title}"`);
+    expect(html).toContain(`<meta property="og:image" content="${baseURL}/icons/icon-512.png"`);
+    expect(html).toMatch(/<meta property="og:description" content="[^"]+"/);
+  }
+  const home = await (await request.get("/", { headers: { "Accept-Language": "en-US" } })).text();
+  expect(home).toContain('<meta property="og:title" content="HomeCall"');
+  expect(home).toContain('<meta property="og:description" content="Video calls by link. No sign-up, nothing to install."');
 });
 
 test("Esc asks first: one press asks (and the question goes), a second one while asked ends the call", async ({ browser }) => {
@@ -64,9 +118,8 @@ test("Esc asks first: one press asks (and the question goes), a second one while
 });
 
 test("with the camera off the self-view goes dark, and lights up again with it", async ({ browser }) => {
-  const { page } = await person(browser);
-  await startCallAsHost(page);
-  await page.getByRole("button", { name: "Начать звонок" }).click();
+  const { host } = await inCall(browser);
+  const page = host.page;
   const self = page.locator("video.local");
   await expect.poll(() => brightness(page, self), { message: "the camera shows" }).toBeGreaterThan(40);
   await page.getByRole("button", { name: /^Камера — выключить/ }).click();
@@ -153,4 +206,31 @@ test("each new view puts the keyboard at its start: the heading or the main cont
   await page.getByRole("button", { name: "Завершить" }).focus();
   await page.keyboard.press("Enter");
   await expect(page.getByRole("heading", { name: "Звонок завершён" })).toBeFocused();
+});
+
+test("the other side's video is shown whole and a tap fills the screen; the self-view is dragged to a corner or tapped on", async ({ browser }) => {
+  const { host } = await inCall(browser);
+  const page = host.page;
+  const remote = page.locator("video.remote");
+  const fit = () => remote.evaluate((v) => getComputedStyle(v).objectFit);
+  expect(await fit(), "a face is never cut").toBe("contain");
+  await remote.click({ position: { x: 20, y: 20 } });
+  expect(await fit(), "a tap fills the screen").toBe("cover");
+  await remote.click({ position: { x: 20, y: 20 } });
+  expect(await fit()).toBe("contain");
+
+  const self = page.locator(".self");
+  await expect(self).toHaveAttribute("data-corner", "tr");
+  const stage = (await page.locator(".stage").boundingBox())!;
+  const from = (await self.boundingBox())!;
+  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(stage.x + 40, stage.y + stage.height - 40, { steps: 8 });
+  await page.mouse.up();
+  await expect(self, "dropped near the bottom left").toHaveAttribute("data-corner", "bl");
+  const landed = (await self.boundingBox())!;
+  expect(landed.x).toBeLessThan(stage.x + 20);
+  expect(landed.y + landed.height).toBeGreaterThan(stage.y + stage.height - 20);
+  await self.click();
+  await expect(self, "a tap moves it on, clockwise").toHaveAttribute("data-corner", "tl");
 });

@@ -10,7 +10,9 @@
 
 use leptos::prelude::*;
 
-use crate::contours::core::{Devices, EndReason, Event, Phase, Quality, Role, transition};
+use crate::contours::core::{
+    Devices, EndReason, Event, MediaTrouble, Phase, Quality, Role, transition,
+};
 use crate::contours::env::Link;
 use crate::i18n::{Lang, Texts};
 
@@ -41,6 +43,14 @@ pub struct Call {
     pub peer_devices: RwSignal<Devices>,
     /// How many cameras there are (the switch shows from two on).
     pub camera_count: RwSignal<usize>,
+    /// The link was just copied: the copy button says so for a moment.
+    pub copied: RwSignal<bool>,
+    /// What this side's call goes without and why, if anything; and whether the card
+    /// that says so is open (closed by the person, opened again from a control).
+    pub media_trouble: RwSignal<Option<MediaTrouble>>,
+    pub trouble_card_open: RwSignal<bool>,
+    /// A guest whose socket is open and who has no offer: the host has not started yet.
+    pub host_absent: RwSignal<bool>,
     pub local_video: NodeRef<leptos::html::Video>,
     pub remote_video: NodeRef<leptos::html::Video>,
     /// What only the browser has: the streams, the local media, the running task (on
@@ -78,6 +88,10 @@ impl Call {
             has_mic: RwSignal::new(true),
             peer_devices: RwSignal::new(Devices::default()),
             camera_count: RwSignal::new(0),
+            copied: RwSignal::new(false),
+            media_trouble: RwSignal::new(None),
+            trouble_card_open: RwSignal::new(false),
+            host_absent: RwSignal::new(false),
             local_video: NodeRef::new(),
             remote_video: NodeRef::new(),
             browser: imp::Browser::new(),
@@ -124,7 +138,9 @@ impl Call {
         imp::hang_up(*self);
     }
 
-    /// Copies the share link to the clipboard.
+    /// Copies the share link to the clipboard; the copy button confirms it, and a host who
+    /// has not started yet starts waiting (sending the link is the step, not a second
+    /// button).
     pub fn copy_link(&self) {
         imp::copy_link(*self);
     }
@@ -151,7 +167,8 @@ impl Call {
         imp::picture_in_picture(*self);
     }
 
-    /// Opens the system's share sheet with the link, where the browser has one.
+    /// Opens the system's share sheet with an invitation and the link, where the browser
+    /// has one; once shared, a host who has not started yet starts waiting.
     pub fn share_link_natively(&self) {
         imp::share_natively(*self);
     }
@@ -160,6 +177,18 @@ impl Call {
     /// let a page close itself, goes to the home page.
     pub fn close_page(&self) {
         imp::close_page();
+    }
+
+    /// «Попробовать снова»: asks for the missing camera or microphone again (after the
+    /// person allowed it); what it gets joins the running call.
+    pub fn retry_media(&self) {
+        imp::retry_media(*self);
+    }
+
+    /// Opens the card that says why a device is missing (from its control).
+    pub fn show_media_trouble(&self) {
+        self.trouble_card_open
+            .set(self.media_trouble.get_untracked().is_some());
     }
 
     /// The user tapped to allow sound that autoplay blocked.
@@ -198,6 +227,7 @@ mod imp {
     pub fn picture_in_picture(_: Call) {}
     pub fn share_natively(_: Call) {}
     pub fn enable_sound(_: Call) {}
+    pub fn retry_media(_: Call) {}
     pub fn close_page() {}
 }
 
@@ -397,8 +427,21 @@ mod imp {
     }
 
     pub fn share_natively(call: Call) {
-        env::share("HomeCall", &call.share_link.get_untracked());
+        let link = call.share_link.get_untracked();
+        spawn_local(async move {
+            if env::share("HomeCall", call.texts().invitation, &link).await {
+                press_start(call);
+            }
+        });
     }
+
+    pub fn retry_media(call: Call) {
+        call.trouble_card_open.set(false);
+        send(call, Input::RetryMedia);
+    }
+
+    /// How long the copy button says the link was copied.
+    const COPIED_MS: u32 = 2_500;
 
     pub fn close_page() {
         env::close_or_go_home();
@@ -407,14 +450,16 @@ mod imp {
     pub fn copy_link(call: Call) {
         let link = call.share_link.get_untracked();
         spawn_local(async move {
-            let copied = env::copy_to_clipboard(&link).await;
-            let texts = call.texts();
-            let said = if copied {
-                texts.copied
-            } else {
-                texts.copy_failed
-            };
-            call.flash(said);
+            if !env::copy_to_clipboard(&link).await {
+                call.flash(call.texts().copy_failed);
+                return;
+            }
+            call.copied.set(true);
+            gloo_timers::callback::Timeout::new(COPIED_MS, move || {
+                call.copied.try_set(false);
+            })
+            .forget();
+            press_start(call);
         });
     }
 }

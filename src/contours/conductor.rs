@@ -16,12 +16,13 @@ use leptos::task::spawn_local;
 use web_sys::RtcPeerConnectionState;
 
 use crate::contours::call::Call;
-use crate::contours::core::{Devices, Event, Phase, Role, ends_the_call, grade, loss_percent};
+use crate::contours::core::{
+    Devices, Event, MediaTrouble, MissingBecause, Phase, Role, ends_the_call, grade, loss_percent,
+};
 use crate::contours::env::{self, PageConfig};
-use crate::contours::media::{LocalMedia, MediaError, Missing};
+use crate::contours::media::{LocalMedia, MediaError};
 use crate::contours::net::{Net, NetEvent};
 use crate::contours::rtc::{Rtc, RtcEvent};
-use crate::i18n::Texts;
 use crate::logger;
 use crate::protocol::{ErrorCode, IceCandidate, PeerId, Route, SessionId, Signal, close};
 
@@ -53,6 +54,9 @@ const QUALITY_EVERY_READS: u32 = 2;
 const MEDIA_STALL_MS: f64 = 2_500.0;
 /// How soon a refused renewal of the TURN credentials is tried again.
 const RENEW_RETRY_MS: u32 = 5_000;
+/// How long a guest's open socket may go without an offer before the page says the
+/// host has not started yet (an offer the hub holds arrives within milliseconds).
+const HOST_ABSENT_AFTER_MS: u32 = 1_200;
 
 /// One thing for the call's task to handle, in arrival order.
 pub enum Input {
@@ -75,6 +79,10 @@ pub enum Input {
     Visible,
     /// Move to the next camera.
     SwitchCamera,
+    /// Ask for the missing camera or microphone again.
+    RetryMedia,
+    /// Time to say the host has not started, if no offer came yet.
+    CheckHostThere,
     /// The TURN credentials are due for renewal.
     RenewConfig,
     HangUp,
@@ -191,8 +199,14 @@ async fn prepare_media(call: Call, sid: &str) -> Option<Rc<LocalMedia>> {
     let prepared = call.browser.media.start().await;
     if let Some((missing, error)) = &prepared.problem {
         logger::warn(sid, format_args!("missing {missing:?}: {error}"));
-        call.notice
-            .set(Some(media_notice(call.texts(), *missing, error)));
+        call.media_trouble.set(Some(MediaTrouble {
+            missing: *missing,
+            because: missing_because(error),
+        }));
+        call.trouble_card_open.set(true);
+    } else {
+        call.media_trouble.set(None);
+        call.trouble_card_open.set(false);
     }
     let media = prepared.media;
     call.has_camera
@@ -203,19 +217,13 @@ async fn prepare_media(call: Call, sid: &str) -> Option<Rc<LocalMedia>> {
     media
 }
 
-/// What to tell the user when a device is missing, and what to do about it.
-fn media_notice(texts: &Texts, missing: Missing, error: &MediaError) -> String {
-    let what = match missing {
-        Missing::Camera => texts.camera_unavailable,
-        Missing::Microphone => texts.mic_unavailable,
-        Missing::Both => texts.media_unavailable,
-    };
-    let hint = match error {
-        MediaError::Denied => texts.media_denied_hint,
-        MediaError::Unsupported => texts.in_app_browser_hint,
-        MediaError::NotFound | MediaError::Failed(_) => texts.media_missing_hint,
-    };
-    format!("{what} {hint}")
+/// Why a device is missing, as the person can act on it.
+fn missing_because(error: &MediaError) -> MissingBecause {
+    match error {
+        MediaError::Denied => MissingBecause::Denied,
+        MediaError::Unsupported => MissingBecause::Unsupported,
+        MediaError::NotFound | MediaError::Failed(_) => MissingBecause::NotFound,
+    }
 }
 
 /// A new peer connection (for the call's start, or when the other side's page is new),
@@ -342,10 +350,22 @@ impl Conductor {
                 self.media = media;
                 self.media_coming = false;
                 self.equip();
+                self.rtc.tell_devices(self.devices());
             }
             Input::DevicesChanged => self.rtc.tell_devices(self.devices()),
             Input::Stats => self.refresh_quality().await,
             Input::SwitchCamera => self.switch_camera().await,
+            Input::RetryMedia => {
+                spawn_local(open_media(
+                    self.call,
+                    self.sid().to_owned(),
+                    self.tx.clone(),
+                ));
+            }
+            Input::CheckHostThere => {
+                let absent = self.role == Role::Guest && self.remote_pc.is_none();
+                self.call.host_absent.set(absent);
+            }
             Input::RenewConfig => self.renew_config().await,
             Input::Visible => {
                 if matches!(self.call.phase.get_untracked(), Phase::InCall { .. }) {
@@ -360,6 +380,9 @@ impl Conductor {
             NetEvent::Open => {
                 logger::event(self.sid(), format_args!("signal open"));
                 self.signal_failures = 0;
+                if self.role == Role::Guest && self.remote_pc.is_none() {
+                    self.later(HOST_ABSENT_AFTER_MS, Input::CheckHostThere);
+                }
                 let unreachable = self.call.texts().hub_unreachable;
                 if self.call.notice.get_untracked().as_deref() == Some(unreachable) {
                     self.call.notice.set(None);
@@ -436,6 +459,7 @@ impl Conductor {
         }
         let answer = self.rtc.accept_offer(sdp, self.media_coming).await?;
         self.remote_pc = route.pc;
+        self.call.host_absent.set(false);
         self.negotiated_at = js_sys::Date::now();
         self.check_later(CONNECT_WITHIN_MS);
         let (pc, to_pc) = self.route();
@@ -811,7 +835,11 @@ impl Conductor {
         }
         logger::event(
             self.sid(),
-            format_args!("nothing received for {silent_ms:.0} ms: restarting ICE"),
+            // Whole milliseconds: formatting a float would add its code to the wasm (14 KB).
+            format_args!(
+                "nothing received for {} ms: restarting ICE",
+                silent_ms as u64
+            ),
         );
         self.stall_restarted_at = Some(now);
         self.call.apply(Event::ConnectionLost);

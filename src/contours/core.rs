@@ -104,6 +104,39 @@ impl Phase {
     }
 }
 
+/// Which of camera and microphone a call goes without.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Camera,
+    Microphone,
+    Both,
+}
+
+/// Why a device is missing, as far as the person can act on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingBecause {
+    /// The person (or the browser's settings) said no: the steps to allow it.
+    Denied,
+    /// No such device, or another app holds it.
+    NotFound,
+    /// This browser gives pages no camera (an in-app browser): open the link elsewhere.
+    Unsupported,
+}
+
+/// What the call goes without and why: the card that says what to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaTrouble {
+    pub missing: Missing,
+    pub because: MissingBecause,
+}
+
+impl MediaTrouble {
+    /// Whether asking again can help (not in a browser that has no camera at all).
+    pub fn can_retry(self) -> bool {
+        self.because != MissingBecause::Unsupported
+    }
+}
+
 /// Whether a side sends its camera and microphone: told to the other side over the call's
 /// own data channel, so it can say so instead of showing a black picture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -84,6 +84,82 @@ fn query_param<'q>(query: &'q str, name: &str) -> Option<&'q str> {
     })
 }
 
+/// The browser families whose steps to allow the camera differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserFamily {
+    ChromeAndroid,
+    /// Every iPhone browser is Safari underneath, with Safari's settings.
+    SafariIos,
+    Firefox,
+    /// Desktop Chrome, Edge and the like (the default).
+    Chrome,
+}
+
+impl BrowserFamily {
+    /// The family of a `User-Agent` string.
+    pub fn from_user_agent(agent: &str) -> BrowserFamily {
+        let ios = ["iPhone", "iPad", "iPod"].iter().any(|d| agent.contains(d));
+        if ios {
+            BrowserFamily::SafariIos
+        } else if agent.contains("Firefox/") {
+            BrowserFamily::Firefox
+        } else if agent.contains("Android") {
+            BrowserFamily::ChromeAndroid
+        } else {
+            BrowserFamily::Chrome
+        }
+    }
+}
+
+/// A corner of the call's stage, where the self-view sits: its name (`data-corner`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Corner {
+    TopRight,
+    BottomRight,
+    BottomLeft,
+    TopLeft,
+}
+
+impl Corner {
+    pub fn name(self) -> &'static str {
+        match self {
+            Corner::TopRight => "tr",
+            Corner::BottomRight => "br",
+            Corner::BottomLeft => "bl",
+            Corner::TopLeft => "tl",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Corner {
+        match name {
+            "br" => Corner::BottomRight,
+            "bl" => Corner::BottomLeft,
+            "tl" => Corner::TopLeft,
+            _ => Corner::TopRight,
+        }
+    }
+
+    /// The next corner clockwise (a tap on the self-view).
+    pub fn next(self) -> Corner {
+        match self {
+            Corner::TopRight => Corner::BottomRight,
+            Corner::BottomRight => Corner::BottomLeft,
+            Corner::BottomLeft => Corner::TopLeft,
+            Corner::TopLeft => Corner::TopRight,
+        }
+    }
+
+    /// The corner nearest to a point, given as its offset from the stage's centre.
+    pub fn nearest(dx: f64, dy: f64) -> Corner {
+        match (dx >= 0.0, dy >= 0.0) {
+            (true, false) => Corner::TopRight,
+            (true, true) => Corner::BottomRight,
+            (false, true) => Corner::BottomLeft,
+            (false, false) => Corner::TopLeft,
+        }
+    }
+}
+
 /// The link the host shares: `<origin>/?session=<uuid>`.
 pub fn share_link(origin: &str, session: &SessionId) -> String {
     format!("{origin}/?session={session}")
@@ -107,6 +183,9 @@ pub use browser::*;
 #[cfg(feature = "hydrate")]
 mod browser {
     use serde::{Deserialize, Serialize};
+
+    use std::cell::Cell;
+    use std::rc::Rc;
 
     use wasm_bindgen::JsCast;
     use wasm_bindgen::prelude::Closure;
@@ -481,12 +560,141 @@ mod browser {
         }
     }
 
-    /// Opens the system's share sheet with `url`, where the browser has one.
-    pub fn share(title: &str, url: &str) {
+    /// Opens the system's share sheet with `text` and `url`, where the browser has one;
+    /// whether it was shared (not cancelled).
+    pub async fn share(title: &str, text: &str, url: &str) -> bool {
         let data = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&data, &"title".into(), &title.into());
-        let _ = js_sys::Reflect::set(&data, &"url".into(), &url.into());
-        call_method(&window().navigator(), "share", &[data.into()]);
+        for (key, value) in [("title", title), ("text", text), ("url", url)] {
+            let _ = js_sys::Reflect::set(&data, &key.into(), &value.into());
+        }
+        let Some(promise) = call_method(&window().navigator(), "share", &[data.into()]) else {
+            return false;
+        };
+        wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(promise))
+            .await
+            .is_ok()
+    }
+
+    /// Whether the main pointer is a finger (a phone or tablet), not a mouse.
+    pub fn touch_first() -> bool {
+        window()
+            .match_media("(pointer: coarse)")
+            .ok()
+            .flatten()
+            .is_some_and(|query| query.matches())
+    }
+
+    /// Draws `video`'s current frame into all of `canvas` (a tiny copy, for a backdrop).
+    pub fn draw_small_copy(canvas: &web_sys::HtmlCanvasElement, video: &web_sys::HtmlVideoElement) {
+        if video.video_width() == 0 {
+            return;
+        }
+        let Some(context) = canvas
+            .get_context("2d")
+            .ok()
+            .flatten()
+            .and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok())
+        else {
+            return;
+        };
+        let (w, h) = (f64::from(canvas.width()), f64::from(canvas.height()));
+        let _ = context.draw_image_with_html_video_element_and_dw_and_dh(video, 0.0, 0.0, w, h);
+    }
+
+    /// How far a pointer must move for a drag rather than a tap, in CSS pixels.
+    const DRAG_FROM_PX: f64 = 8.0;
+
+    /// Makes `wrapper` (the self-view's box, around `video`) take the camera's shape, follow
+    /// a dragging finger and land in the nearest corner of its stage, or move to the next
+    /// corner when tapped. Works until the listeners are dropped.
+    pub fn self_view(
+        wrapper: &web_sys::HtmlElement,
+        video: &web_sys::HtmlVideoElement,
+    ) -> Vec<Listener> {
+        // Where the pointer went down, while a drag runs.
+        let start = Rc::new(Cell::new(None::<(f64, f64)>));
+        let on_pointer = {
+            let wrapper = wrapper.clone();
+            move |event: web_sys::Event| {
+                let Some(pointer) = event.dyn_ref::<web_sys::PointerEvent>() else {
+                    return;
+                };
+                let at = (f64::from(pointer.client_x()), f64::from(pointer.client_y()));
+                let moved = start.get().map(|(x, y)| (at.0 - x, at.1 - y));
+                let style = wrapper.style();
+                match (event.type_().as_str(), moved) {
+                    ("pointerdown", _) => {
+                        let _ = wrapper.set_pointer_capture(pointer.pointer_id());
+                        start.set(Some(at));
+                        let _ = wrapper.class_list().add_1("dragging");
+                    }
+                    ("pointermove", Some((dx, dy))) => {
+                        // Whole pixels: formatting a float would add its code to the wasm.
+                        let to = format!("{}px {}px", dx as i32, dy as i32);
+                        let _ = style.set_property("translate", &to);
+                    }
+                    (kind, Some((dx, dy))) => {
+                        start.set(None);
+                        // Where it was dropped decides the corner: measured before it
+                        // lets go of the finger's offset.
+                        if kind == "pointerup" {
+                            let corner = corner_after(&wrapper, dx, dy);
+                            let _ = wrapper.set_attribute("data-corner", corner.name());
+                        }
+                        let _ = style.remove_property("translate");
+                        let _ = wrapper.class_list().remove_1("dragging");
+                    }
+                    _ => {}
+                }
+            }
+        };
+        let target: &web_sys::EventTarget = wrapper.as_ref();
+        let mut listeners: Vec<Listener> =
+            ["pointerdown", "pointermove", "pointerup", "pointercancel"]
+                .into_iter()
+                .map(|event| listen(target, event, on_pointer.clone()))
+                .collect();
+        let on_shape = {
+            let (wrapper, video) = (wrapper.clone(), video.clone());
+            move |_| {
+                let (w, h) = (video.video_width(), video.video_height());
+                if w > 0 && h > 0 {
+                    let _ = wrapper
+                        .style()
+                        .set_property("aspect-ratio", &format!("{w} / {h}"));
+                    let _ = wrapper.class_list().toggle_with_force("wide", w > h);
+                }
+            }
+        };
+        for event in ["resize", "loadedmetadata"] {
+            listeners.push(listen(video.as_ref(), event, on_shape.clone()));
+        }
+        listeners
+    }
+
+    /// Where the self-view lands after a pointer went up having moved by `(dx, dy)`: the
+    /// next corner after a tap, else the corner of the stage nearest to its centre.
+    fn corner_after(wrapper: &web_sys::HtmlElement, dx: f64, dy: f64) -> super::Corner {
+        let now =
+            super::Corner::from_name(&wrapper.get_attribute("data-corner").unwrap_or_default());
+        if dx.hypot(dy) < DRAG_FROM_PX {
+            return now.next();
+        }
+        let Some(stage) = wrapper.parent_element() else {
+            return now;
+        };
+        let centre = |r: web_sys::DomRect| (r.x() + r.width() / 2.0, r.y() + r.height() / 2.0);
+        let ((x, y), (cx, cy)) = (
+            centre(wrapper.get_bounding_client_rect()),
+            centre(stage.get_bounding_client_rect()),
+        );
+        super::Corner::nearest(x - cx, y - cy)
+    }
+
+    /// Which browser this is, for the steps to allow the camera.
+    pub fn browser_family() -> super::BrowserFamily {
+        let agent = window().navigator().user_agent().unwrap_or_default();
+        super::BrowserFamily::from_user_agent(&agent)
     }
 
     /// Closes the page where a script may (a window a script opened, some installed apps);
@@ -540,6 +748,54 @@ mod tests {
     use super::*;
 
     const S: &str = "123e4567-e89b-42d3-a456-426614174000";
+
+    #[test]
+    fn the_self_view_lands_in_the_nearest_corner_and_a_tap_moves_it_on() {
+        assert_eq!(Corner::nearest(40.0, -10.0), Corner::TopRight);
+        assert_eq!(Corner::nearest(40.0, 10.0), Corner::BottomRight);
+        assert_eq!(Corner::nearest(-40.0, 10.0), Corner::BottomLeft);
+        assert_eq!(Corner::nearest(-40.0, -10.0), Corner::TopLeft);
+        let mut corner = Corner::TopRight;
+        for _ in 0..4 {
+            assert_eq!(Corner::from_name(corner.name()), corner);
+            corner = corner.next();
+        }
+        assert_eq!(corner, Corner::TopRight);
+        assert_eq!(Corner::from_name("nonsense"), Corner::TopRight);
+    }
+
+    #[test]
+    fn each_browser_gets_its_own_steps_to_allow_the_camera() {
+        let cases = [
+            (
+                "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36",
+                BrowserFamily::ChromeAndroid,
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+                BrowserFamily::SafariIos,
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/131.0 Mobile/15E148 Safari/604.1",
+                BrowserFamily::SafariIos,
+            ),
+            (
+                "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+                BrowserFamily::Firefox,
+            ),
+            (
+                "Mozilla/5.0 (Android 14; Mobile; rv:128.0) Gecko/128.0 Firefox/128.0",
+                BrowserFamily::Firefox,
+            ),
+            (
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+                BrowserFamily::Chrome,
+            ),
+        ];
+        for (agent, family) in cases {
+            assert_eq!(BrowserFamily::from_user_agent(agent), family, "{agent}");
+        }
+    }
 
     #[test]
     fn the_query_decides_the_view() {

@@ -37,10 +37,18 @@ pub fn use_local_media() -> UseLocalMedia {
 impl UseLocalMedia {
     /// Opens camera and microphone (see [`LocalMedia::prepare`]): the media, if any, and
     /// what is missing and why.
+    /// Asked again (after the person allowed a device), what it gets replaces what was
+    /// open, and what was open stops; when it gets nothing, what was open stays.
     pub async fn start(&self) -> Prepared<Rc<LocalMedia>> {
         let prepared = LocalMedia::prepare().await;
-        let media = prepared.media.map(Rc::new);
-        self.open.set_value(media.clone());
+        let media = match prepared.media.map(Rc::new) {
+            Some(media) => {
+                self.stop();
+                self.open.set_value(Some(Rc::clone(&media)));
+                Some(media)
+            }
+            None => self.current(),
+        };
         self.show();
         Prepared {
             media,
@@ -81,13 +89,7 @@ pub enum MediaError {
     Failed(String),
 }
 
-/// Which of camera and microphone a call goes without.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Missing {
-    Camera,
-    Microphone,
-    Both,
-}
+pub use crate::contours::core::Missing;
 
 /// What [`LocalMedia::prepare`] got: media with whatever devices there are, and what is
 /// missing and why.

@@ -231,7 +231,7 @@ impl Rtc {
     /// connection asks for an offer.
     pub fn send_local_media(&self, media: &LocalMedia) {
         for track in media.tracks() {
-            let sender = match self.idle_sender(&track.kind()) {
+            let sender = match self.sender_for(&track.kind()) {
                 Some(sender) => {
                     let replaced = JsFuture::from(sender.replace_track(Some(&track)));
                     wasm_bindgen_futures::spawn_local(async move {
@@ -253,14 +253,26 @@ impl Rtc {
         }
     }
 
-    /// The sender of a transceiver for `kind` that is agreed to send but has no track yet.
-    fn idle_sender(&self, kind: &str) -> Option<web_sys::RtcRtpSender> {
+    /// The sender a new `kind` track goes out on without a new transceiver: the one that
+    /// already sends that kind (media asked for again), or one agreed to send that has no
+    /// track yet.
+    fn sender_for(&self, kind: &str) -> Option<web_sys::RtcRtpSender> {
         use web_sys::RtcRtpTransceiverDirection::{Sendonly, Sendrecv};
-        self.transceivers().into_iter().find_map(|t| {
-            let sending = matches!(t.direction(), Sendrecv | Sendonly);
+        let transceivers = self.transceivers();
+        let sending_kind = transceivers.iter().find_map(|t| {
             let sender = t.sender();
-            (sending && sender.track().is_none() && t.receiver().track().kind() == kind)
+            sender
+                .track()
+                .is_some_and(|track| track.kind() == kind)
                 .then_some(sender)
+        });
+        sending_kind.or_else(|| {
+            transceivers.into_iter().find_map(|t| {
+                let sending = matches!(t.direction(), Sendrecv | Sendonly);
+                let sender = t.sender();
+                (sending && sender.track().is_none() && t.receiver().track().kind() == kind)
+                    .then_some(sender)
+            })
         })
     }
 
