@@ -510,6 +510,9 @@ fn CallView(call: Call) -> impl IntoView {
                     {shown(waiting_host, move || view! {
                         <div class="waiting">
                             <LinkBox call by_sheet/>
+                            <button class="button quiet" on:click=move |_| call.examine()>
+                                {t.check_connection}
+                            </button>
                         </div>
                     })}
                     {shown(move || call.needs_tap_for_sound.get(), move || view! {

@@ -4,6 +4,7 @@
 //! - `media` (browser): **Media**, camera and microphone.
 //! - `rtc` (browser): **Rtc**, the `RTCPeerConnection`.
 //! - `net` (browser): **Net**, the `/signal` client speaking [`crate::protocol`].
+//! - [`doctor`]: the connection doctor's findings about the STUN/TURN servers, in words.
 //! - [`call`]: the page's call, its signals and the commands the views wire to buttons.
 //! - `conductor` (browser): the running call's task, feeding Media, Rtc and Net events into
 //!   Core and acting on its phases. Views read the phase; only the conductor moves it
@@ -13,6 +14,7 @@ pub mod call;
 #[cfg(feature = "hydrate")]
 pub mod conductor;
 pub mod core;
+pub mod doctor;
 pub mod env;
 #[cfg(feature = "hydrate")]
 pub mod media;

@@ -122,10 +122,8 @@ pub struct Texts {
     pub in_app_browser_hint: &'static str,
     pub no_webrtc: &'static str,
     pub hub_unreachable: &'static str,
-    /// The call has not connected for 20 s and the server offers no TURN relay.
-    pub cannot_connect_no_turn: &'static str,
-    /// The call has not connected for 20 s even with the server's TURN relay.
-    pub cannot_connect_with_turn: &'static str,
+    /// The call has not connected for 20 s (the connection doctor then says why).
+    pub cannot_connect: &'static str,
     pub other_tab: &'static str,
     pub update_available: &'static str,
     pub install: &'static str,
@@ -172,6 +170,19 @@ pub struct Texts {
     pub video_fill: &'static str,
     /// The self-view moves to another corner (drag it, or tap it).
     pub self_view_move: &'static str,
+    /// The connection doctor: its button, while it runs, each server's outcome, and what
+    /// the operator must do.
+    pub check_connection: &'static str,
+    pub doctor_running: &'static str,
+    pub doctor_works: &'static str,
+    pub doctor_no_answer: &'static str,
+    pub doctor_refused: &'static str,
+    pub doctor_no_servers: &'static str,
+    pub doctor_turn_refused: &'static str,
+    pub doctor_unreachable: &'static str,
+    pub doctor_no_turn: &'static str,
+    pub doctor_no_turn_tls: &'static str,
+    pub doctor_all_good: &'static str,
 }
 
 impl Texts {
@@ -255,8 +266,7 @@ pub static RU: Texts = Texts {
     in_app_browser_hint: "Этот браузер внутри приложения не даёт камеру. Откройте ссылку в Safari или Chrome: меню «⋯» → «Открыть в браузере».",
     no_webrtc: "Этот браузер не поддерживает видеозвонки. Откройте ссылку в Chrome, Safari или Firefox.",
     hub_unreachable: "Нет связи с сервером звонков. Проверяем снова…",
-    cannot_connect_no_turn: "Не удаётся соединиться: сети собеседников не пропускают прямое соединение. Продолжаем пытаться. Администратору сервера нужно добавить TURN-сервер (--ice-servers turn:… и --turn-secret).",
-    cannot_connect_with_turn: "Не удаётся соединиться даже через TURN-сервер. Продолжаем пытаться. Администратору сервера нужно проверить, что TURN-сервер доступен из интернета (UDP 3478, TCP или TLS на 443).",
+    cannot_connect: "Не удаётся соединиться. Продолжаем пытаться и проверяем серверы связи.",
     other_tab: "Звонок открыт в другой вкладке или окне",
     update_available: "Доступно обновление — оно установится после звонка",
     install: "Установить приложение",
@@ -288,6 +298,17 @@ pub static RU: Texts = Texts {
     allow_chrome: "Нажмите значок настроек слева от адреса → включите камеру и микрофон. Затем «Попробовать снова».",
     video_fill: "Нажмите, чтобы видео заняло весь экран или было видно целиком",
     self_view_move: "Перетащите или нажмите, чтобы переместить в другой угол",
+    check_connection: "Проверить связь",
+    doctor_running: "Проверяем STUN и TURN…",
+    doctor_works: "отвечает",
+    doctor_no_answer: "не отвечает",
+    doctor_refused: "отклоняет пароль",
+    doctor_no_servers: "Нет ни STUN, ни TURN. Администратору: задайте --ice-servers и --turn-secret.",
+    doctor_turn_refused: "Администратору: --turn-secret должен совпадать с static-auth-secret coturn.",
+    doctor_unreachable: "Администратору: запустите сервер и откройте его порты (UDP 3478, TCP 443, порты ретрансляции).",
+    doctor_no_turn: "Нет TURN-сервера: за строгим NAT звонок не соединится. Администратору: добавьте turn:… в --ice-servers и --turn-secret.",
+    doctor_no_turn_tls: "Нет TURN по TLS: из сетей, где открыт только веб, звонок не пройдёт. Администратору: добавьте turns:хост:443?transport=tcp.",
+    doctor_all_good: "Всё в порядке.",
 };
 
 pub static EN: Texts = Texts {
@@ -341,8 +362,7 @@ pub static EN: Texts = Texts {
     in_app_browser_hint: "This in-app browser gives no camera. Open the link in Safari or Chrome: menu “⋯” → “Open in browser”.",
     no_webrtc: "This browser cannot make video calls. Open the link in Chrome, Safari or Firefox.",
     hub_unreachable: "Cannot reach the call server. Trying again…",
-    cannot_connect_no_turn: "Cannot connect: the two networks do not allow a direct connection. Still trying. The server's operator must add a TURN server (--ice-servers turn:… and --turn-secret).",
-    cannot_connect_with_turn: "Cannot connect, not even through the TURN server. Still trying. The server's operator must check that the TURN server is reachable from the internet (UDP 3478, TCP or TLS on 443).",
+    cannot_connect: "Cannot connect. Still trying, and checking the connection servers.",
     other_tab: "This call is open in another tab or window",
     update_available: "An update is ready — it installs after the call",
     install: "Install the app",
@@ -374,6 +394,17 @@ pub static EN: Texts = Texts {
     allow_chrome: "Click the settings icon left of the address → turn on Camera and Microphone. Then “Try again”.",
     video_fill: "Tap to make the video fill the screen, or to see all of it",
     self_view_move: "Drag or tap to move it to another corner",
+    check_connection: "Check the connection",
+    doctor_running: "Checking STUN and TURN…",
+    doctor_works: "answers",
+    doctor_no_answer: "no answer",
+    doctor_refused: "refuses the password",
+    doctor_no_servers: "No STUN or TURN. Operator: set --ice-servers and --turn-secret.",
+    doctor_turn_refused: "Operator: --turn-secret must match coturn's static-auth-secret.",
+    doctor_unreachable: "Operator: start the server and open its ports (UDP 3478, TCP 443, the relay ports).",
+    doctor_no_turn: "No TURN server: behind a strict NAT calls cannot connect. Operator: add turn:… to --ice-servers and --turn-secret.",
+    doctor_no_turn_tls: "No TURN over TLS: from networks that let only the web out calls cannot connect. Operator: add turns:host:443?transport=tcp.",
+    doctor_all_good: "All good.",
 };
 
 #[cfg(test)]

@@ -185,6 +185,11 @@ impl Call {
         imp::retry_media(*self);
     }
 
+    /// «Проверить связь»: probes the page's STUN and TURN servers and says what fails.
+    pub fn examine(&self) {
+        imp::examine(*self);
+    }
+
     /// Opens the card that says why a device is missing (from its control).
     pub fn show_media_trouble(&self) {
         self.trouble_card_open
@@ -228,6 +233,7 @@ mod imp {
     pub fn share_natively(_: Call) {}
     pub fn enable_sound(_: Call) {}
     pub fn retry_media(_: Call) {}
+    pub fn examine(_: Call) {}
     pub fn close_page() {}
 }
 
@@ -438,6 +444,10 @@ mod imp {
     pub fn retry_media(call: Call) {
         call.trouble_card_open.set(false);
         send(call, Input::RetryMedia);
+    }
+
+    pub fn examine(call: Call) {
+        send(call, Input::Examine);
     }
 
     /// How long the copy button says the link was copied.

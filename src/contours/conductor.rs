@@ -19,6 +19,7 @@ use crate::contours::call::Call;
 use crate::contours::core::{
     Devices, Event, MediaTrouble, MissingBecause, Phase, Role, ends_the_call, grade, loss_percent,
 };
+use crate::contours::doctor::{Finding, Outcome, Reach};
 use crate::contours::env::{self, PageConfig};
 use crate::contours::media::{LocalMedia, MediaError};
 use crate::contours::net::{Net, NetEvent};
@@ -83,6 +84,8 @@ pub enum Input {
     RetryMedia,
     /// Time to say the host has not started, if no offer came yet.
     CheckHostThere,
+    /// Probe the STUN and TURN servers (the connection doctor).
+    Examine,
     /// The TURN credentials are due for renewal.
     RenewConfig,
     HangUp,
@@ -158,6 +161,8 @@ async fn conduct(
         stall_restarted_at: None,
         negotiated_at: 0.0,
         trying_since: None,
+        examining: Rc::default(),
+        examined: false,
         tx,
     };
     conductor.renew_config_later();
@@ -215,6 +220,43 @@ async fn prepare_media(call: Call, sid: &str) -> Option<Rc<LocalMedia>> {
         .set(media.as_ref().is_some_and(|media| media.has_audio()));
     crate::contours::call::apply_toggles(call);
     media
+}
+
+/// How long each server's probe may take.
+const PROBE_MS: u32 = 5_000;
+
+/// Probes every server URL of `config` and puts the report on the call.
+async fn examine(call: Call, config: PageConfig, lead: Option<&'static str>) {
+    // One server after another, in the configuration's order: a server that answers
+    // does so in well under a second; only one that does not takes its whole time.
+    let mut findings = Vec::new();
+    for server in &config.ice_servers {
+        for url in &server.urls {
+            let outcome = crate::contours::rtc::probe(server, url, PROBE_MS).await;
+            if let (Some(outcome), Some(reach)) = (outcome, Reach::of_url(url)) {
+                findings.push(Finding {
+                    url: url.clone(),
+                    reach,
+                    outcome,
+                });
+            }
+        }
+    }
+    let answering = findings
+        .iter()
+        .filter(|f| f.outcome == Outcome::Works)
+        .count();
+    logger::event(
+        "-",
+        format_args!(
+            "connection doctor: {answering} of {} servers answer",
+            findings.len()
+        ),
+    );
+    let report = crate::contours::doctor::report(call.texts(), &findings);
+    call.notice.try_set(Some(
+        lead.map_or(report.clone(), |lead| format!("{lead}\n{report}")),
+    ));
 }
 
 /// Why a device is missing, as the person can act on it.
@@ -315,6 +357,9 @@ struct Conductor {
     /// Since when (`Date.now()`) both sides have been trying to connect; `None` once
     /// connected.
     trying_since: Option<f64>,
+    /// The connection doctor is probing the servers now; it has run in this call.
+    examining: Rc<std::cell::Cell<bool>>,
+    examined: bool,
     tx: UnboundedSender<Input>,
 }
 
@@ -362,6 +407,7 @@ impl Conductor {
                     self.tx.clone(),
                 ));
             }
+            Input::Examine => self.examine(None),
             Input::CheckHostThere => {
                 let absent = self.role == Role::Guest && self.remote_pc.is_none();
                 self.call.host_absent.set(absent);
@@ -608,39 +654,60 @@ impl Conductor {
         }
     }
 
-    /// The notice for a call that does not connect: what is missing depends on
-    /// whether the server offers a TURN relay.
-    fn say_cannot_connect(&self) {
-        let texts = self.call.texts();
-        let has_turn = self.config.ice_servers.iter().any(|server| {
-            server
-                .urls
-                .iter()
-                .any(|url| url.starts_with("turn:") || url.starts_with("turns:"))
-        });
-        let text = if has_turn {
-            texts.cannot_connect_with_turn
-        } else {
-            texts.cannot_connect_no_turn
-        };
-        if self.call.notice.get_untracked().as_deref() != Some(text) {
+    /// The notice for a call that does not connect, and the connection doctor, which
+    /// says in plain words what fails and what the operator must add.
+    fn say_cannot_connect(&mut self) {
+        let text = self.call.texts().cannot_connect;
+        if !self
+            .call
+            .notice
+            .with_untracked(|n| n.as_deref().is_some_and(|n| n.starts_with(text)))
+        {
+            let has_turn = self.config.ice_servers.iter().any(|server| {
+                server
+                    .urls
+                    .iter()
+                    .any(|url| Reach::of_url(url).is_some_and(Reach::is_turn))
+            });
             logger::warn(
                 self.sid(),
                 format_args!("cannot connect (TURN offered: {has_turn})"),
             );
             self.call.notice.set(Some(text.to_owned()));
+            if !self.examined {
+                self.examine(Some(text));
+            }
         }
+    }
+
+    /// Starts the connection doctor on this call's servers (with its TURN credentials),
+    /// unless it is running already; its report replaces the notice, after `lead` (what
+    /// made it run), and stays until closed.
+    fn examine(&mut self, lead: Option<&'static str>) {
+        if self.examining.replace(true) {
+            return;
+        }
+        self.examined = true;
+        let (call, config) = (self.call, self.config.clone());
+        let running = self.call.texts().doctor_running;
+        self.call.notice.set(Some(
+            lead.map_or(running.to_owned(), |lead| format!("{lead}\n{running}")),
+        ));
+        let examining = Rc::clone(&self.examining);
+        spawn_local(async move {
+            examine(call, config, lead).await;
+            examining.set(false);
+        });
     }
 
     /// Connected: a "cannot connect" notice is out of date.
     fn forget_connect_trouble(&mut self) {
         self.trying_since = None;
-        let texts = self.call.texts();
-        let stale = self.call.notice.with_untracked(|notice| {
-            notice.as_deref().is_some_and(|notice| {
-                notice == texts.cannot_connect_no_turn || notice == texts.cannot_connect_with_turn
-            })
-        });
+        let text = self.call.texts().cannot_connect;
+        let stale = self
+            .call
+            .notice
+            .with_untracked(|notice| notice.as_deref().is_some_and(|n| n.starts_with(text)));
         if stale {
             self.call.notice.set(None);
         }
@@ -862,9 +929,10 @@ impl Conductor {
         self.call.browser.commands.set_value(None);
         env::forget(&self.session);
         env::show_in_address_bar(None);
-        logger::event(
-            self.sid(),
-            format_args!("call over: {:?}", self.call.phase.get_untracked()),
-        );
+        // The reason alone: the whole phase's Debug would print the session id again, and
+        // a string's Debug adds its escaping code to the wasm.
+        if let Phase::Ended { reason, .. } = self.call.phase.get_untracked() {
+            logger::event(self.sid(), format_args!("call over: {reason:?}"));
+        }
     }
 }

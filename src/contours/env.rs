@@ -160,6 +160,52 @@ impl Corner {
     }
 }
 
+/// What this tab remembers of one call, so a reload rejoins it with the same ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remembered {
+    pub host: bool,
+    pub peer: String,
+    pub started: bool,
+}
+
+impl Remembered {
+    pub fn role(&self) -> crate::contours::core::Role {
+        use crate::contours::core::Role;
+        if self.host { Role::Host } else { Role::Guest }
+    }
+
+    /// As stored: `{"host":true,"peer":"…","started":false}`. Written and read by hand
+    /// (a peer id is letters and digits only): serde's code for this one small record
+    /// would add half a kilobyte to the wasm (brotli).
+    pub fn to_json(&self) -> String {
+        format!(
+            r#"{{"host":{},"peer":"{}","started":{}}}"#,
+            self.host, self.peer, self.started
+        )
+    }
+
+    /// What [`Remembered::to_json`] wrote; `None` for anything else.
+    pub fn from_json(text: &str) -> Option<Remembered> {
+        let flag = |name: &str| {
+            if text.contains(&format!(r#""{name}":true"#)) {
+                Some(true)
+            } else if text.contains(&format!(r#""{name}":false"#)) {
+                Some(false)
+            } else {
+                None
+            }
+        };
+        let (_, rest) = text.split_once(r#""peer":""#)?;
+        let (peer, _) = rest.split_once('"')?;
+        let plain = !peer.is_empty() && peer.bytes().all(|b| b.is_ascii_alphanumeric());
+        Some(Remembered {
+            host: flag("host")?,
+            peer: plain.then(|| peer.to_owned())?,
+            started: flag("started")?,
+        })
+    }
+}
+
 /// The link the host shares: `<origin>/?session=<uuid>`.
 pub fn share_link(origin: &str, session: &SessionId) -> String {
     format!("{origin}/?session={session}")
@@ -182,8 +228,6 @@ pub use browser::*;
 
 #[cfg(feature = "hydrate")]
 mod browser {
-    use serde::{Deserialize, Serialize};
-
     use std::cell::Cell;
     use std::rc::Rc;
 
@@ -191,7 +235,6 @@ mod browser {
     use wasm_bindgen::prelude::Closure;
 
     use super::PageConfig;
-    use crate::contours::core::Role;
     use crate::protocol::{PeerId, SessionId};
 
     /// Fetches the page configuration for a call. The call's ids prove that this page holds
@@ -343,19 +386,7 @@ mod browser {
         pub closed: Option<u16>,
     }
 
-    /// What this tab remembers of one call, so a reload rejoins it with the same ids.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-    pub struct Remembered {
-        pub host: bool,
-        pub peer: String,
-        pub started: bool,
-    }
-
-    impl Remembered {
-        pub fn role(&self) -> Role {
-            if self.host { Role::Host } else { Role::Guest }
-        }
-    }
+    pub use super::Remembered;
 
     fn window() -> web_sys::Window {
         web_sys::window().expect("the page has a window")
@@ -464,13 +495,13 @@ mod browser {
     /// What this tab remembers of `session`, if anything.
     pub fn recall(session: &SessionId) -> Option<Remembered> {
         let text = storage()?.get_item(&key(session)).ok()??;
-        serde_json::from_str(&text).ok()
+        Remembered::from_json(&text)
     }
 
     /// Remembers `session` for reloads of this tab.
     pub fn remember(session: &SessionId, memory: &Remembered) {
-        if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(memory)) {
-            let _ = storage.set_item(&key(session), &text);
+        if let Some(storage) = storage() {
+            let _ = storage.set_item(&key(session), &memory.to_json());
         }
     }
 
@@ -748,6 +779,37 @@ mod tests {
     use super::*;
 
     const S: &str = "123e4567-e89b-42d3-a456-426614174000";
+
+    #[test]
+    fn a_remembered_call_reads_back_as_written_and_as_the_last_version_wrote_it() {
+        let memory = Remembered {
+            host: true,
+            peer: "3f2a9c".into(),
+            started: false,
+        };
+        assert_eq!(
+            memory.to_json(),
+            r#"{"host":true,"peer":"3f2a9c","started":false}"#
+        );
+        assert_eq!(Remembered::from_json(&memory.to_json()), Some(memory));
+        // serde_json's form, as the version before wrote it, with its keys in any order.
+        assert_eq!(
+            Remembered::from_json(r#"{"started":true,"peer":"ab12","host":false}"#),
+            Some(Remembered {
+                host: false,
+                peer: "ab12".into(),
+                started: true
+            })
+        );
+        for bad in [
+            "",
+            "{}",
+            r#"{"host":true,"peer":"a\"b","started":true}"#,
+            r#"{"host":1,"peer":"ab","started":true}"#,
+        ] {
+            assert_eq!(Remembered::from_json(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn the_self_view_lands_in_the_nearest_corner_and_a_tap_moves_it_on() {

@@ -17,7 +17,8 @@ use web_sys::{
 };
 
 use crate::contours::core::Devices;
-use crate::contours::env::PageConfig;
+use crate::contours::doctor::{Outcome, Reach};
+use crate::contours::env::{self, IceServer, PageConfig};
 use crate::contours::media::LocalMedia;
 use crate::protocol::IceCandidate;
 
@@ -103,6 +104,74 @@ fn configuration(config: &PageConfig) -> RtcConfiguration {
         rtc.set_ice_transport_policy(RtcIceTransportPolicy::Relay);
     }
     rtc
+}
+
+/// Probes one STUN or TURN server `url` (with `server`'s credentials): a throwaway
+/// connection gathers candidates through that server alone (through its relay alone, for
+/// TURN) for at most `ms`. It works when the server's own kind of candidate appears (a
+/// TURN relay; a STUN server's reflexive address, or, where the page has no NAT in front
+/// of it and so no new address, a gathering that ends with no error from the server).
+/// Only candidate types are read, never their addresses.
+pub async fn probe(server: &IceServer, url: &str, ms: u32) -> Option<Outcome> {
+    use futures_util::StreamExt;
+    let reach = Reach::of_url(url)?;
+    let config = PageConfig {
+        ice_servers: vec![IceServer {
+            urls: vec![url.to_owned()],
+            username: server.username.clone(),
+            credential: server.credential.clone(),
+        }],
+        relay_only: reach.is_turn(),
+        renew_after_seconds: None,
+    };
+    let pc = RtcPeerConnection::new_with_configuration(&configuration(&config)).ok()?;
+    // What ended the probe: Some(true) a candidate of the wanted type, Some(false) the
+    // end of gathering, None the time running out.
+    let (done, mut finished) = futures_channel::mpsc::unbounded::<Option<bool>>();
+    // The last error the server's probe reported (401 and 403: credentials refused).
+    let error = Rc::new(std::cell::Cell::new(0_u16));
+    let wanted = if reach.is_turn() {
+        " typ relay"
+    } else {
+        " typ srflx"
+    };
+    // One handler for both events (one closure less in the wasm).
+    let on_event = {
+        let error = Rc::clone(&error);
+        let done = done.clone();
+        move |event: web_sys::Event| {
+            if let Some(event) = event.dyn_ref::<web_sys::RtcPeerConnectionIceErrorEvent>() {
+                error.set(event.error_code());
+            } else if let Some(event) = event.dyn_ref::<RtcPeerConnectionIceEvent>() {
+                // A candidate of the wanted type, or the end of gathering (no candidate).
+                match event.candidate().map(|c| c.candidate().contains(wanted)) {
+                    Some(false) => {}
+                    found => {
+                        let _ = done.unbounded_send(Some(found.is_some()));
+                    }
+                }
+            }
+        }
+    };
+    let _listeners = ["icecandidate", "icecandidateerror"]
+        .map(|name| env::listen(pc.as_ref(), name, on_event.clone()));
+    let _channel = pc.create_data_channel("probe");
+    let offer = JsFuture::from(pc.create_offer()).await.ok()?;
+    let init = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
+    init.set_sdp(&sdp_of(&offer));
+    JsFuture::from(pc.set_local_description(&init)).await.ok()?;
+    let _timer = gloo_timers::callback::Timeout::new(ms, move || {
+        let _ = done.unbounded_send(None);
+    });
+    let found = finished.next().await.flatten();
+    pc.close();
+    Some(match (found, error.get()) {
+        (Some(true), _) => Outcome::Works,
+        (_, 401 | 403) => Outcome::Refused,
+        // STUN with no NAT in front: no reflexive address, and no error either.
+        (Some(false), 0) if !reach.is_turn() => Outcome::Works,
+        _ => Outcome::NoAnswer,
+    })
 }
 
 impl Rtc {
