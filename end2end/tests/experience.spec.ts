@@ -1,7 +1,7 @@
 import { test, expect, devices, chromium, Page } from "@playwright/test";
 import { withChromiumsOwnCamera } from "../fake-camera";
 import { startCoturn } from "./coturn";
-import { closeOpened, expectRemoteVideoFlowing, newContext, openHydrated, person, remoteFrames, remotePeak, startCallAsHost } from "./helpers";
+import { closeOpened, expectRemoteVideoFlowing, launchAskingChromium, newContext, openHydrated, person, remoteFrames, remotePeak, startCallAsHost } from "./helpers";
 import { OwnServer } from "./server";
 
 test.afterEach(closeOpened);
@@ -68,11 +68,7 @@ test("with the camera denied the call connects with sound only, says how to allo
 
   // A browser that asks for permission like a real one (no auto-accepting fake UI), where
   // this person allowed the microphone and not the camera.
-  const use = test.info().project.use;
-  const asking = await chromium.launch({
-    ...use.launchOptions,
-    args: (use.launchOptions?.args ?? []).filter((a) => a !== "--use-fake-ui-for-media-stream"),
-  });
+  const asking = await launchAskingChromium();
   try {
     const context = await asking.newContext({ locale: "ru-RU", permissions: ["microphone"] });
     const page = await context.newPage();

@@ -1,4 +1,4 @@
-import { expect, Browser, BrowserContext, Page } from "@playwright/test";
+import { chromium, expect, test, Browser, BrowserContext, Page } from "@playwright/test";
 
 /** Every context a test opened, closed after it so no page keeps calling in the background. */
 const opened: BrowserContext[] = [];
@@ -13,6 +13,31 @@ export async function newContext(browser: Browser, options = {}): Promise<Browse
   const context = await browser.newContext(options);
   opened.push(context);
   return context;
+}
+
+/**
+ * A Chromium of the test's own that asks for camera and microphone like a real one (the
+ * suite's without its auto-accepting fake UI): what a context does not grant is denied.
+ * The test closes it.
+ */
+export function launchAskingChromium(): Promise<Browser> {
+  const use = test.info().project.use;
+  return chromium.launch({
+    ...use.launchOptions,
+    args: (use.launchOptions?.args ?? []).filter((a) => a !== "--use-fake-ui-for-media-stream"),
+  });
+}
+
+/**
+ * In the page, before its scripts: a phone's share sheet (this Chromium on Linux has
+ * none) that keeps what it is given in `window.__shared`. For `addInitScript`.
+ */
+export function fakeShareSheet(): void {
+  const shared: ShareData[] = [];
+  (window as unknown as { __shared: ShareData[] }).__shared = shared;
+  navigator.share = async (data?: ShareData) => {
+    shared.push(data ?? {});
+  };
 }
 
 /** Opens a page in its own browser context (a person of their own) and waits for hydration. */

@@ -1,5 +1,5 @@
 import { test, expect, devices, Locator, Page } from "@playwright/test";
-import { closeOpened, expectRemoteVideoFlowing, newContext, openHydrated, person, startCallAsHost } from "./helpers";
+import { closeOpened, expectRemoteVideoFlowing, fakeShareSheet, newContext, openHydrated, person, startCallAsHost } from "./helpers";
 
 // The call screen's states as a person sees them (issue #12): passing messages, the
 // self-view with the camera off, a lost call, and Esc.
@@ -61,14 +61,7 @@ test("on a phone, «Отправить ссылку» opens the share sheet with
   const { defaultBrowserType: _, ...phone } = devices["Pixel 7"];
   const context = await newContext(browser, { ...phone, locale: "ru-RU" });
   const page = await context.newPage();
-  // This Chromium on Linux has no share sheet: the page gets one that keeps what it is given.
-  await page.addInitScript(() => {
-    const shared: ShareData[] = [];
-    (window as unknown as { __shared: ShareData[] }).__shared = shared;
-    navigator.share = async (data?: ShareData) => {
-      shared.push(data ?? {});
-    };
-  });
+  await page.addInitScript(fakeShareSheet);
   await openHydrated(page, "/");
   await page.getByRole("button", { name: "Позвонить" }).click();
   const link = await page.getByLabel("Ссылка на звонок").inputValue();

@@ -1,6 +1,6 @@
-import { test, expect, devices, chromium, Browser, BrowserContext, Page } from "@playwright/test";
+import { test, expect, devices, Browser, BrowserContext, Page } from "@playwright/test";
 import { randomUUID } from "node:crypto";
-import { badControlsInPage, closeOpened, expectRemoteVideoFlowing, newContext, openHydrated, printPageLog } from "./helpers";
+import { badControlsInPage, closeOpened, expectRemoteVideoFlowing, fakeShareSheet, launchAskingChromium, newContext, openHydrated, printPageLog } from "./helpers";
 
 // Every view on the screens people hold (issue #12): iPhone SE (320 px), iPhone 13, Pixel 7
 // upright and sideways, a 1366×768 desktop, 200 % text and dark mode. Each view is kept as
@@ -41,14 +41,7 @@ async function open(browser: Browser, screen: Screen, url: string): Promise<{ co
   const page = await context.newPage();
   printPageLog(page);
   if (screen.use.hasTouch) {
-    // A phone's share sheet (this Chromium on Linux has none): it takes what it is given.
-    await page.addInitScript(() => {
-      const shared: ShareData[] = [];
-      (window as unknown as { __shared: ShareData[] }).__shared = shared;
-      navigator.share = async (data?: ShareData) => {
-        shared.push(data ?? {});
-      };
-    });
+    await page.addInitScript(fakeShareSheet);
   }
   if (screen.bigText) {
     // What the browser's text-size setting does: the default font is twice as large.
@@ -124,11 +117,7 @@ for (const screen of SCREENS) {
 
     // Camera and microphone denied: a browser that asks like a real one (no auto-accepting
     // fake UI), where the person said no.
-    const use = test.info().project.use;
-    const asking = await chromium.launch({
-      ...use.launchOptions,
-      args: (use.launchOptions?.args ?? []).filter((a) => a !== "--use-fake-ui-for-media-stream"),
-    });
+    const asking = await launchAskingChromium();
     try {
       const denied = await open(asking, screen, `/?session=${randomUUID()}`);
       await expect(denied.page.locator("section.call")).toBeVisible();
