@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 
 use crate::contours::call::Call;
+use crate::contours::chat;
 use crate::contours::core::{EndReason, MediaTrouble, Missing, MissingBecause, Phase, Role};
 use crate::contours::core::{Quality, format_duration};
 use crate::contours::env::{BrowserFamily, Link, Page};
@@ -431,6 +432,13 @@ fn CallView(call: Call) -> impl IntoView {
         if ev.repeat() || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
             return;
         }
+        // Esc closes the chat first; letters typed into its line are words, not commands.
+        if chat::is_open(call) {
+            if ev.key() == "Escape" {
+                chat::toggle(call);
+            }
+            return;
+        }
         match ev.key().as_str() {
             "m" | "M" | "ь" | "Ь" => call.toggle_mic(),
             "v" | "V" | "м" | "М" => call.toggle_cam(),
@@ -447,7 +455,10 @@ fn CallView(call: Call) -> impl IntoView {
             _ => {}
         }
     });
-    on_cleanup(move || keys.remove());
+    on_cleanup(move || {
+        keys.remove();
+        chat::forget(call);
+    });
     let waiting_host = move || {
         matches!(
             call.phase.get(),
@@ -521,6 +532,7 @@ fn CallView(call: Call) -> impl IntoView {
                         </button>
                     })}
                 </div>
+                <ChatPanel call/>
                 <Notice call/>
             </div>
             <div class="controls">
@@ -564,6 +576,18 @@ fn CallView(call: Call) -> impl IntoView {
                         <span class="caption">{t.picture_in_picture_short}</span>
                     </button>
                 })}
+                // Shown in a call only (by the stylesheet: no reactive part).
+                <button
+                    class="ctl chat-control"
+                    data-icon="chat"
+                    aria-expanded="false"
+                    node_ref=call.chat.control
+                    on:click=move |_| chat::toggle(call)
+                >
+                    <span class="disc" aria-hidden="true"></span>
+                    <span class="caption">{t.chat}</span>
+                    <span class="unread" hidden node_ref=call.chat.unread></span>
+                </button>
                 <button
                     class="ctl hang-up"
                     data-icon="hang-up"
@@ -628,6 +652,13 @@ fn SelfView(call: Call) -> impl IntoView {
             ></video>
         </div>
     }
+}
+
+/// The chat's panel: empty until it first opens, when the chat builds its list and its
+/// line (see `contours::chat`); it goes with the call's view, and what was said with it.
+#[component]
+fn ChatPanel(call: Call) -> impl IntoView {
+    view! { <aside class="chat" hidden node_ref=call.chat.panel aria-label=call.texts().chat></aside> }
 }
 
 /// Why this side has no camera or microphone, and what to do: this browser's steps to

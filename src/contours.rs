@@ -5,12 +5,14 @@
 //! - `rtc` (browser): **Rtc**, the `RTCPeerConnection`.
 //! - `net` (browser): **Net**, the `/signal` client speaking [`crate::protocol`].
 //! - [`doctor`]: the connection doctor's findings about the STUN/TURN servers, in words.
+//! - [`chat`]: text lines and photos sent to the other side over the call's own channel.
 //! - [`call`]: the page's call, its signals and the commands the views wire to buttons.
 //! - `conductor` (browser): the running call's task, feeding Media, Rtc and Net events into
 //!   Core and acting on its phases. Views read the phase; only the conductor moves it
 //!   while a call runs.
 
 pub mod call;
+pub mod chat;
 #[cfg(feature = "hydrate")]
 pub mod conductor;
 pub mod core;

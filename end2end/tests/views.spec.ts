@@ -96,6 +96,21 @@ for (const screen of SCREENS) {
     await look(host.page, screen, "peer-camera-off");
     await look(guest.page, screen, "own-camera-off");
 
+    // The chat: a line from the guest is counted on the host's control, then read.
+    await guest.page.locator(".chat-control").click();
+    await guest.page.getByLabel("Сообщение").fill("Привет! Как доехали? Пришлю фото с дачи чуть позже.");
+    await guest.page.getByLabel("Сообщение").press("Enter");
+    await expect(host.page.locator(".chat-control .unread")).toHaveText("1");
+    // The count stays on the control once the passing «Новое сообщение» has gone.
+    await expect(host.page.locator(".notice")).toHaveCount(0, { timeout: 6_000 });
+    await look(host.page, screen, "chat-unread");
+    await host.page.locator(".chat-control").click();
+    await expect(host.page.locator(".chat .messages li.theirs")).toHaveCount(1);
+    await look(host.page, screen, "chat");
+    await look(guest.page, screen, "chat-sent");
+    for (const page of [host.page, guest.page]) await page.keyboard.press("Escape");
+    await expect(guest.page.locator(".chat")).toBeHidden();
+
     const third = await open(browser, screen, link);
     await expect(third.page.locator('[data-screen="end"]')).toBeVisible();
     await look(third.page, screen, "busy");

@@ -10,6 +10,7 @@
 
 use leptos::prelude::*;
 
+use crate::contours::chat::Chat;
 use crate::contours::core::{
     Devices, EndReason, Event, MediaTrouble, Phase, Quality, Role, transition,
 };
@@ -51,6 +52,8 @@ pub struct Call {
     pub trouble_card_open: RwSignal<bool>,
     /// A guest whose socket is open and who has no offer: the host has not started yet.
     pub host_absent: RwSignal<bool>,
+    /// The call's chat: text lines and photos over its own channel.
+    pub chat: Chat,
     pub local_video: NodeRef<leptos::html::Video>,
     pub remote_video: NodeRef<leptos::html::Video>,
     /// What only the browser has: the streams, the local media, the running task (on
@@ -92,6 +95,7 @@ impl Call {
             media_trouble: RwSignal::new(None),
             trouble_card_open: RwSignal::new(false),
             host_absent: RwSignal::new(false),
+            chat: Chat::new(),
             local_video: NodeRef::new(),
             remote_video: NodeRef::new(),
             browser: imp::Browser::new(),

@@ -16,6 +16,7 @@ use leptos::task::spawn_local;
 use web_sys::RtcPeerConnectionState;
 
 use crate::contours::call::Call;
+use crate::contours::chat;
 use crate::contours::core::{
     Devices, Event, MediaTrouble, MissingBecause, Phase, Role, ends_the_call, grade, loss_percent,
 };
@@ -777,6 +778,9 @@ impl Conductor {
             self.rtc.receive_audio_and_video();
         }
         self.rtc.open_devices_channel();
+        if let Some(channel) = self.rtc.open_chat_channel() {
+            chat::attach(self.call, channel);
+        }
     }
 
     /// This side's camera and microphone state, as the toggles have it.

@@ -66,6 +66,8 @@ pub struct Rtc {
     emit: Rc<dyn Fn(u32, RtcEvent)>,
     /// The channel that tells each side the other's devices, once opened.
     devices: Option<DevicesChannel>,
+    /// The chat's channel, once opened (its messages are the chat contour's).
+    chat: Option<web_sys::RtcDataChannel>,
 }
 
 /// A data channel both sides make with the same id (negotiated, so neither announces it
@@ -79,6 +81,8 @@ struct DevicesChannel {
 
 /// The devices channel's id, the same on both sides.
 const DEVICES_CHANNEL_ID: u16 = 0;
+/// The chat channel's id, the same on both sides.
+const CHAT_CHANNEL_ID: u16 = 1;
 
 fn configuration(config: &PageConfig) -> RtcConfiguration {
     let servers = js_sys::Array::new();
@@ -238,6 +242,7 @@ impl Rtc {
             _on_state: on_state,
             emit: Rc::new(emit),
             devices: None,
+            chat: None,
         })
     }
 
@@ -248,12 +253,7 @@ impl Rtc {
         if self.devices.is_some() {
             return;
         }
-        let init = web_sys::RtcDataChannelInit::new();
-        init.set_negotiated(true);
-        init.set_id(DEVICES_CHANNEL_ID);
-        let channel = self
-            .pc
-            .create_data_channel_with_data_channel_dict("devices", &init);
+        let channel = self.negotiated_channel("devices", DEVICES_CHANNEL_ID);
         let (id, emit) = (self.id, self.emit.clone());
         let on_open = Callback::<web_sys::Event>::new({
             let emit = emit.clone();
@@ -278,6 +278,26 @@ impl Rtc {
             _on_open: on_open,
             _on_message: on_message,
         });
+    }
+
+    /// Opens the chat's channel, the first time (later, `None`): ordered and reliable, so
+    /// a photo's chunks come whole and in order after its header.
+    pub fn open_chat_channel(&mut self) -> Option<web_sys::RtcDataChannel> {
+        if self.chat.is_some() {
+            return None;
+        }
+        let channel = self.negotiated_channel("chat", CHAT_CHANNEL_ID);
+        self.chat = Some(channel.clone());
+        Some(channel)
+    }
+
+    /// A data channel both sides make with the same `id`, so neither announces it.
+    fn negotiated_channel(&self, label: &str, id: u16) -> web_sys::RtcDataChannel {
+        let init = web_sys::RtcDataChannelInit::new();
+        init.set_negotiated(true);
+        init.set_id(id);
+        self.pc
+            .create_data_channel_with_data_channel_dict(label, &init)
     }
 
     /// Tells the other side whether this side sends its camera and microphone (once the
@@ -471,6 +491,9 @@ impl Rtc {
             open.channel.set_onopen(None);
             open.channel.set_onmessage(None);
             open.channel.close();
+        }
+        if let Some(chat) = &self.chat {
+            chat.close();
         }
         self.pc.set_onnegotiationneeded(None);
         self.pc.set_onicecandidate(None);

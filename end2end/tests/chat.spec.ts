@@ -1,0 +1,202 @@
+import { test, expect, devices, Browser, Page } from "@playwright/test";
+import { createHash, randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { deflateSync } from "node:zlib";
+import { closeOpened, expectRemoteVideoFlowing, newContext, openHydrated, printPageLog } from "./helpers";
+
+// The chat (issue #13): text lines and photos go straight to the other side over the
+// call's own data channel, on phones, in Russian and English.
+
+test.afterEach(closeOpened);
+
+const WORDS = {
+  "ru-RU": { call: "Позвонить", link: "Ссылка на звонок", start: "Начать звонок", chat: "Чат", close: "Закрыть чат", line: "Сообщение", send: "Отправить", photo: "Фото", newMessage: "Новое сообщение в чате", tooBig: "Фото больше 25 МБ не отправить", photoOnly: "В чат можно отправить только фото", theirs: "Фото собеседника", mine: "Ваше фото", hangUp: "Завершить" },
+  "en-US": { call: "Call", link: "Call link", start: "Start call", chat: "Chat", close: "Close the chat", line: "Message", send: "Send", photo: "Photo", newMessage: "New chat message", tooBig: "A photo over 25 MB cannot be sent", photoOnly: "Only photos can be sent in the chat", theirs: "The other person’s photo", mine: "Your photo", hangUp: "Hang up" },
+};
+type Locale = keyof typeof WORDS;
+
+/** In the page, before its scripts: keeps every data channel it makes in `window.__channels`. */
+function keepDataChannels(): void {
+  const kept: RTCDataChannel[] = [];
+  (window as unknown as { __channels: RTCDataChannel[] }).__channels = kept;
+  const original = RTCPeerConnection.prototype.createDataChannel;
+  RTCPeerConnection.prototype.createDataChannel = function (this: RTCPeerConnection, ...args: Parameters<typeof original>) {
+    const channel = original.apply(this, args);
+    kept.push(channel);
+    return channel;
+  };
+}
+
+/** A person on a phone speaking `locale`, on a hydrated page. */
+async function phone(browser: Browser, locale: Locale, url: string, device = "Pixel 7"): Promise<Page> {
+  const { defaultBrowserType: _, ...phoneLike } = devices[device];
+  const context = await newContext(browser, { ...phoneLike, locale });
+  await context.addInitScript(keepDataChannels);
+  const page = await context.newPage();
+  printPageLog(page);
+  await openHydrated(page, url);
+  return page;
+}
+
+/** A host and a guest on phones in a call, video flowing both ways. */
+async function inCall(browser: Browser, locale: Locale) {
+  const w = WORDS[locale];
+  const host = await phone(browser, locale, "/");
+  await host.getByRole("button", { name: w.call }).click();
+  const link = await host.getByLabel(w.link).first().inputValue();
+  await host.getByRole("button", { name: w.start }).click();
+  const guest = await phone(browser, locale, link, "iPhone 13");
+  await expectRemoteVideoFlowing(guest);
+  await expectRemoteVideoFlowing(host);
+  return { host, guest, w };
+}
+
+/** A PNG of `width` × `height` random pixels, stored uncompressed: about 3 bytes a pixel. */
+function randomPng(width: number, height: number): Buffer {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (bytes: Buffer) => {
+    let c = 0xffffffff;
+    for (const b of bytes) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Buffer) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const typed = Buffer.concat([Buffer.from(type, "ascii"), data]);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(typed));
+    return Buffer.concat([length, typed, sum]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bits per channel
+  header[9] = 2; // RGB
+  const rows = randomBytes((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) rows[y * (width * 3 + 1)] = 0; // filter: none
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", header),
+    chunk("IDAT", deflateSync(rows, { level: 0 })),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+}
+
+/**
+ * The last photo in the page's chat on `side`: the SHA-256 (hex) of the file a tap on it
+ * saves (the page's own download link), and the picture's width as the page decoded it.
+ */
+async function lastPhoto(page: Page, side: "mine" | "theirs"): Promise<{ sha256: string; width: number }> {
+  const photo = page.locator(`.chat .messages li.${side} a[download]`).last();
+  const width = await photo.locator("img").evaluate(async (image: HTMLImageElement) => {
+    await image.decode();
+    return image.naturalWidth;
+  });
+  const [download] = await Promise.all([page.waitForEvent("download"), photo.click()]);
+  const bytes = await readFile(await download.path());
+  return { sha256: createHash("sha256").update(bytes).digest("hex"), width };
+}
+
+/** `page` sends `png` from its chat; the other page shows it whole, byte for byte. */
+async function sendPhoto(from: Page, to: Page, png: Buffer, width: number, w: (typeof WORDS)[Locale]): Promise<number> {
+  const started = Date.now();
+  await from.locator(".chat input[type=file]").setInputFiles({ name: "photo.png", mimeType: "image/png", buffer: png });
+  const theirs = to.getByRole("img", { name: w.theirs });
+  await expect(theirs.last()).toBeVisible({ timeout: 60_000 });
+  const ms = Date.now() - started;
+  const expected = createHash("sha256").update(png).digest("hex");
+  expect(await lastPhoto(to, "theirs")).toEqual({ sha256: expected, width });
+  // The sender's own copy shows too, its progress bar gone once every byte went.
+  await expect(from.locator(".chat .messages li.mine").last().locator("progress")).toHaveCount(0, { timeout: 10_000 });
+  expect(await lastPhoto(from, "mine")).toEqual({ sha256: expected, width });
+  return ms;
+}
+
+test("text lines go both ways; unread messages are counted and said; typing is not a shortcut; Esc closes the chat", async ({ browser }) => {
+  const { host, guest, w } = await inCall(browser, "ru-RU");
+  const chatOf = (page: Page) => page.locator(".controls").getByRole("button", { name: w.chat });
+
+  await chatOf(guest).click();
+  await expect(guest.getByRole("complementary", { name: w.chat })).toBeVisible();
+  // «м» and «ь» are the camera and microphone keys outside the chat.
+  await guest.getByLabel(w.line).fill("");
+  await guest.getByLabel(w.line).pressSequentially("Привет, мама! Видишь меня?");
+  await guest.getByLabel(w.line).press("Enter");
+  await expect(guest.locator(".chat .messages li.mine")).toHaveText(["Привет, мама! Видишь меня?"]);
+  await expect(guest.getByLabel(w.line)).toHaveValue("");
+  await expect(guest.locator(".ctl.off")).toHaveCount(0);
+
+  // The host's chat is closed: the message is counted on its control and said.
+  await expect(chatOf(host).locator(".unread")).toHaveText("1");
+  await expect(host.locator(".notice")).toContainText(w.newMessage);
+  await chatOf(host).click();
+  await expect(host.locator(".chat .messages li.theirs")).toHaveText(["Привет, мама! Видишь меня?"]);
+  await expect(host.locator(".notice")).toHaveCount(0);
+  await expect(chatOf(host).locator(".unread")).toBeHidden();
+
+  await host.getByLabel(w.line).fill("Вижу! Отправлю фото с дачи.\nВторая строка");
+  await host.getByRole("button", { name: w.send }).click();
+  await expect(guest.locator(".chat .messages li.theirs")).toHaveText(["Вижу! Отправлю фото с дачи.\nВторая строка"]);
+  // The guest's chat is open: nothing counted.
+  await expect(chatOf(guest).locator(".unread")).toBeHidden();
+
+  // Esc closes the chat; it does not ask to hang up.
+  await guest.keyboard.press("Escape");
+  await expect(guest.getByRole("complementary", { name: w.chat })).toBeHidden();
+  await expect(guest.locator(".notice")).toHaveCount(0);
+  await expectRemoteVideoFlowing(guest, 5_000);
+
+  // What was said goes with the call.
+  await host.keyboard.press("Escape");
+  await host.locator(".controls").getByRole("button", { name: w.hangUp }).click();
+  for (const page of [host, guest]) await expect(page.locator(".chat")).toHaveCount(0);
+});
+
+test("a 5 MB photo goes each way whole (bytes compared), shown in the chat; too big or not a photo is refused in words", async ({ browser }) => {
+  const { host, guest, w } = await inCall(browser, "en-US");
+  for (const page of [host, guest]) await page.locator(".controls").getByRole("button", { name: w.chat }).click();
+
+  const fromHost = randomPng(1280, 1366);
+  const fromGuest = randomPng(1300, 1345);
+  for (const png of [fromHost, fromGuest]) expect(png.length).toBeGreaterThan(5_000_000);
+  const hostToGuest = await sendPhoto(host, guest, fromHost, 1280, w);
+  const guestToHost = await sendPhoto(guest, host, fromGuest, 1300, w);
+  console.log(`chat: 5 MB photo host → guest in ${hostToGuest} ms, guest → host in ${guestToHost} ms`);
+  test.info().annotations.push({ type: "photo-ms", description: `${hostToGuest} ${guestToHost}` });
+  // The call went on meanwhile.
+  await expectRemoteVideoFlowing(host, 5_000);
+
+  const input = host.locator(".chat input[type=file]");
+  await input.setInputFiles({ name: "huge.jpg", mimeType: "image/jpeg", buffer: Buffer.alloc(25 * 1024 * 1024 + 1) });
+  await expect(host.locator(".chat .messages li.note").last()).toHaveText(w.tooBig);
+  await input.setInputFiles({ name: "notes.txt", mimeType: "text/plain", buffer: Buffer.from("hello") });
+  await expect(host.locator(".chat .messages li.note").last()).toHaveText(w.photoOnly);
+  await expect(host.locator(".chat .messages li.mine")).toHaveCount(1);
+});
+
+test("bad messages on the chat channel are ignored and lose nothing: the next line arrives and the call goes on", async ({ browser }) => {
+  const { host, guest, w } = await inCall(browser, "ru-RU");
+  await guest.locator(".controls").getByRole("button", { name: w.chat }).click();
+  await host.evaluate(async () => {
+    const chat = (window as unknown as { __channels: RTCDataChannel[] }).__channels.find((c) => c.label === "chat" && c.readyState === "open")!;
+    chat.send("x nonsense");
+    chat.send("t");
+    chat.send(`t${"я".repeat(2001)}`);
+    chat.send("p999999999 image/png");
+    chat.send("p12 text/html");
+    chat.send(new Uint8Array([1, 2, 3])); // bytes with no photo announced
+    chat.send("p4 image/png");
+    chat.send(new Uint8Array([1, 2, 3, 4, 5])); // more than announced: the photo is dropped
+    chat.send("tи это дошло");
+  });
+  await expect(guest.locator(".chat .messages li.theirs").last()).toHaveText(/и это дошло$/);
+  // The photo that overflowed shows as not received; nothing else made an entry.
+  await expect(guest.locator(".chat .messages li.theirs")).toHaveCount(2);
+  await expect(guest.locator(".chat .messages li.theirs.failed")).toHaveCount(1);
+  await expectRemoteVideoFlowing(guest, 5_000);
+  await expectRemoteVideoFlowing(host, 5_000);
+});
