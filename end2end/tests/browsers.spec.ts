@@ -1,6 +1,6 @@
 import { test, expect, Browser, Page } from "@playwright/test";
 import type { Page as FirefoxPage } from "puppeteer-core";
-import { badControlsInPage, closeOpened, expectRemoteVideoFlowing, person, remotePeak, selectedPairInPage, startCallAsHost } from "./helpers";
+import { badControlsInPage, closeOpened, expectRemoteVideoFlowing, lastChatPhotoPixelsInPage, person, randomPng, remotePeak, selectedPairInPage, startCallAsHost } from "./helpers";
 import { clickButton, expectFirefoxVideoFlowing, firefoxPerson, startCallAsFirefoxHost } from "./firefox";
 
 // Chromium (Playwright) and Firefox ESR (Puppeteer) call each other: video both ways.
@@ -82,6 +82,40 @@ test("two Firefox pages call each other, and the guest's hang-up ends it for bot
     await guest?.browser.close();
     await host.browser.close();
   }
+});
+
+test("a Firefox host and a Chromium guest chat: a line and a photo each way, the photo's pixels unchanged", async ({ browser, baseURL }) => {
+  await withFirefoxHostCall(browser, baseURL, async (host, guest) => {
+    const theirsInFirefox = (text: string) =>
+      host.page.waitForFunction((text) => [...document.querySelectorAll(".chat .messages li.theirs")].some((li) => li.textContent === text), { timeout: 15_000 }, text);
+    await host.page.click(".chat-control");
+    await host.page.type(".chat input.line", "Привет из Firefox");
+    await host.page.keyboard.press("Enter");
+    await guest.page.locator(".chat-control").click();
+    await expect(guest.page.locator(".chat .messages li.theirs")).toHaveText(["Привет из Firefox"]);
+    await guest.page.getByLabel("Сообщение").fill("Привет из Chromium");
+    await guest.page.getByLabel("Сообщение").press("Enter");
+    await theirsInFirefox("Привет из Chromium");
+
+    // Chromium → Firefox.
+    const toFirefox = randomPng(640, 480);
+    await guest.page.locator(".chat input[type=file]").setInputFiles({ name: "a.png", mimeType: "image/png", buffer: toFirefox.png });
+    await host.page.waitForSelector(".chat .messages li.theirs img", { timeout: 30_000 });
+    expect(await host.page.evaluate(lastChatPhotoPixelsInPage, "theirs")).toBe(toFirefox.pixelsSha256);
+
+    // Firefox → Chromium: the file picked as the page's own picker would give it.
+    const toChromium = randomPng(480, 640);
+    await host.page.evaluate((base64) => {
+      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      const files = new DataTransfer();
+      files.items.add(new File([bytes], "b.png", { type: "image/png" }));
+      const input = document.querySelector<HTMLInputElement>(".chat input[type=file]")!;
+      input.files = files.files;
+      input.dispatchEvent(new Event("change"));
+    }, toChromium.png.toString("base64"));
+    await expect(guest.page.locator(".chat .messages li.theirs img")).toHaveCount(1, { timeout: 30_000 });
+    expect(await guest.page.evaluate(lastChatPhotoPixelsInPage, "theirs")).toBe(toChromium.pixelsSha256);
+  });
 });
 
 test("a Firefox guest reloads mid-call and the call with Chromium comes back", async ({ browser }) => {

@@ -1,8 +1,7 @@
 import { test, expect, devices, Browser, Page } from "@playwright/test";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { deflateSync } from "node:zlib";
-import { closeOpened, expectRemoteVideoFlowing, newContext, openHydrated, printPageLog } from "./helpers";
+import { closeOpened, expectRemoteVideoFlowing, newContext, openHydrated, printPageLog, randomPng } from "./helpers";
 
 // The chat (issue #13): text lines and photos go straight to the other side over the
 // call's own data channel, on phones, in Russian and English.
@@ -49,41 +48,6 @@ async function inCall(browser: Browser, locale: Locale) {
   await expectRemoteVideoFlowing(guest);
   await expectRemoteVideoFlowing(host);
   return { host, guest, w };
-}
-
-/** A PNG of `width` × `height` random pixels, stored uncompressed: about 3 bytes a pixel. */
-function randomPng(width: number, height: number): Buffer {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (bytes: Buffer) => {
-    let c = 0xffffffff;
-    for (const b of bytes) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type: string, data: Buffer) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const typed = Buffer.concat([Buffer.from(type, "ascii"), data]);
-    const sum = Buffer.alloc(4);
-    sum.writeUInt32BE(crc(typed));
-    return Buffer.concat([length, typed, sum]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header[8] = 8; // bits per channel
-  header[9] = 2; // RGB
-  const rows = randomBytes((width * 3 + 1) * height);
-  for (let y = 0; y < height; y++) rows[y * (width * 3 + 1)] = 0; // filter: none
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", header),
-    chunk("IDAT", deflateSync(rows, { level: 0 })),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
 }
 
 /**
@@ -160,8 +124,8 @@ test("a 5 MB photo goes each way whole (bytes compared), shown in the chat; too 
   const { host, guest, w } = await inCall(browser, "en-US");
   for (const page of [host, guest]) await page.locator(".controls").getByRole("button", { name: w.chat }).click();
 
-  const fromHost = randomPng(1280, 1366);
-  const fromGuest = randomPng(1300, 1345);
+  const fromHost = randomPng(1280, 1366).png;
+  const fromGuest = randomPng(1300, 1345).png;
   for (const png of [fromHost, fromGuest]) expect(png.length).toBeGreaterThan(5_000_000);
   const hostToGuest = await sendPhoto(host, guest, fromHost, 1280, w);
   const guestToHost = await sendPhoto(guest, host, fromGuest, 1300, w);

@@ -1,4 +1,6 @@
 import { chromium, expect, test, Browser, BrowserContext, Page } from "@playwright/test";
+import { createHash, randomBytes } from "node:crypto";
+import { deflateSync } from "node:zlib";
 
 /** Every context a test opened, closed after it so no page keeps calling in the background. */
 const opened: BrowserContext[] = [];
@@ -222,4 +224,65 @@ export function badControlsInPage(): string[] {
   }
   if (document.documentElement.scrollWidth > width) bad.push(`the page scrolls sideways (${document.documentElement.scrollWidth} > ${width})`);
   return bad;
+}
+
+/**
+ * A PNG of `width` × `height` random pixels, stored uncompressed (about 3 bytes a pixel),
+ * and the SHA-256 (hex) of its pixels' RGB bytes, row by row.
+ */
+export function randomPng(width: number, height: number): { png: Buffer; pixelsSha256: string } {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (bytes: Buffer) => {
+    let c = 0xffffffff;
+    for (const b of bytes) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Buffer) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const typed = Buffer.concat([Buffer.from(type, "ascii"), data]);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(typed));
+    return Buffer.concat([length, typed, sum]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bits per channel
+  header[9] = 2; // RGB
+  const rows = randomBytes((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) rows[y * (width * 3 + 1)] = 0; // filter: none
+  const pixels = Buffer.concat(Array.from({ length: height }, (_, y) => rows.subarray(y * (width * 3 + 1) + 1, (y + 1) * (width * 3 + 1))));
+  const png = Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", header),
+    chunk("IDAT", deflateSync(rows, { level: 0 })),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+  return { png, pixelsSha256: createHash("sha256").update(pixels).digest("hex") };
+}
+
+/**
+ * In the page: the SHA-256 (hex) of the RGB bytes of the last photo the chat shows on
+ * `side` (`mine` or `theirs`), as decoded. Plain browser code, so Puppeteer's Firefox
+ * pages run it too.
+ */
+export async function lastChatPhotoPixelsInPage(side: string): Promise<string> {
+  const images = document.querySelectorAll<HTMLImageElement>(`.chat .messages li.${side} img`);
+  const image = images[images.length - 1];
+  await image.decode();
+  const canvas = document.createElement("canvas");
+  canvas.width = image.naturalWidth;
+  canvas.height = image.naturalHeight;
+  const context = canvas.getContext("2d")!;
+  context.drawImage(image, 0, 0);
+  const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
+  const rgb = new Uint8Array((rgba.length / 4) * 3);
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) rgb.set(rgba.subarray(i, i + 3), j);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", rgb));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
