@@ -4,6 +4,9 @@
 // - CacheCleaner: when a new version activates, it deletes every older version's cache
 //   and tells open pages, which reload into the new version (or, in a call, after it).
 // - Pages are network-first (with an offline page), build assets cache-first.
+// - Share target: a photo shared to the installed app (POST /share) is kept on the device,
+//   in the cache "shared-photo" (which the cleaner leaves alone), and the app opens at
+//   /?shared=photo to start a call and send it; the photo never goes to the server.
 // - It never touches /signal, /metrics, /healthz, /qr.svg or /api/ calls.
 // The server fills in BUILD and PRECACHE when it serves this file.
 const BUILD = "__HOMECALL_BUILD__";
@@ -64,8 +67,23 @@ async function cacheFirst(request) {
   return response;
 }
 
+const SHARED = "shared-photo";
+
+async function keepSharedPhoto(request) {
+  const form = await request.formData();
+  const photo = [...form.getAll("photo")].find((file) => file instanceof File && file.type.startsWith("image/"));
+  if (!photo) return Response.redirect("/?shared=lost", 303);
+  const cache = await caches.open(SHARED);
+  await cache.put("/shared-photo", new Response(photo, { headers: { "content-type": photo.type } }));
+  return Response.redirect("/?shared=photo", 303);
+}
+
 self.addEventListener("fetch", (event) => {
   const request = event.request;
+  if (request.method === "POST" && new URL(request.url).pathname === "/share") {
+    event.respondWith(keepSharedPhoto(request).catch(() => Response.redirect("/?shared=lost", 303)));
+    return;
+  }
   if (request.method !== "GET") return;
   const url = new URL(request.url);
   if (untouchable(url)) return;

@@ -210,6 +210,8 @@ fn CallPage(link: Link) -> impl IntoView {
         #[cfg(feature = "hydrate")]
         crate::contours::env::forget_other_calls(call.phase.get_untracked().session().as_ref());
         #[cfg(feature = "hydrate")]
+        crate::contours::chat::take_shared_photo(call);
+        #[cfg(feature = "hydrate")]
         crate::contours::env::mark_hydrated();
         // A tap made before now was held by `early.js`: it takes effect now, once.
         #[cfg(feature = "hydrate")]

@@ -184,6 +184,10 @@ pub struct Texts {
     pub chat_not_received: &'static str,
     pub chat_too_big: &'static str,
     pub chat_photo_only: &'static str,
+    /// A photo shared to the installed app: it waits for the call, went, or did not come.
+    pub shared_photo_ready: &'static str,
+    pub shared_photo_sent: &'static str,
+    pub shared_photo_lost: &'static str,
     /// The connection doctor: its button, while it runs, each server's outcome, and what
     /// the operator must do.
     pub check_connection: &'static str,
@@ -325,6 +329,9 @@ pub static RU: Texts = Texts {
     chat_not_received: "Фото не дошло",
     chat_too_big: "Фото больше 25 МБ не отправить",
     chat_photo_only: "В чат можно отправить только фото",
+    shared_photo_ready: "Фото уйдёт в чат, как только собеседник подключится. Отправьте ему ссылку.",
+    shared_photo_sent: "Фото отправлено в чат",
+    shared_photo_lost: "Фото не дошло до HomeCall: поделитесь им ещё раз",
     check_connection: "Проверить связь",
     doctor_running: "Проверяем STUN и TURN…",
     doctor_works: "отвечает",
@@ -434,6 +441,9 @@ pub static EN: Texts = Texts {
     chat_not_received: "The photo did not arrive",
     chat_too_big: "A photo over 25 MB cannot be sent",
     chat_photo_only: "Only photos can be sent in the chat",
+    shared_photo_ready: "The photo goes to the chat as soon as the other person joins. Send them the link.",
+    shared_photo_sent: "Photo sent to the chat",
+    shared_photo_lost: "The photo did not reach HomeCall: share it again",
     check_connection: "Check the connection",
     doctor_running: "Checking STUN and TURN…",
     doctor_works: "answers",

@@ -25,7 +25,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use leptos::config::{Env, LeptosOptions};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
@@ -115,6 +115,7 @@ pub fn router(
             get(pwa::service_worker).with_state(Arc::clone(&pwa_files)),
         )
         .route("/offline", get(pwa::offline).with_state(pwa_files))
+        .route("/share", post(pwa::share_without_worker))
         .route(
             "/api/config",
             get(page_config::page_config).with_state(page_config),

@@ -1,7 +1,7 @@
 import { test, expect, devices, Browser, Page } from "@playwright/test";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { closeOpened, expectRemoteVideoFlowing, newContext, openHydrated, printPageLog, randomPng } from "./helpers";
+import { closeOpened, expectRemoteVideoFlowing, lastChatPhotoPixelsInPage, newContext, openHydrated, printPageLog, randomPng } from "./helpers";
 
 // The chat (issue #13): text lines and photos go straight to the other side over the
 // call's own data channel, on phones, in Russian and English.
@@ -163,4 +163,67 @@ test("bad messages on the chat channel are ignored and lose nothing: the next li
   await expect(guest.locator(".chat .messages li.theirs.failed")).toHaveCount(1);
   await expectRemoteVideoFlowing(guest, 5_000);
   await expectRemoteVideoFlowing(host, 5_000);
+});
+
+/**
+ * In the page: what the system's share sheet does for "Share → HomeCall" (the manifest's
+ * share_target): a multipart POST of the photo to /share, navigating to its answer.
+ */
+function shareToApp(args: { base64: string; field: string }): void {
+  const form = document.createElement("form");
+  form.method = "post";
+  form.action = "/share";
+  form.enctype = "multipart/form-data";
+  const input = document.createElement("input");
+  input.type = "file";
+  input.name = args.field;
+  const files = new DataTransfer();
+  files.items.add(new File([Uint8Array.from(atob(args.base64), (c) => c.charCodeAt(0))], "dacha.png", { type: "image/png" }));
+  input.files = files.files;
+  form.append(input);
+  document.body.append(form);
+  form.submit();
+}
+
+test("Share → HomeCall: a photo shared to the installed app starts a call and goes to the chat once the guest joins", async ({ browser, baseURL }) => {
+  const w = WORDS["ru-RU"];
+  const manifest = await (await fetch(`${baseURL}/manifest.webmanifest`)).json();
+  expect(manifest.share_target).toMatchObject({ action: "/share", method: "POST", enctype: "multipart/form-data" });
+  const field: string = manifest.share_target.params.files[0].name;
+
+  const host = await phone(browser, "ru-RU", "/");
+  // The installed app's service worker controls the page (it answers the share).
+  await host.evaluate(() => navigator.serviceWorker.ready.then(() => true));
+  await host.reload();
+  await expect.poll(() => host.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
+
+  const photo = randomPng(800, 600);
+  await host.evaluate(shareToApp, { base64: photo.png.toString("base64"), field });
+  await expect(host).toHaveURL(/\/\?session=[0-9a-f-]{36}$/);
+  await expect(host.locator(".notice")).toContainText("Фото уйдёт в чат, как только собеседник подключится");
+  // The photo stayed on the device: the service worker's cache gave it up to the page.
+  expect(await host.evaluate(() => caches.has("shared-photo"))).toBe(false);
+
+  const link = await host.getByLabel(w.link).first().inputValue();
+  await host.getByRole("button", { name: w.start }).click();
+  const guest = await phone(browser, "ru-RU", link, "iPhone 13");
+  await expectRemoteVideoFlowing(guest);
+  await expect(guest.locator(".chat-control .unread")).toHaveText("1", { timeout: 15_000 });
+  await guest.locator(".chat-control").click();
+  await expect(guest.getByRole("img", { name: w.theirs })).toBeVisible();
+  expect(await guest.evaluate(lastChatPhotoPixelsInPage, "theirs")).toBe(photo.pixelsSha256);
+  await host.locator(".chat-control").click();
+  await expect(host.locator(".chat .messages li.mine img")).toHaveCount(1);
+  await expect(host.locator(".chat .messages li.mine progress")).toHaveCount(0);
+});
+
+test("Share → HomeCall with no service worker running: the server never reads the photo, and the page says to share it again", async ({ browser }) => {
+  const context = await newContext(browser, { locale: "ru-RU", serviceWorkers: "block" });
+  const page = await context.newPage();
+  printPageLog(page);
+  await openHydrated(page, "/");
+  await page.evaluate(shareToApp, { base64: randomPng(8, 8).png.toString("base64"), field: "photo" });
+  await expect(page.locator(".notice")).toContainText("Фото не дошло до HomeCall: поделитесь им ещё раз");
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole("button", { name: "Позвонить" })).toBeVisible();
 });

@@ -9,7 +9,7 @@
 use leptos::prelude::*;
 
 #[cfg(feature = "hydrate")]
-pub use imp::attach;
+pub use imp::{attach, take_shared_photo};
 pub use imp::{forget, is_open, send_line, send_picked_photo, toggle};
 
 /// The longest text line, in characters.
@@ -23,6 +23,11 @@ pub const CHUNK_BYTES: u32 = 16 * 1024;
 /// A text message of the chat channel (its binary messages are a photo's bytes).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Wire<'a> {
+    /// This side's channel is open: `h`, which the other side answers once with `H`
+    /// (`back`). A negotiated channel may open on one side before the other has made
+    /// its own, and what it sends then is lost; so a photo that goes by itself (one
+    /// shared to the app) waits for either word from the other side.
+    Hello { back: bool },
     /// A line of text: `t<text>`.
     Text(&'a str),
     /// A photo of `size` bytes of type `mime` (an image) follows: `p<size> <mime>`.
@@ -32,6 +37,8 @@ pub enum Wire<'a> {
 impl<'a> Wire<'a> {
     pub fn to_wire(&self) -> String {
         match self {
+            Wire::Hello { back: false } => "h".to_owned(),
+            Wire::Hello { back: true } => "H".to_owned(),
             Wire::Text(text) => format!("t{text}"),
             Wire::Photo { size, mime } => format!("p{size} {mime}"),
         }
@@ -40,6 +47,11 @@ impl<'a> Wire<'a> {
     /// The message `text` is, if it is a well-formed one within the limits (anything
     /// else is ignored: a bad message never ends a call).
     pub fn from_wire(text: &'a str) -> Option<Wire<'a>> {
+        match text {
+            "h" => return Some(Wire::Hello { back: false }),
+            "H" => return Some(Wire::Hello { back: true }),
+            _ => {}
+        }
         if let Some(line) = text.strip_prefix('t') {
             let fits = !line.trim().is_empty() && line.chars().count() <= MAX_TEXT_CHARS;
             return fits.then_some(Wire::Text(line));
@@ -59,6 +71,30 @@ pub fn is_image_type(mime: &str) -> bool {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
     })
+}
+
+/// What the address says about a photo shared to the installed app (the service worker
+/// answers the share and opens `/?shared=photo`, or `/?shared=lost`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shared {
+    /// The photo waits on the device to go once a call connects.
+    Photo,
+    /// The share did not reach the service worker (or carried no photo).
+    Lost,
+}
+
+impl Shared {
+    /// Reads `shared=` from a query string (with or without its `?`).
+    pub fn from_query(query: &str) -> Option<Shared> {
+        query
+            .trim_start_matches('?')
+            .split('&')
+            .find_map(|pair| match pair {
+                "shared=photo" => Some(Shared::Photo),
+                "shared=lost" => Some(Shared::Lost),
+                _ => None,
+            })
+    }
 }
 
 /// How much of a photo of `size` bytes has gone or come.
@@ -179,6 +215,8 @@ mod imp {
         unread: StoredValue<u32, LocalStorage>,
         /// The panel's insides, once built.
         parts: StoredValue<Option<Parts>, LocalStorage>,
+        /// A photo shared to the app, to send once the channel opens.
+        shared: StoredValue<Option<web_sys::Blob>, LocalStorage>,
     }
 
     impl Browser {
@@ -188,6 +226,7 @@ mod imp {
                 urls: StoredValue::new_local(Vec::new()),
                 unread: StoredValue::new_local(0),
                 parts: StoredValue::new_local(None),
+                shared: StoredValue::new_local(None),
             }
         }
     }
@@ -205,6 +244,7 @@ mod imp {
         channel: RtcDataChannel,
         incoming: Option<Incoming>,
         _on_message: Closure<dyn FnMut(MessageEvent)>,
+        _on_open: Closure<dyn FnMut(MessageEvent)>,
     }
 
     /// A photo being received: its type, its chunks so far, and its entry's progress bar.
@@ -224,13 +264,19 @@ mod imp {
             on_message(call, event.data())
         });
         channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        let on_open = Closure::<dyn FnMut(MessageEvent)>::new(move |_| {
+            say(call, Wire::Hello { back: false })
+        });
+        channel.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         let link = Link {
             channel,
             incoming: None,
             _on_message: on_message,
+            _on_open: on_open,
         };
         if let Some(Some(old)) = call.chat.browser.link.try_update_value(|l| l.replace(link)) {
             old.channel.set_onmessage(None);
+            old.channel.set_onopen(None);
             if let Some(lost) = old.incoming {
                 mark_failed(&lost.item, &lost.bar, call.texts().chat_not_received);
             }
@@ -242,6 +288,7 @@ mod imp {
         call.chat.browser.parts.try_set_value(None);
         if let Some(Some(link)) = call.chat.browser.link.try_update_value(Option::take) {
             link.channel.set_onmessage(None);
+            link.channel.set_onopen(None);
         }
         if let Some(urls) = call.chat.browser.urls.try_update_value(std::mem::take) {
             for url in urls {
@@ -290,13 +337,18 @@ mod imp {
         };
         // The same photo may be picked again.
         input.set_value("");
+        send_blob(call, file.into());
+    }
+
+    /// Sends `photo` (checked: an image, within the size), with its entry in the list.
+    fn send_blob(call: Call, photo: web_sys::Blob) {
         let t = call.texts();
-        let mime = file.type_();
+        let mime = photo.type_();
         if !is_image_type(&mime) {
             note(call, t.chat_photo_only);
             return;
         }
-        if file.size() > f64::from(MAX_PHOTO_BYTES) {
+        if photo.size() > f64::from(MAX_PHOTO_BYTES) {
             note(call, t.chat_too_big);
             return;
         }
@@ -307,9 +359,9 @@ mod imp {
         let Some((item, bar)) = photo_entry(call, "mine") else {
             return;
         };
-        show_photo(call, &item, &file, t.chat_photo_mine);
+        show_photo(call, &item, &photo, t.chat_photo_mine);
         spawn_local(async move {
-            if send_photo(&channel, &file, &mime, &bar).await {
+            if send_photo(&channel, &photo, &mime, &bar).await {
                 bar.remove();
             } else {
                 mark_failed(&item, &bar, call.texts().chat_not_sent);
@@ -317,15 +369,71 @@ mod imp {
         });
     }
 
-    /// Sends the header and the bytes of `file`, waiting whenever the channel holds more
+    /// After hydration, on the home page: a photo shared to the installed app starts a
+    /// call, and goes to the chat once the other side connects ([`send_shared_photo`]);
+    /// a share that did not come is said.
+    pub fn take_shared_photo(call: Call) {
+        let query = window().location().search().unwrap_or_default();
+        let Some(shared) = super::Shared::from_query(&query) else {
+            return;
+        };
+        let t = call.texts();
+        spawn_local(async move {
+            let photo = match shared {
+                super::Shared::Photo => shared_photo_from_cache().await,
+                super::Shared::Lost => None,
+            };
+            let Some(photo) = photo else {
+                crate::contours::env::show_in_address_bar(None);
+                call.flash(t.shared_photo_lost);
+                return;
+            };
+            call.chat.browser.shared.set_value(Some(photo));
+            call.press_call();
+            // After the new view's first effects, which start it with no notice.
+            gloo_timers::callback::Timeout::new(0, move || {
+                call.notice.try_set(Some(t.shared_photo_ready.to_owned()));
+            })
+            .forget();
+        });
+    }
+
+    /// The photo the service worker kept from a share, taken out of its cache.
+    async fn shared_photo_from_cache() -> Option<web_sys::Blob> {
+        let caches = window().caches().ok()?;
+        let found = JsFuture::from(caches.match_with_str("/shared-photo"))
+            .await
+            .ok()?;
+        let response: web_sys::Response = found.dyn_into().ok()?;
+        let blob = JsFuture::from(response.blob().ok()?).await.ok()?;
+        let _ = caches.delete("shared-photo");
+        blob.dyn_into().ok()
+    }
+
+    /// Sends `wire` if the channel is open.
+    fn say(call: Call, wire: Wire) {
+        if let Some(channel) = open_channel(call) {
+            let _ = channel.send_with_str(&wire.to_wire());
+        }
+    }
+
+    /// The other side's chat channel is there: a photo shared to the app goes now.
+    fn send_shared_photo(call: Call) {
+        if let Some(Some(photo)) = call.chat.browser.shared.try_update_value(Option::take) {
+            send_blob(call, photo);
+            call.flash(call.texts().shared_photo_sent);
+        }
+    }
+
+    /// Sends the header and the bytes of `photo`, waiting whenever the channel holds more
     /// than [`HIGH_WATER_BYTES`]; false if the channel closed on the way.
     async fn send_photo(
         channel: &RtcDataChannel,
-        file: &web_sys::File,
+        photo: &web_sys::Blob,
         mime: &str,
         bar: &Element,
     ) -> bool {
-        let Ok(buffer) = JsFuture::from(file.array_buffer()).await else {
+        let Ok(buffer) = JsFuture::from(photo.array_buffer()).await else {
             return false;
         };
         let bytes = js_sys::Uint8Array::new(&buffer);
@@ -367,6 +475,12 @@ mod imp {
                     }
                 }
                 Some(Wire::Photo { size, mime }) => photo_coming(call, size, mime),
+                Some(Wire::Hello { back }) => {
+                    if !back {
+                        say(call, Wire::Hello { back: true });
+                    }
+                    send_shared_photo(call);
+                }
                 None => {}
             }
         } else if let Ok(chunk) = data.dyn_into::<js_sys::ArrayBuffer>() {
@@ -624,6 +738,8 @@ mod tests {
     #[test]
     fn a_text_line_and_a_photo_header_go_and_come_back_the_same() {
         for wire in [
+            Wire::Hello { back: false },
+            Wire::Hello { back: true },
             Wire::Text("Привет, мама! 👋"),
             Wire::Text(" p12 image/png "),
             Wire::Photo {
@@ -657,11 +773,29 @@ mod tests {
             "p12 image/",
             "p12 image/png<script>",
             "x hello",
+            "hh",
+            "h ",
             "cam=0 mic=1",
         ] {
             assert_eq!(Wire::from_wire(bad), None, "{bad:?}");
         }
         assert!(Wire::from_wire(&format!("t{}", "я".repeat(MAX_TEXT_CHARS))).is_some());
+    }
+
+    #[test]
+    fn a_shared_photo_is_read_from_the_address() {
+        assert_eq!(Shared::from_query("?shared=photo"), Some(Shared::Photo));
+        assert_eq!(Shared::from_query("a=1&shared=lost"), Some(Shared::Lost));
+        for other in [
+            "",
+            "?",
+            "?shared=",
+            "?shared=photos",
+            "?session=x",
+            "?xshared=photo",
+        ] {
+            assert_eq!(Shared::from_query(other), None, "{other:?}");
+        }
     }
 
     #[test]

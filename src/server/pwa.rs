@@ -1,6 +1,7 @@
 //! The PWA files: `/manifest.webmanifest`, `/sw.js` (with this build's id and precache
 //! list filled in, so each release gets its own cache) and `/offline`, the page the service
-//! worker shows when a page cannot be fetched. Owns reading the built assets once at start;
+//! worker shows when a page cannot be fetched; and `POST /share`, the share target, which
+//! the service worker answers (a photo shared to HomeCall never reaches the server). Owns reading the built assets once at start;
 //! must not cache anything itself (the service worker does).
 
 use std::path::Path;
@@ -145,6 +146,13 @@ pub async fn service_worker(State(files): State<Arc<PwaFiles>>) -> impl IntoResp
         ],
         files.service_worker.clone(),
     )
+}
+
+/// `POST /share` that reached the server: the installed app's service worker keeps a
+/// shared photo on the device and answers this itself, so here it is not running (the
+/// body is never read). The page says the photo did not come, to share it again.
+pub async fn share_without_worker() -> axum::response::Redirect {
+    axum::response::Redirect::to("/?shared=lost")
 }
 
 /// The page for no network, in both languages (it is shown before any choice can be made).
