@@ -10,6 +10,7 @@ use crate::contours::call::Call;
 use crate::contours::chat;
 use crate::contours::core::{EndReason, MediaTrouble, Missing, MissingBecause, Phase, Role};
 use crate::contours::core::{Quality, format_duration};
+use crate::contours::devices;
 use crate::contours::env::{BrowserFamily, Link, Page};
 use crate::i18n::{Lang, Texts};
 use crate::protocol::ErrorCode;
@@ -434,10 +435,22 @@ fn CallView(call: Call) -> impl IntoView {
         if ev.repeat() || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
             return;
         }
-        // Esc closes the chat first; letters typed into its line are words, not commands.
+        // Esc closes the chat or the devices first; letters typed into the chat's line
+        // are words, not commands.
         if chat::is_open(call) {
             if ev.key() == "Escape" {
                 chat::toggle(call);
+            }
+            return;
+        }
+        if call
+            .device_panel
+            .panel
+            .get_untracked()
+            .is_some_and(|panel| !panel.hidden())
+        {
+            if ev.key() == "Escape" {
+                devices::toggle(call);
             }
             return;
         }
@@ -460,6 +473,7 @@ fn CallView(call: Call) -> impl IntoView {
     on_cleanup(move || {
         keys.remove();
         chat::forget(call);
+        devices::forget(call);
     });
     let waiting_host = move || {
         matches!(
@@ -535,6 +549,7 @@ fn CallView(call: Call) -> impl IntoView {
                     })}
                 </div>
                 <ChatPanel call/>
+                <aside class="sheet devices" hidden node_ref=call.device_panel.panel aria-label=t.devices></aside>
                 <Notice call/>
             </div>
             <div class="controls">
@@ -578,6 +593,16 @@ fn CallView(call: Call) -> impl IntoView {
                         <span class="caption">{t.picture_in_picture_short}</span>
                     </button>
                 })}
+                <button
+                    class="ctl"
+                    data-icon="devices"
+                    aria-expanded="false"
+                    node_ref=call.device_panel.control
+                    on:click=move |_| devices::toggle(call)
+                >
+                    <span class="disc" aria-hidden="true"></span>
+                    <span class="caption">{t.devices}</span>
+                </button>
                 // Shown in a call only (by the stylesheet: no reactive part).
                 <button
                     class="ctl chat-control"
@@ -660,7 +685,7 @@ fn SelfView(call: Call) -> impl IntoView {
 /// line (see `contours::chat`); it goes with the call's view, and what was said with it.
 #[component]
 fn ChatPanel(call: Call) -> impl IntoView {
-    view! { <aside class="chat" hidden node_ref=call.chat.panel aria-label=call.texts().chat></aside> }
+    view! { <aside class="sheet chat" hidden node_ref=call.chat.panel aria-label=call.texts().chat></aside> }
 }
 
 /// Why this side has no camera or microphone, and what to do: this browser's steps to

@@ -6,6 +6,7 @@
 //! - `net` (browser): **Net**, the `/signal` client speaking [`crate::protocol`].
 //! - [`doctor`]: the connection doctor's findings about the STUN/TURN servers, in words.
 //! - [`chat`]: text lines and photos sent to the other side over the call's own channel.
+//! - [`devices`]: picking the microphone, camera and speaker, and the microphone's level.
 //! - [`call`]: the page's call, its signals and the commands the views wire to buttons.
 //! - `conductor` (browser): the running call's task, feeding Media, Rtc and Net events into
 //!   Core and acting on its phases. Views read the phase; only the conductor moves it
@@ -16,6 +17,7 @@ pub mod chat;
 #[cfg(feature = "hydrate")]
 pub mod conductor;
 pub mod core;
+pub mod devices;
 pub mod doctor;
 pub mod env;
 #[cfg(feature = "hydrate")]
@@ -24,3 +26,16 @@ pub mod media;
 pub mod net;
 #[cfg(feature = "hydrate")]
 pub mod rtc;
+
+/// The server's stand-in for a contour's browser-only state: a page rendered on the
+/// server keeps none.
+#[cfg(not(feature = "hydrate"))]
+#[derive(Clone, Copy, Default)]
+pub struct ServerHalf;
+
+#[cfg(not(feature = "hydrate"))]
+impl ServerHalf {
+    pub fn new() -> ServerHalf {
+        ServerHalf
+    }
+}

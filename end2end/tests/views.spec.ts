@@ -73,6 +73,12 @@ for (const screen of SCREENS) {
     await host.page.getByRole("button", { name: "Начать звонок" }).click();
     await expect(host.page.locator("section.call")).toBeVisible();
     await look(host.page, screen, "waiting");
+    // Before the call: the devices, over the host's own picture.
+    await host.page.getByRole("button", { name: "Устройства" }).click();
+    await expect(host.page.locator(".devices select").first()).toBeVisible();
+    await look(host.page, screen, "devices");
+    await host.page.keyboard.press("Escape");
+    await expect(host.page.locator(".devices")).toBeHidden();
 
     const guest = await open(browser, screen, link);
     await expectRemoteVideoFlowing(guest.page);

@@ -12,8 +12,9 @@ use leptos::prelude::*;
 
 use crate::contours::chat::Chat;
 use crate::contours::core::{
-    Devices, EndReason, Event, MediaTrouble, Phase, Quality, Role, transition,
+    DeviceKind, Devices, EndReason, Event, MediaTrouble, Phase, Quality, Role, transition,
 };
+use crate::contours::devices::DevicePanel;
 use crate::contours::env::Link;
 use crate::i18n::{Lang, Texts};
 
@@ -54,6 +55,8 @@ pub struct Call {
     pub host_absent: RwSignal<bool>,
     /// The call's chat: text lines and photos over its own channel.
     pub chat: Chat,
+    /// The panel to pick the microphone, camera and speaker.
+    pub device_panel: DevicePanel,
     pub local_video: NodeRef<leptos::html::Video>,
     pub remote_video: NodeRef<leptos::html::Video>,
     /// What only the browser has: the streams, the local media, the running task (on
@@ -96,6 +99,7 @@ impl Call {
             trouble_card_open: RwSignal::new(false),
             host_absent: RwSignal::new(false),
             chat: Chat::new(),
+            device_panel: DevicePanel::new(),
             local_video: NodeRef::new(),
             remote_video: NodeRef::new(),
             browser: imp::Browser::new(),
@@ -166,6 +170,11 @@ impl Call {
         imp::switch_camera(*self);
     }
 
+    /// Sends what microphone or camera `id` gives instead of the one in use.
+    pub fn use_device(&self, kind: DeviceKind, id: String) {
+        imp::use_device(*self, kind, id);
+    }
+
     /// Shows the other side's video in picture-in-picture, where the browser can.
     pub fn picture_in_picture(&self) {
         imp::picture_in_picture(*self);
@@ -215,14 +224,7 @@ pub(super) use imp::apply_toggles;
 mod imp {
     use super::Call;
 
-    #[derive(Clone, Copy)]
-    pub struct Browser;
-
-    impl Browser {
-        pub fn new() -> Browser {
-            Browser
-        }
-    }
+    pub use crate::contours::ServerHalf as Browser;
 
     pub fn attach_streams_to_videos(_: Call) {}
     pub fn hide_notice_later(_: Call, _: String) {}
@@ -233,6 +235,7 @@ mod imp {
     pub fn copy_link(_: Call) {}
     pub fn apply_toggles(_: Call) {}
     pub fn switch_camera(_: Call) {}
+    pub fn use_device(_: Call, _: super::DeviceKind, _: String) {}
     pub fn picture_in_picture(_: Call) {}
     pub fn share_natively(_: Call) {}
     pub fn enable_sound(_: Call) {}
@@ -428,6 +431,10 @@ mod imp {
 
     pub fn switch_camera(call: Call) {
         send(call, Input::SwitchCamera);
+    }
+
+    pub fn use_device(call: Call, kind: super::DeviceKind, id: String) {
+        send(call, Input::UseDevice(kind, id));
     }
 
     pub fn picture_in_picture(call: Call) {

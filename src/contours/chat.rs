@@ -171,14 +171,7 @@ impl Default for Chat {
 mod imp {
     use crate::contours::call::Call;
 
-    #[derive(Clone, Copy)]
-    pub struct Browser;
-
-    impl Browser {
-        pub fn new() -> Browser {
-            Browser
-        }
-    }
+    pub use crate::contours::ServerHalf as Browser;
 
     pub fn send_line(_: Call) {}
     pub fn send_picked_photo(_: Call) {}
@@ -631,7 +624,7 @@ mod imp {
                 target.add_event_listener_with_callback(event, listener.as_ref().unchecked_ref());
             listener
         };
-        let head = make("div", "chat-head")?;
+        let head = make("div", "sheet-head")?;
         let hint = make("p", "hint")?;
         hint.set_text_content(Some(t.chat_hint));
         let close = make("button", "close")?;

@@ -13,12 +13,13 @@ use futures_channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures_util::StreamExt;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use web_sys::RtcPeerConnectionState;
+use web_sys::{MediaStreamTrack, RtcPeerConnectionState};
 
 use crate::contours::call::Call;
 use crate::contours::chat;
 use crate::contours::core::{
-    Devices, Event, MediaTrouble, MissingBecause, Phase, Role, ends_the_call, grade, loss_percent,
+    DeviceKind, Devices, Event, MediaTrouble, MissingBecause, Phase, Role, ends_the_call, grade,
+    loss_percent,
 };
 use crate::contours::doctor::{Finding, Outcome, Reach};
 use crate::contours::env::{self, PageConfig};
@@ -81,6 +82,8 @@ pub enum Input {
     Visible,
     /// Move to the next camera.
     SwitchCamera,
+    /// Send what this microphone or camera (its device id) gives instead.
+    UseDevice(DeviceKind, String),
     /// Ask for the missing camera or microphone again.
     RetryMedia,
     /// Time to say the host has not started, if no offer came yet.
@@ -401,6 +404,7 @@ impl Conductor {
             Input::DevicesChanged => self.rtc.tell_devices(self.devices()),
             Input::Stats => self.refresh_quality().await,
             Input::SwitchCamera => self.switch_camera().await,
+            Input::UseDevice(kind, id) => self.use_device(kind, &id).await,
             Input::RetryMedia => {
                 spawn_local(open_media(
                     self.call,
@@ -829,16 +833,43 @@ impl Conductor {
         let Some(media) = self.media.clone() else {
             return;
         };
-        match media.open_next_camera().await {
+        let opened = media.open_next_camera().await;
+        self.use_opened(opened, "camera switched").await;
+    }
+
+    /// Sends what device `id` of `kind` gives instead of the one in use (the person
+    /// picked it), with no renegotiation.
+    async fn use_device(&mut self, kind: DeviceKind, id: &str) {
+        let Some(media) = self.media.clone() else {
+            return;
+        };
+        if media.device_in_use(kind).as_deref() == Some(id) {
+            return;
+        }
+        let opened = media.open_device(kind, id).await;
+        self.use_opened(opened, "device switched").await;
+    }
+
+    /// Sends the `new` track of a device just opened in place of the `old` one, then
+    /// shows it and stops the old one.
+    async fn use_opened(
+        &mut self,
+        opened: Result<(MediaStreamTrack, MediaStreamTrack), MediaError>,
+        what: &str,
+    ) {
+        let Some(media) = self.media.clone() else {
+            return;
+        };
+        match opened {
             Ok((old, new)) => {
-                if let Err(error) = self.rtc.replace_video_track(&new).await {
-                    logger::warn(self.sid(), format_args!("camera switch not sent: {error}"));
+                if let Err(error) = self.rtc.replace_track(&new).await {
+                    logger::warn(self.sid(), format_args!("new device not sent: {error}"));
                 }
-                media.use_video_track(&old, &new);
+                media.use_track(&old, &new);
                 self.call.browser.media.show();
-                logger::event(self.sid(), format_args!("camera switched"));
+                logger::event(self.sid(), format_args!("{what}"));
             }
-            Err(error) => logger::warn(self.sid(), format_args!("camera switch failed: {error}")),
+            Err(error) => logger::warn(self.sid(), format_args!("device not opened: {error}")),
         }
     }
 

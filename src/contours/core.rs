@@ -137,6 +137,23 @@ impl MediaTrouble {
     }
 }
 
+/// A device a person may pick for the call's sending side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceKind {
+    Microphone,
+    Camera,
+}
+
+impl DeviceKind {
+    /// The kind of track it gives: `audio` or `video`.
+    pub fn track_kind(self) -> &'static str {
+        match self {
+            DeviceKind::Microphone => "audio",
+            DeviceKind::Camera => "video",
+        }
+    }
+}
+
 /// Whether a side sends its camera and microphone: told to the other side over the call's
 /// own data channel, so it can say so instead of showing a black picture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{MediaStream, MediaStreamConstraints, MediaStreamTrack};
 
+use crate::contours::core::DeviceKind;
+
 /// The page's camera and microphone, in the shape of leptos-use's `use_user_media`: made
 /// by [`use_local_media`], with the stream as a signal and the actions on it. The tracks
 /// stop on [`UseLocalMedia::stop`] and when the owner that made it is cleaned up.
@@ -182,38 +184,60 @@ impl LocalMedia {
 
     /// How many cameras the device has (front and back on a phone).
     pub async fn camera_count() -> usize {
-        video_inputs().await.len()
+        inputs(DeviceKind::Camera).await.len()
     }
 
     /// Opens the next camera: returns the current video track and the new one, which the
-    /// caller sends before [`LocalMedia::use_video_track`] swaps them in this stream.
+    /// caller sends before [`LocalMedia::use_track`] swaps them in this stream.
     pub async fn open_next_camera(
         &self,
     ) -> Result<(MediaStreamTrack, MediaStreamTrack), MediaError> {
-        let old = self
-            .tracks_of("video")
+        let current = self.device_in_use(DeviceKind::Camera).unwrap_or_default();
+        let cameras: Vec<String> = inputs(DeviceKind::Camera)
+            .await
             .into_iter()
-            .next()
-            .ok_or(MediaError::NotFound)?;
-        let current = js_sys::Reflect::get(&old.get_settings(), &"deviceId".into())
-            .ok()
-            .and_then(|id| id.as_string())
-            .unwrap_or_default();
-        let cameras = video_inputs().await;
+            .map(|device| device.device_id())
+            .collect();
         let position = cameras.iter().position(|id| *id == current).unwrap_or(0);
         let next = cameras
             .get((position + 1) % cameras.len().max(1))
-            .cloned()
+            .ok_or(MediaError::NotFound)?;
+        self.open_device(DeviceKind::Camera, next).await
+    }
+
+    /// The id of the device of `kind` this stream takes its track from.
+    pub fn device_in_use(&self, kind: DeviceKind) -> Option<String> {
+        let track = self.tracks_of(kind.track_kind()).into_iter().next()?;
+        js_sys::Reflect::get(&track.get_settings(), &"deviceId".into())
+            .ok()?
+            .as_string()
+    }
+
+    /// Opens device `id` of `kind`: returns this stream's track of that kind and the new
+    /// one (on or off as the old one was), which the caller sends before
+    /// [`LocalMedia::use_track`] swaps them.
+    pub async fn open_device(
+        &self,
+        kind: DeviceKind,
+        id: &str,
+    ) -> Result<(MediaStreamTrack, MediaStreamTrack), MediaError> {
+        let old = self
+            .tracks_of(kind.track_kind())
+            .into_iter()
+            .next()
             .ok_or(MediaError::NotFound)?;
         let exact = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&exact, &"exact".into(), &next.into());
-        let video = js_sys::Object::new();
-        let _ = js_sys::Reflect::set(&video, &"deviceId".into(), &exact);
+        let _ = js_sys::Reflect::set(&exact, &"exact".into(), &id.into());
+        let wanted = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&wanted, &"deviceId".into(), &exact);
         let constraints = MediaStreamConstraints::new();
-        constraints.set_video(&video);
+        match kind {
+            DeviceKind::Camera => constraints.set_video(&wanted),
+            DeviceKind::Microphone => constraints.set_audio(&wanted),
+        }
         let stream = request(&constraints).await?;
         let track = stream
-            .get_video_tracks()
+            .get_tracks()
             .get(0)
             .dyn_into::<MediaStreamTrack>()
             .map_err(|_| MediaError::NotFound)?;
@@ -221,8 +245,8 @@ impl LocalMedia {
         Ok((old, track))
     }
 
-    /// Puts `new` in this stream in place of `old`, and stops `old` (its camera goes off).
-    pub fn use_video_track(&self, old: &MediaStreamTrack, new: &MediaStreamTrack) {
+    /// Puts `new` in this stream in place of `old`, and stops `old` (its device goes off).
+    pub fn use_track(&self, old: &MediaStreamTrack, new: &MediaStreamTrack) {
         self.stream.remove_track(old);
         old.stop();
         self.stream.add_track(new);
@@ -236,8 +260,17 @@ impl LocalMedia {
     }
 }
 
-/// The device ids of the cameras.
-async fn video_inputs() -> Vec<String> {
+/// The devices of `kind` the browser lists, in its order.
+pub async fn inputs(kind: DeviceKind) -> Vec<web_sys::MediaDeviceInfo> {
+    let wanted = match kind {
+        DeviceKind::Camera => web_sys::MediaDeviceKind::Videoinput,
+        DeviceKind::Microphone => web_sys::MediaDeviceKind::Audioinput,
+    };
+    listed(wanted).await
+}
+
+/// The devices of `kind` the browser lists (speakers included), in its order.
+pub async fn listed(kind: web_sys::MediaDeviceKind) -> Vec<web_sys::MediaDeviceInfo> {
     let Some(devices) = media_devices() else {
         return Vec::new();
     };
@@ -250,8 +283,7 @@ async fn video_inputs() -> Vec<String> {
     js_sys::Array::from(&list)
         .iter()
         .filter_map(|d| d.dyn_into::<web_sys::MediaDeviceInfo>().ok())
-        .filter(|d| d.kind() == web_sys::MediaDeviceKind::Videoinput)
-        .map(|d| d.device_id())
+        .filter(|d| d.kind() == kind)
         .collect()
 }
 

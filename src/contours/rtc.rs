@@ -373,16 +373,14 @@ impl Rtc {
             .collect()
     }
 
-    /// Sends `track` instead of the current video track (no renegotiation).
-    pub async fn replace_video_track(
-        &self,
-        track: &web_sys::MediaStreamTrack,
-    ) -> Result<(), RtcError> {
+    /// Sends `track` instead of the current track of its kind (no renegotiation).
+    pub async fn replace_track(&self, track: &web_sys::MediaStreamTrack) -> Result<(), RtcError> {
+        let kind = track.kind();
         for sender in self.pc.get_senders().iter() {
             let Ok(sender) = sender.dyn_into::<web_sys::RtcRtpSender>() else {
                 continue;
             };
-            if sender.track().is_some_and(|t| t.kind() == "video") {
+            if sender.track().is_some_and(|t| t.kind() == kind) {
                 JsFuture::from(sender.replace_track(Some(track))).await?;
             }
         }
