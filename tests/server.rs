@@ -141,6 +141,42 @@ async fn the_one_page_is_at_the_root_and_any_other_address_is_not_found() {
 }
 
 #[tokio::test]
+async fn a_share_that_reaches_the_server_is_never_read_and_sends_the_page_to_say_so() {
+    // The manifest's share target posts the field the service worker reads.
+    let manifest: serde_json::Value =
+        serde_json::from_str(include_str!("../manifest.webmanifest")).expect("manifest JSON");
+    let target = &manifest["share_target"];
+    assert_eq!(target["action"], "/share");
+    assert_eq!(target["method"], "POST");
+    let field = target["params"]["files"][0]["name"]
+        .as_str()
+        .expect("a file field");
+    assert!(
+        include_str!("../sw.js").contains(&format!("getAll(\"{field}\")")),
+        "sw.js reads the field {field}"
+    );
+
+    let server = AppServer::start(&[]).await;
+    let body = format!(
+        "--b\r\ncontent-disposition: form-data; name=\"{field}\"; filename=\"a.png\"\r\n\
+         content-type: image/png\r\n\r\n{}\r\n--b--\r\n",
+        "x".repeat(100_000)
+    );
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .post(server.http("/share"))
+        .header("content-type", "multipart/form-data; boundary=b")
+        .body(body)
+        .send()
+        .await
+        .expect("POST /share");
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/?shared=lost");
+}
+
+#[tokio::test]
 async fn hsts_is_sent_behind_the_tls_proxy() {
     let server = AppServer::start(&["--behind-tls-proxy"]).await;
     for path in ["/healthz", "/"] {
