@@ -276,9 +276,11 @@ mod imp {
         }
     }
 
-    /// The call's view goes: its photos' URLs are revoked and the channel let go.
+    /// The call's view goes: its photos' URLs are revoked, the channel let go, and
+    /// nothing counts as unread for the next call.
     pub fn forget(call: Call) {
         call.chat.browser.parts.try_set_value(None);
+        call.chat.browser.unread.try_set_value(0);
         if let Some(Some(link)) = call.chat.browser.link.try_update_value(Option::take) {
             link.channel.set_onmessage(None);
             link.channel.set_onopen(None);
