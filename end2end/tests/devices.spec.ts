@@ -1,23 +1,11 @@
-import { test, expect, chromium, devices, Browser, Page } from "@playwright/test";
-import { withChromiumsOwnCamera } from "../fake-camera";
-import { closeOpened, expectRemoteVideoFlowing, openHydrated, person, printPageLog, remotePeak, startCallAsHost } from "./helpers";
+import { test, expect, devices, Page } from "@playwright/test";
+import { chromiumWithDevices, closeOpened, expectRemoteVideoFlowing, openHydrated, person, printPageLog, remotePeak, startCallAsHost } from "./helpers";
 
 // Devices (issue #13): the panel where a person picks the microphone, camera and speaker
 // and sees the microphone's level, before the call and during it, on a phone, in Russian
 // and English.
 
 test.afterEach(closeOpened);
-
-/** A Chromium of the test's own with `count` fake cameras and microphones (Chromium's own camera). */
-function chromiumWithDevices(count: number): Promise<Browser> {
-  const use = test.info().project.use;
-  return chromium.launch({
-    ...use.launchOptions,
-    args: withChromiumsOwnCamera(use.launchOptions?.args ?? []).map((a) =>
-      a === "--use-fake-device-for-media-stream" ? `${a}=device-count=${count}` : a,
-    ),
-  });
-}
 
 /** The device id the page's own stream takes its track of `kind` from. */
 function localDevice(page: Page, kind: "audio" | "video"): Promise<string | undefined> {

@@ -1,7 +1,6 @@
-import { test, expect, devices, chromium, Page } from "@playwright/test";
-import { withChromiumsOwnCamera } from "../fake-camera";
+import { test, expect, devices, Page } from "@playwright/test";
 import { startCoturn } from "./coturn";
-import { closeOpened, expectRemoteVideoFlowing, launchAskingChromium, newContext, openHydrated, person, remoteFrames, remotePeak, startCallAsHost } from "./helpers";
+import { chromiumWithDevices, closeOpened, expectRemoteVideoFlowing, launchAskingChromium, newContext, openHydrated, person, remoteFrames, remotePeak, startCallAsHost } from "./helpers";
 import { OwnServer } from "./server";
 
 test.afterEach(closeOpened);
@@ -177,13 +176,7 @@ test("switching the camera mid-call: the other side keeps getting video, from th
   await host.page.getByRole("button", { name: "Начать звонок" }).click();
   // The guest's browser has three fake cameras. Chromium makes its second fake camera a
   // depth camera (Y16), which gives no picture to send; the third is an ordinary one.
-  const use = test.info().project.use;
-  const three = await chromium.launch({
-    ...use.launchOptions,
-    args: withChromiumsOwnCamera(use.launchOptions?.args ?? []).map((a) =>
-      a === "--use-fake-device-for-media-stream" ? `${a}=device-count=3` : a,
-    ),
-  });
+  const three = await chromiumWithDevices(3);
   try {
     const context = await three.newContext({ locale: "ru-RU" });
     const page = await context.newPage();

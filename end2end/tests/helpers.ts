@@ -1,6 +1,7 @@
 import { chromium, expect, test, Browser, BrowserContext, Page } from "@playwright/test";
 import { createHash, randomBytes } from "node:crypto";
 import { deflateSync } from "node:zlib";
+import { withChromiumsOwnCamera } from "../fake-camera";
 
 /** Every context a test opened, closed after it so no page keeps calling in the background. */
 const opened: BrowserContext[] = [];
@@ -27,6 +28,20 @@ export function launchAskingChromium(): Promise<Browser> {
   return chromium.launch({
     ...use.launchOptions,
     args: (use.launchOptions?.args ?? []).filter((a) => a !== "--use-fake-ui-for-media-stream"),
+  });
+}
+
+/**
+ * A Chromium of the test's own with `count` fake cameras, microphones and speakers
+ * (Chromium's own camera, not the small clip). The test closes it.
+ */
+export function chromiumWithDevices(count: number): Promise<Browser> {
+  const use = test.info().project.use;
+  return chromium.launch({
+    ...use.launchOptions,
+    args: withChromiumsOwnCamera(use.launchOptions?.args ?? []).map((a) =>
+      a === "--use-fake-device-for-media-stream" ? `${a}=device-count=${count}` : a,
+    ),
   });
 }
 

@@ -194,6 +194,7 @@ mod imp {
 
     use super::{MAX_PHOTO_BYTES, Progress, Wire, is_image_type};
     use crate::contours::call::Call;
+    use crate::contours::env;
 
     /// A sender waits while more than this is queued in the channel.
     const HIGH_WATER_BYTES: u32 = 1024 * 1024;
@@ -229,7 +230,7 @@ mod imp {
         list: Element,
         line: web_sys::HtmlInputElement,
         photo: web_sys::HtmlInputElement,
-        _listeners: [Closure<dyn FnMut(web_sys::Event)>; 3],
+        _listeners: [env::Listener; 3],
     }
 
     /// The chat channel of the current peer connection, and the photo coming on it.
@@ -379,7 +380,7 @@ mod imp {
                 super::Shared::Lost => None,
             };
             let Some(photo) = photo else {
-                crate::contours::env::show_in_address_bar(None);
+                env::show_in_address_bar(None);
                 call.flash(t.shared_photo_lost);
                 return;
             };
@@ -455,7 +456,7 @@ mod imp {
                 return false;
             }
             progress.add(end - start);
-            show_progress(bar, progress);
+            env::set_progress(bar, progress.percent());
         }
         true
     }
@@ -519,7 +520,7 @@ mod imp {
                 return link.incoming.take().map(Err);
             }
             incoming.parts.push(&chunk);
-            show_progress(&incoming.bar, incoming.progress);
+            env::set_progress(&incoming.bar, incoming.progress.percent());
             if incoming.progress.complete() {
                 return link.incoming.take().map(Ok);
             }
@@ -559,15 +560,12 @@ mod imp {
             if open {
                 built(call);
             }
-            panel.set_hidden(!open);
+            env::show_sheet(&panel, call.chat.control.get_untracked(), open);
         }
         // What said a message came is read now.
         let t = call.texts();
         if open && call.notice.get_untracked().as_deref() == Some(t.chat_new) {
             call.notice.set(None);
-        }
-        if let Some(control) = call.chat.control.get_untracked() {
-            let _ = control.set_attribute("aria-expanded", if open { "true" } else { "false" });
         }
         show_unread(call, 0);
     }
@@ -611,28 +609,14 @@ mod imp {
     /// send with the photo picker.
     fn build_panel(call: Call, panel: &web_sys::HtmlElement) -> Option<Parts> {
         let t = call.texts();
-        let make = |tag: &str, class: &str| {
-            let element = document().create_element(tag).ok()?;
-            element.set_class_name(class);
-            Some(element)
+        let make = env::element;
+        let listen = |target: &Element, event: &'static str, act: fn(Call)| {
+            env::listen(target, event, move |event| {
+                event.prevent_default();
+                act(call);
+            })
         };
-        let listen = |target: &Element, event: &str, act: fn(Call)| {
-            let listener =
-                Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
-                    event.prevent_default();
-                    act(call);
-                });
-            let _ =
-                target.add_event_listener_with_callback(event, listener.as_ref().unchecked_ref());
-            listener
-        };
-        let head = make("div", "sheet-head")?;
-        let hint = make("p", "hint")?;
-        hint.set_text_content(Some(t.chat_hint));
-        let close = make("button", "close")?;
-        let _ = close.set_attribute("aria-label", t.chat_close);
-        close.set_text_content(Some("×"));
-        head.append_with_node_2(&hint, &close).ok()?;
+        let (head, close) = env::sheet_head(t.chat_hint, t.chat_close)?;
         let list = make("ol", "messages")?;
         let _ = list.set_attribute("aria-live", "polite");
         let compose = make("form", "compose")?;
@@ -669,8 +653,7 @@ mod imp {
     fn entry(call: Call, class: &str) -> Option<Element> {
         built(call);
         let list = part(call, |p| p.list.clone())?;
-        let item = document().create_element("li").ok()?;
-        item.set_class_name(class);
+        let item = env::element("li", class)?;
         list.append_child(&item).ok()?;
         list.set_scroll_top(list.scroll_height());
         Some(item)
@@ -686,16 +669,9 @@ mod imp {
     /// An entry for a photo, with its progress bar.
     fn photo_entry(call: Call, class: &str) -> Option<(Element, Element)> {
         let item = entry(call, class)?;
-        let bar = document().create_element("progress").ok()?;
-        let _ = bar.set_attribute("max", "100");
-        let _ = bar.set_attribute("value", "0");
-        let _ = bar.set_attribute("aria-label", call.texts().chat_photo);
+        let bar = env::progress_bar("", call.texts().chat_photo)?;
         item.append_child(&bar).ok()?;
         Some((item, bar))
-    }
-
-    fn show_progress(bar: &Element, progress: Progress) {
-        let _ = bar.set_attribute("value", &progress.percent().to_string());
     }
 
     /// Shows `blob` in `item` as an image named `alt`, which a tap saves.
@@ -703,10 +679,7 @@ mod imp {
         let Ok(url) = web_sys::Url::create_object_url_with_blob(blob) else {
             return;
         };
-        let (Ok(save), Ok(image)) = (
-            document().create_element("a"),
-            document().create_element("img"),
-        ) else {
+        let (Some(save), Some(image)) = (env::element("a", ""), env::element("img", "")) else {
             return;
         };
         let _ = save.set_attribute("href", &url);

@@ -834,7 +834,7 @@ impl Conductor {
             return;
         };
         let opened = media.open_next_camera().await;
-        self.use_opened(opened, "camera switched").await;
+        self.use_opened(&media, opened, "camera switched").await;
     }
 
     /// Sends what device `id` of `kind` gives instead of the one in use (the person
@@ -847,19 +847,17 @@ impl Conductor {
             return;
         }
         let opened = media.open_device(kind, id).await;
-        self.use_opened(opened, "device switched").await;
+        self.use_opened(&media, opened, "device switched").await;
     }
 
     /// Sends the `new` track of a device just opened in place of the `old` one, then
-    /// shows it and stops the old one.
+    /// shows it in `media` and stops the old one.
     async fn use_opened(
-        &mut self,
+        &self,
+        media: &LocalMedia,
         opened: Result<(MediaStreamTrack, MediaStreamTrack), MediaError>,
         what: &str,
     ) {
-        let Some(media) = self.media.clone() else {
-            return;
-        };
         match opened {
             Ok((old, new)) => {
                 if let Err(error) = self.rtc.replace_track(&new).await {

@@ -67,11 +67,11 @@ mod imp {
     use leptos::prelude::*;
     use leptos::task::spawn_local;
     use wasm_bindgen::JsCast;
-    use wasm_bindgen::prelude::Closure;
-    use web_sys::{Element, HtmlSelectElement, MediaDeviceKind};
+    use web_sys::{HtmlSelectElement, MediaDeviceKind};
 
     use super::{Call, level_percent};
     use crate::contours::core::DeviceKind;
+    use crate::contours::env;
     use crate::contours::media::{LocalMedia, inputs, listed};
 
     /// How often the meter reads the microphone, in milliseconds.
@@ -93,7 +93,7 @@ mod imp {
 
     /// What an open panel keeps alive: its pickers' listeners and its meter.
     struct Open {
-        _listeners: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+        _listeners: Vec<env::Listener>,
         _meter: Option<Meter>,
     }
 
@@ -121,18 +121,15 @@ mod imp {
         let Some(panel) = call.device_panel.panel.get_untracked() else {
             return;
         };
-        let open = panel.hidden();
-        if open {
+        let control = call.device_panel.control.get_untracked();
+        if panel.hidden() {
             spawn_local(async move {
                 fill(call, &panel).await;
-                panel.set_hidden(false);
+                env::show_sheet(&panel, control, true);
             });
         } else {
-            panel.set_hidden(true);
+            env::show_sheet(&panel, control, false);
             forget(call);
-        }
-        if let Some(control) = call.device_panel.control.get_untracked() {
-            let _ = control.set_attribute("aria-expanded", if open { "true" } else { "false" });
         }
     }
 
@@ -148,19 +145,10 @@ mod imp {
         panel.set_text_content(None);
         let mut listeners = Vec::new();
         let media = call.browser.media.current();
-        let Some(head) = element("div", "sheet-head") else {
-            return;
-        };
-        let hint = element("p", "hint");
-        let close = element("button", "close");
-        if let (Some(hint), Some(close)) = (hint, close) {
-            hint.set_text_content(Some(t.devices_hint));
-            let _ = close.set_attribute("aria-label", t.devices_close);
-            close.set_text_content(Some("×"));
-            listeners.push(listen(&close, "click", move |_| toggle(call)));
-            let _ = head.append_with_node_2(&hint, &close);
+        if let Some((head, close)) = env::sheet_head(t.devices_hint, t.devices_close) {
+            listeners.push(env::listen(&close, "click", move |_| toggle(call)));
+            let _ = panel.append_child(&head);
         }
-        let _ = panel.append_child(&head);
         for kind in [DeviceKind::Microphone, DeviceKind::Camera] {
             let devices = inputs(kind).await;
             let in_use = media.as_ref().and_then(|m| m.device_in_use(kind));
@@ -171,7 +159,7 @@ mod imp {
             let Some(select) = picker(panel, label, &devices, in_use.as_deref()) else {
                 continue;
             };
-            listeners.push(listen(&select, "change", move |event| {
+            listeners.push(env::listen(&select, "change", move |event| {
                 if let Some(select) = target_select(&event) {
                     call.use_device(kind, select.value());
                 }
@@ -189,7 +177,7 @@ mod imp {
                 .and_then(|video| js_sys::Reflect::get(&video, &"sinkId".into()).ok())
                 .and_then(|id| id.as_string());
             if let Some(select) = picker(panel, t.devices_speaker, &speakers, in_use.as_deref()) {
-                listeners.push(listen(&select, "change", move |event| {
+                listeners.push(env::listen(&select, "change", move |event| {
                     if let Some(select) = target_select(&event) {
                         route_sound(call, &select.value());
                     }
@@ -201,22 +189,6 @@ mod imp {
             _listeners: listeners,
             _meter: meter,
         }));
-    }
-
-    fn element(tag: &str, class: &str) -> Option<Element> {
-        let element = document().create_element(tag).ok()?;
-        element.set_class_name(class);
-        Some(element)
-    }
-
-    fn listen(
-        target: &Element,
-        event: &str,
-        act: impl FnMut(web_sys::Event) + 'static,
-    ) -> Closure<dyn FnMut(web_sys::Event)> {
-        let listener = Closure::<dyn FnMut(web_sys::Event)>::new(act);
-        let _ = target.add_event_listener_with_callback(event, listener.as_ref().unchecked_ref());
-        listener
     }
 
     fn target_select(event: &web_sys::Event) -> Option<HtmlSelectElement> {
@@ -235,13 +207,13 @@ mod imp {
         if devices.is_empty() {
             return None;
         }
-        let row = element("label", "device")?;
+        let row = env::element("label", "device")?;
         row.append_with_str_1(label).ok()?;
-        let select: HtmlSelectElement = element("select", "")?.unchecked_into();
+        let select: HtmlSelectElement = env::element("select", "")?.unchecked_into();
         // Named by its kind alone (the label around it would add the chosen device).
         let _ = select.set_attribute("aria-label", label);
         for (n, device) in devices.iter().enumerate() {
-            let option = element("option", "")?;
+            let option = env::element("option", "")?;
             let id = device.device_id();
             let _ = option.set_attribute("value", &id);
             let name = device.label();
@@ -264,7 +236,7 @@ mod imp {
     /// What the camera sends, small, under its picker (the same stream as the self-view,
     /// which the sheet covers on a phone; a new camera shows in both).
     fn preview(panel: &web_sys::HtmlElement, media: Option<&LocalMedia>, label: &str) {
-        let (Some(media), Some(video)) = (media, element("video", "preview")) else {
+        let (Some(media), Some(video)) = (media, env::element("video", "preview")) else {
             return;
         };
         let video: web_sys::HtmlVideoElement = video.unchecked_into();
@@ -277,10 +249,7 @@ mod imp {
     }
 
     fn meter_bar(panel: &web_sys::HtmlElement, label: &str) {
-        if let Some(bar) = element("progress", "level") {
-            let _ = bar.set_attribute("max", "100");
-            let _ = bar.set_attribute("value", "0");
-            let _ = bar.set_attribute("aria-label", label);
+        if let Some(bar) = env::progress_bar("level", label) {
             let _ = panel.append_child(&bar);
         }
     }
@@ -309,6 +278,7 @@ mod imp {
     fn start_meter(call: Call, panel: &web_sys::HtmlElement) -> Option<Meter> {
         let bar = panel.query_selector("progress.level").ok()??;
         let mut tap: Option<Tap> = None;
+        let mut samples = Vec::new();
         let timer = gloo_timers::callback::Interval::new(METER_EVERY_MS, move || {
             let Some(track) = call.browser.media.current().and_then(|media| {
                 media
@@ -324,14 +294,14 @@ mod imp {
                 tap = tap_track(&track);
             }
             if let Some(tap) = &tap {
-                let mut samples = vec![128u8; tap.analyser.fft_size() as usize];
+                samples.resize(tap.analyser.fft_size() as usize, 128u8);
                 tap.analyser.get_byte_time_domain_data(&mut samples);
                 let level = if track.enabled() {
                     level_percent(&samples)
                 } else {
                     0
                 };
-                let _ = bar.set_attribute("value", &level.to_string());
+                env::set_progress(&bar, level);
             }
         });
         Some(Meter { _timer: timer })

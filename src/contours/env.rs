@@ -361,6 +361,55 @@ mod browser {
         }
     }
 
+    /// A new `tag` element of `class`, not yet in the page.
+    pub fn element(tag: &str, class: &str) -> Option<web_sys::Element> {
+        let element = window().document()?.create_element(tag).ok()?;
+        element.set_class_name(class);
+        Some(element)
+    }
+
+    /// A `<progress>` from 0 to 100, at 0, named `label`.
+    pub fn progress_bar(class: &str, label: &str) -> Option<web_sys::Element> {
+        let bar = element("progress", class)?;
+        let _ = bar.set_attribute("max", "100");
+        let _ = bar.set_attribute("value", "0");
+        let _ = bar.set_attribute("aria-label", label);
+        Some(bar)
+    }
+
+    /// Shows `percent` on a bar made by [`progress_bar`].
+    pub fn set_progress(bar: &web_sys::Element, percent: u32) {
+        let _ = bar.set_attribute("value", &percent.to_string());
+    }
+
+    /// The head of a sheet (the chat, the devices): its `hint` and a «×» named
+    /// `close_label`, which the caller listens to.
+    pub fn sheet_head(
+        hint: &str,
+        close_label: &str,
+    ) -> Option<(web_sys::Element, web_sys::Element)> {
+        let head = element("div", "sheet-head")?;
+        let text = element("p", "hint")?;
+        text.set_text_content(Some(hint));
+        let close = element("button", "close")?;
+        let _ = close.set_attribute("aria-label", close_label);
+        close.set_text_content(Some("×"));
+        head.append_with_node_2(&text, &close).ok()?;
+        Some((head, close))
+    }
+
+    /// Shows or hides a sheet, and says which on the control that opens it.
+    pub fn show_sheet(
+        panel: &web_sys::HtmlElement,
+        control: Option<web_sys::HtmlButtonElement>,
+        open: bool,
+    ) {
+        panel.set_hidden(!open);
+        if let Some(control) = control {
+            let _ = control.set_attribute("aria-expanded", if open { "true" } else { "false" });
+        }
+    }
+
     /// The window, as an event target (for `online`).
     pub fn window_target() -> web_sys::EventTarget {
         window().into()
