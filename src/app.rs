@@ -12,6 +12,7 @@ use crate::contours::core::{EndReason, MediaTrouble, Missing, MissingBecause, Ph
 use crate::contours::core::{Quality, format_duration};
 use crate::contours::devices;
 use crate::contours::env::{BrowserFamily, Link, Page};
+use crate::contours::verify;
 use crate::i18n::{Lang, Texts};
 use crate::protocol::ErrorCode;
 use crate::pwa::Pwa;
@@ -435,11 +436,17 @@ fn CallView(call: Call) -> impl IntoView {
         if ev.repeat() || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
             return;
         }
-        // Esc closes the chat or the devices first; letters typed into the chat's line
-        // are words, not commands.
+        // Esc closes a sheet (the chat, verification, the devices) first; letters typed
+        // into its fields are words, not commands.
         if chat::is_open(call) {
             if ev.key() == "Escape" {
                 chat::toggle(call);
+            }
+            return;
+        }
+        if verify::is_open(call) {
+            if ev.key() == "Escape" {
+                verify::toggle(call);
             }
             return;
         }
@@ -474,6 +481,7 @@ fn CallView(call: Call) -> impl IntoView {
         keys.remove();
         chat::forget(call);
         devices::forget(call);
+        verify::forget(call);
     });
     let waiting_host = move || {
         matches!(
@@ -515,6 +523,14 @@ fn CallView(call: Call) -> impl IntoView {
                 {shown(move || !call.peer_devices.get().mic, move || view! {
                     <span class="peer-mic-off">{t.peer_mic_off}</span>
                 })}
+                // Shown and named by Verify once the code is ready (no reactive part).
+                <button
+                    class="verify"
+                    hidden
+                    aria-expanded="false"
+                    node_ref=call.verify.chip
+                    on:click=move |_| verify::toggle(call)
+                ></button>
             </div>
             <div class="stage">
                 <canvas class="backdrop" node_ref=backdrop width="32" height="18" aria-hidden="true"></canvas>
@@ -549,6 +565,7 @@ fn CallView(call: Call) -> impl IntoView {
                     })}
                 </div>
                 <ChatPanel call/>
+                <aside class="sheet verify" hidden node_ref=call.verify.panel aria-label=t.verify></aside>
                 <aside class="sheet devices" hidden node_ref=call.device_panel.panel aria-label=t.devices></aside>
                 <Notice call/>
             </div>

@@ -118,6 +118,29 @@ test("a Firefox host and a Chromium guest chat: a line and a photo each way, the
   });
 });
 
+test("a Firefox host and a Chromium guest show the same verification words, and Firefox keeps the name it gave across a reload", async ({ browser, baseURL }) => {
+  await withFirefoxHostCall(browser, baseURL, async (host, guest) => {
+    const wordsIn = () => [...document.querySelectorAll(".sheet.verify .code .word")].map((w) => w.textContent);
+    await guest.page.locator(".top-bar .verify").click();
+    await expect(guest.page.locator(".sheet.verify .code .word")).toHaveCount(4, { timeout: 30_000 });
+    const guestWords = await guest.page.evaluate(wordsIn);
+    await host.page.waitForSelector(".top-bar .verify:not([hidden])", { timeout: 30_000 });
+    await host.page.click(".top-bar .verify");
+    await host.page.waitForFunction(() => document.querySelectorAll(".sheet.verify .code .word").length === 4);
+    expect(await host.page.evaluate(wordsIn)).toEqual(guestWords);
+    await clickButton(host.page, "Совпадает");
+    await host.page.type(".sheet.verify input.line", "Мама");
+    await clickButton(host.page, "Сохранить");
+    const chip = () => document.querySelector(".top-bar .verify")?.textContent;
+    await host.page.waitForFunction((c) => document.querySelector(".top-bar .verify")?.textContent === c, { timeout: 10_000 }, "Мама · проверено");
+    // Firefox keeps its certificate in IndexedDB too: after a reload, the same device.
+    await host.page.reload();
+    await host.page.waitForSelector("html[data-hydrated]", { timeout: 30_000 });
+    await host.page.waitForFunction((c) => document.querySelector(".top-bar .verify")?.textContent === c, { timeout: 30_000 }, "Мама · проверено");
+    expect(await host.page.evaluate(chip)).toBe("Мама · проверено");
+  });
+});
+
 test("a Firefox guest reloads mid-call and the call with Chromium comes back", async ({ browser }) => {
   const host = await person(browser);
   const link = await startCallAsHost(host.page);

@@ -1,7 +1,7 @@
 import { test, expect, devices, Browser, Page } from "@playwright/test";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { closeOpened, expectRemoteVideoFlowing, lastChatPhotoPixelsInPage, newContext, openHydrated, printPageLog, randomPng } from "./helpers";
+import { closeOpened, expectRemoteVideoFlowing, keepDataChannels, lastChatPhotoPixelsInPage, newContext, openHydrated, printPageLog, randomPng } from "./helpers";
 
 // The chat (issue #13): text lines and photos go straight to the other side over the
 // call's own data channel, on phones, in Russian and English.
@@ -13,18 +13,6 @@ const WORDS = {
   "en-US": { call: "Call", link: "Call link", start: "Start call", chat: "Chat", close: "Close the chat", line: "Message", send: "Send", photo: "Photo", newMessage: "New chat message", tooBig: "A photo over 25 MB cannot be sent", photoOnly: "Only photos can be sent in the chat", theirs: "The other person’s photo", mine: "Your photo", hangUp: "Hang up" },
 };
 type Locale = keyof typeof WORDS;
-
-/** In the page, before its scripts: keeps every data channel it makes in `window.__channels`. */
-function keepDataChannels(): void {
-  const kept: RTCDataChannel[] = [];
-  (window as unknown as { __channels: RTCDataChannel[] }).__channels = kept;
-  const original = RTCPeerConnection.prototype.createDataChannel;
-  RTCPeerConnection.prototype.createDataChannel = function (this: RTCPeerConnection, ...args: Parameters<typeof original>) {
-    const channel = original.apply(this, args);
-    kept.push(channel);
-    return channel;
-  };
-}
 
 /** A person on a phone speaking `locale`, on a hydrated page. */
 async function phone(browser: Browser, locale: Locale, url: string, device = "Pixel 7"): Promise<Page> {

@@ -57,6 +57,18 @@ export function fakeShareSheet(): void {
   };
 }
 
+/** In the page (for `addInitScript`), before its scripts: keeps every data channel it makes in `window.__channels`. */
+export function keepDataChannels(): void {
+  const kept: RTCDataChannel[] = [];
+  (window as unknown as { __channels: RTCDataChannel[] }).__channels = kept;
+  const original = RTCPeerConnection.prototype.createDataChannel;
+  RTCPeerConnection.prototype.createDataChannel = function (this: RTCPeerConnection, ...args: Parameters<typeof original>) {
+    const channel = original.apply(this, args);
+    kept.push(channel);
+    return channel;
+  };
+}
+
 /** Opens a page in its own browser context (a person of their own) and waits for hydration. */
 export async function person(browser: Browser, url = "/"): Promise<{ context: BrowserContext; page: Page }> {
   const context = await newContext(browser);

@@ -117,6 +117,20 @@ for (const screen of SCREENS) {
     for (const page of [host.page, guest.page]) await page.keyboard.press("Escape");
     await expect(guest.page.locator(".chat")).toBeHidden();
 
+    // Verification: the chip in the top bar, the code, the name, and the chip verified.
+    await host.page.locator(".top-bar .verify").click();
+    await expect(host.page.locator(".sheet.verify .code li")).toHaveCount(4);
+    await look(host.page, screen, "verify");
+    await host.page.getByRole("button", { name: "Совпадает", exact: true }).click();
+    await host.page.getByLabel("Кто это? Имя останется только на этом устройстве").fill("Бабушка Валентина");
+    await look(host.page, screen, "verify-name");
+    await host.page.getByRole("button", { name: "Сохранить" }).click();
+    await expect(host.page.locator(".sheet.verify .standing")).toHaveText("Проверено: это Бабушка Валентина.");
+    await host.page.keyboard.press("Escape");
+    await expect(host.page.locator(".sheet.verify")).toBeHidden();
+    await expect(host.page.locator(".top-bar .verify")).toHaveText("Бабушка Валентина · проверено");
+    await look(host.page, screen, "verified");
+
     const third = await open(browser, screen, link);
     await expect(third.page.locator('[data-screen="end"]')).toBeVisible();
     await look(third.page, screen, "busy");

@@ -16,6 +16,7 @@ use crate::contours::core::{
 };
 use crate::contours::devices::DevicePanel;
 use crate::contours::env::Link;
+use crate::contours::verify::Verify;
 use crate::i18n::{Lang, Texts};
 
 /// The call of this page: its phase and what the views show besides it.
@@ -57,6 +58,8 @@ pub struct Call {
     pub chat: Chat,
     /// The panel to pick the microphone, camera and speaker.
     pub device_panel: DevicePanel,
+    /// Who is on the other end: the code to compare, and the verified name.
+    pub verify: Verify,
     pub local_video: NodeRef<leptos::html::Video>,
     pub remote_video: NodeRef<leptos::html::Video>,
     /// What only the browser has: the streams, the local media, the running task (on
@@ -100,6 +103,7 @@ impl Call {
             host_absent: RwSignal::new(false),
             chat: Chat::new(),
             device_panel: DevicePanel::new(),
+            verify: Verify::new(),
             local_video: NodeRef::new(),
             remote_video: NodeRef::new(),
             browser: imp::Browser::new(),

@@ -23,9 +23,11 @@ use crate::contours::core::{
 };
 use crate::contours::doctor::{Finding, Outcome, Reach};
 use crate::contours::env::{self, PageConfig};
+use crate::contours::keystore;
 use crate::contours::media::{LocalMedia, MediaError};
 use crate::contours::net::{Net, NetEvent};
 use crate::contours::rtc::{Rtc, RtcEvent};
+use crate::contours::verify;
 use crate::logger;
 use crate::protocol::{ErrorCode, IceCandidate, PeerId, Route, SessionId, Signal, close};
 
@@ -132,8 +134,14 @@ async fn conduct(
             let _ = tx.unbounded_send(Input::Net(event));
         }
     });
-    let config = env::fetch_page_config(&session, peer.as_str()).await;
-    let rtc = match new_rtc(&config, &tx) {
+    // This device's certificate (a stable fingerprint for Verify) comes while the
+    // configuration does.
+    let (config, certificate) = futures_util::future::join(
+        env::fetch_page_config(&session, peer.as_str()),
+        keystore::certificate(),
+    )
+    .await;
+    let rtc = match new_rtc(&config, certificate.as_ref(), &tx) {
         Ok(rtc) => rtc,
         Err(error) => {
             logger::warn(&sid, format_args!("no peer connection: {error}"));
@@ -150,6 +158,7 @@ async fn conduct(
         peer,
         role,
         config,
+        certificate,
         media: None,
         media_coming: true,
         net,
@@ -277,10 +286,11 @@ fn missing_because(error: &MediaError) -> MissingBecause {
 /// [`Conductor::equip`], once the camera and microphone are settled.
 fn new_rtc(
     config: &PageConfig,
+    certificate: Option<&web_sys::RtcCertificate>,
     tx: &UnboundedSender<Input>,
 ) -> Result<Rtc, crate::contours::rtc::RtcError> {
     let tx = tx.clone();
-    Rtc::new(new_pc_id(), config, move |id, event| {
+    Rtc::new(new_pc_id(), config, certificate, move |id, event| {
         let _ = tx.unbounded_send(Input::Rtc(id, event));
     })
 }
@@ -329,6 +339,8 @@ struct Conductor {
     peer: PeerId,
     role: Role,
     config: PageConfig,
+    /// This device's certificate, for every peer connection of the call.
+    certificate: Option<web_sys::RtcCertificate>,
     /// The camera and microphone, once settled ([`Conductor::media_coming`] until then).
     media: Option<Rc<LocalMedia>>,
     /// The camera and microphone are still opening.
@@ -760,7 +772,7 @@ impl Conductor {
         self.trying_since = None;
         self.call.peer_devices.set(Devices::default());
         self.call.apply(Event::ConnectionLost);
-        match new_rtc(&self.config, &self.tx) {
+        match new_rtc(&self.config, self.certificate.as_ref(), &self.tx) {
             Ok(rtc) => {
                 self.rtc = rtc;
                 self.equip();
@@ -784,6 +796,9 @@ impl Conductor {
         self.rtc.open_devices_channel();
         if let Some(channel) = self.rtc.open_chat_channel() {
             chat::attach(self.call, channel);
+        }
+        if let Some((channel, descriptions)) = self.rtc.open_verify_channel() {
+            verify::attach(self.call, channel, descriptions);
         }
     }
 

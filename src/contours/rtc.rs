@@ -68,6 +68,26 @@ pub struct Rtc {
     devices: Option<DevicesChannel>,
     /// The chat's channel, once opened (its messages are the chat contour's).
     chat: Option<web_sys::RtcDataChannel>,
+    /// The verification channel, once opened (its messages are Verify's).
+    verify: Option<web_sys::RtcDataChannel>,
+}
+
+/// What Verify reads of a connection: the certificate fingerprints of both sides, as the
+/// current descriptions have them (the DTLS connection checks the other side's
+/// certificate against its description, so these are the ones really used).
+pub struct Descriptions(RtcPeerConnection);
+
+impl Descriptions {
+    /// This side's and the other side's fingerprint, once both descriptions are set.
+    pub fn fingerprints(&self) -> Option<(String, String)> {
+        let of = |d: Option<web_sys::RtcSessionDescription>| {
+            crate::contours::verify::sdp_fingerprint(&d?.sdp())
+        };
+        Some((
+            of(self.0.local_description())?,
+            of(self.0.remote_description())?,
+        ))
+    }
 }
 
 /// A data channel both sides make with the same id (negotiated, so neither announces it
@@ -83,8 +103,16 @@ struct DevicesChannel {
 const DEVICES_CHANNEL_ID: u16 = 0;
 /// The chat channel's id, the same on both sides.
 const CHAT_CHANNEL_ID: u16 = 1;
+/// The verification channel's id, the same on both sides.
+const VERIFY_CHANNEL_ID: u16 = 2;
 
-fn configuration(config: &PageConfig) -> RtcConfiguration {
+/// The `RTCConfiguration` for `config`, with this device's `certificate` where it keeps
+/// one (a connection's certificates are set once: renewing the TURN credentials passes
+/// none, which keeps them).
+fn configuration(
+    config: &PageConfig,
+    certificate: Option<&web_sys::RtcCertificate>,
+) -> RtcConfiguration {
     let servers = js_sys::Array::new();
     for server in &config.ice_servers {
         let ice = RtcIceServer::new();
@@ -104,6 +132,9 @@ fn configuration(config: &PageConfig) -> RtcConfiguration {
     }
     let rtc = RtcConfiguration::new();
     rtc.set_ice_servers(&servers);
+    if let Some(certificate) = certificate {
+        rtc.set_certificates(&js_sys::Array::of1(certificate));
+    }
     if config.relay_only {
         rtc.set_ice_transport_policy(RtcIceTransportPolicy::Relay);
     }
@@ -128,7 +159,7 @@ pub async fn probe(server: &IceServer, url: &str, ms: u32) -> Option<Outcome> {
         relay_only: reach.is_turn(),
         renew_after_seconds: None,
     };
-    let pc = RtcPeerConnection::new_with_configuration(&configuration(&config)).ok()?;
+    let pc = RtcPeerConnection::new_with_configuration(&configuration(&config, None)).ok()?;
     // What ended the probe: Some(true) a candidate of the wanted type, Some(false) the
     // end of gathering, None the time running out.
     let (done, mut finished) = futures_channel::mpsc::unbounded::<Option<bool>>();
@@ -179,13 +210,15 @@ pub async fn probe(server: &IceServer, url: &str, ms: u32) -> Option<Outcome> {
 }
 
 impl Rtc {
-    /// A new peer connection with id `id`, whose events go to `emit`.
+    /// A new peer connection with id `id` and this device's `certificate` (see
+    /// [`keystore`](crate::contours::keystore)), whose events go to `emit`.
     pub fn new(
         id: u32,
         config: &PageConfig,
+        certificate: Option<&web_sys::RtcCertificate>,
         emit: impl Fn(u32, RtcEvent) + Clone + 'static,
     ) -> Result<Rtc, RtcError> {
-        let pc = RtcPeerConnection::new_with_configuration(&configuration(config))?;
+        let pc = RtcPeerConnection::new_with_configuration(&configuration(config, certificate))?;
 
         let on_negotiation = Callback::<web_sys::Event>::new({
             let emit = emit.clone();
@@ -243,6 +276,7 @@ impl Rtc {
             emit: Rc::new(emit),
             devices: None,
             chat: None,
+            verify: None,
         })
     }
 
@@ -289,6 +323,17 @@ impl Rtc {
         let channel = self.negotiated_channel("chat", CHAT_CHANNEL_ID);
         self.chat = Some(channel.clone());
         Some(channel)
+    }
+
+    /// Opens the verification channel, the first time (later, `None`), with what Verify
+    /// reads of the connection.
+    pub fn open_verify_channel(&mut self) -> Option<(web_sys::RtcDataChannel, Descriptions)> {
+        if self.verify.is_some() {
+            return None;
+        }
+        let channel = self.negotiated_channel("verify", VERIFY_CHANNEL_ID);
+        self.verify = Some(channel.clone());
+        Some((channel, Descriptions(self.pc.clone())))
     }
 
     /// A data channel both sides make with the same `id`, so neither announces it.
@@ -479,7 +524,7 @@ impl Rtc {
     /// until the next ICE restart.
     pub fn set_config(&self, config: &PageConfig) -> Result<(), RtcError> {
         self.pc
-            .set_configuration_with_configuration(&configuration(config))?;
+            .set_configuration_with_configuration(&configuration(config, None))?;
         Ok(())
     }
 
@@ -490,8 +535,8 @@ impl Rtc {
             open.channel.set_onmessage(None);
             open.channel.close();
         }
-        if let Some(chat) = &self.chat {
-            chat.close();
+        for channel in [&self.chat, &self.verify].into_iter().flatten() {
+            channel.close();
         }
         self.pc.set_onnegotiationneeded(None);
         self.pc.set_onicecandidate(None);
