@@ -151,6 +151,84 @@ test("both phones show the same four words; the name given stays for the next ca
   await expectRemoteVideoFlowing(hostPage);
 });
 
+/** In `page`: keeps a new certificate with `days` to live as the app's `key` (the app's own IndexedDB store). */
+async function putCertificate(page: Page, key: string, days: number): Promise<void> {
+  await page.evaluate(
+    async ({ key, days }) => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const request = indexedDB.open("homecall", 1);
+        request.onupgradeneeded = () => request.result.createObjectStore("device");
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+      const algorithm = { name: "ECDSA", namedCurve: "P-256", expires: days * 864e5 };
+      const certificate = await RTCPeerConnection.generateCertificate(algorithm as AlgorithmIdentifier);
+      await new Promise((resolve, reject) => {
+        const tx = db.transaction("device", "readwrite");
+        tx.objectStore("device").put(certificate, key);
+        tx.oncomplete = resolve;
+        tx.onerror = () => reject(tx.error);
+      });
+      db.close();
+    },
+    { key, days },
+  );
+}
+
+/** In `page`: the verified contacts the app keeps (its text: fingerprint, secret, name, successor). */
+async function keptContacts(page: Page): Promise<string> {
+  return page.evaluate(async () => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open("homecall", 1);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const text = await new Promise<string>((resolve, reject) => {
+      const request = db.transaction("device").objectStore("device").get("contacts");
+      request.onsuccess = () => resolve(String(request.result ?? ""));
+      request.onerror = () => reject(request.error);
+    });
+    db.close();
+    return text;
+  });
+}
+
+test("a certificate near its end gives way to the one it announced to its verified contacts, who still know it", async ({ browser }) => {
+  test.setTimeout(150_000);
+  const locale: Locale = "ru-RU";
+  const w = WORDS[locale];
+  const grandson = await phone(browser, locale, "Pixel 7");
+  const granny = await phone(browser, locale, "iPhone 13");
+  const hostPage = await open(grandson, "/");
+  // Two months left: the phone makes its next certificate and announces it in calls.
+  await putCertificate(hostPage, "certificate", 45);
+  const link = await host(hostPage, locale);
+  const guestPage = await open(granny, link);
+  expect(await code(guestPage, locale)).toEqual(await code(hostPage, locale));
+  await confirm(hostPage, locale, "Бабушка");
+  await confirm(guestPage, locale, "Внук");
+  // Granny keeps, with the grandson's phone, the (hashed) fingerprint it will use next.
+  await expect.poll(() => keptContacts(guestPage), { timeout: 10_000 }).toMatch(/\tВнук\t[0-9a-f]{64}\n$/);
+  const old = grandson.sentFingerprints.at(-1)!;
+  await hostPage.getByRole("button", { name: w.hangUp }).click();
+  await guestPage.close();
+
+  // A month on (a certificate with 20 days left stands in for the old one): the next
+  // call uses the announced one, and both phones still say who is on the other end.
+  await putCertificate(hostPage, "certificate", 20);
+  await hostPage.goto("/");
+  const nextLink = await host(hostPage, locale);
+  const nextGuest = await open(granny, nextLink);
+  await expect(nextGuest.locator(".top-bar .verify")).toHaveText(`Внук · ${w.verified}`, { timeout: 30_000 });
+  await expect(hostPage.locator(".top-bar .verify")).toHaveText(`Бабушка · ${w.verified}`);
+  const renewed = grandson.sentFingerprints.at(-1)!;
+  expect(renewed).not.toBe(old);
+  // Granny now keeps the phone under its new fingerprint, with no successor pending.
+  const kept = await keptContacts(nextGuest);
+  expect(kept.toUpperCase()).toContain(renewed.toUpperCase());
+  expect(kept).toMatch(/\tВнук\t\n$/);
+});
+
 /**
  * In a page of the man in the middle, before its scripts: its own verification messages
  * go nowhere, what comes on its verification channel goes to `window.__relay` (the test

@@ -136,12 +136,12 @@ async fn conduct(
     });
     // This device's certificate (a stable fingerprint for Verify) comes while the
     // configuration does.
-    let (config, certificate) = futures_util::future::join(
+    let (config, identity) = futures_util::future::join(
         env::fetch_page_config(&session, peer.as_str()),
-        keystore::certificate(),
+        keystore::identity(),
     )
     .await;
-    let rtc = match new_rtc(&config, certificate.as_ref(), &tx) {
+    let rtc = match new_rtc(&config, identity.as_ref().map(|i| &i.certificate), &tx) {
         Ok(rtc) => rtc,
         Err(error) => {
             logger::warn(&sid, format_args!("no peer connection: {error}"));
@@ -158,7 +158,7 @@ async fn conduct(
         peer,
         role,
         config,
-        certificate,
+        identity,
         media: None,
         media_coming: true,
         net,
@@ -339,8 +339,9 @@ struct Conductor {
     peer: PeerId,
     role: Role,
     config: PageConfig,
-    /// This device's certificate, for every peer connection of the call.
-    certificate: Option<web_sys::RtcCertificate>,
+    /// This device's certificate, for every peer connection of the call, and its
+    /// successor's fingerprint.
+    identity: Option<keystore::Identity>,
     /// The camera and microphone, once settled ([`Conductor::media_coming`] until then).
     media: Option<Rc<LocalMedia>>,
     /// The camera and microphone are still opening.
@@ -772,7 +773,8 @@ impl Conductor {
         self.trying_since = None;
         self.call.peer_devices.set(Devices::default());
         self.call.apply(Event::ConnectionLost);
-        match new_rtc(&self.config, self.certificate.as_ref(), &self.tx) {
+        let certificate = self.identity.as_ref().map(|i| &i.certificate);
+        match new_rtc(&self.config, certificate, &self.tx) {
             Ok(rtc) => {
                 self.rtc = rtc;
                 self.equip();
@@ -798,7 +800,8 @@ impl Conductor {
             chat::attach(self.call, channel);
         }
         if let Some((channel, descriptions)) = self.rtc.open_verify_channel() {
-            verify::attach(self.call, channel, descriptions);
+            let successor = self.identity.as_ref().and_then(|i| i.successor.clone());
+            verify::attach(self.call, channel, descriptions, successor);
         }
     }
 

@@ -1,8 +1,10 @@
 //! Keystore: what this device keeps for verified contacts, in IndexedDB (the one store
 //! that can hold an `RTCCertificate`): the WebRTC certificate it uses for every call, so
-//! its DTLS fingerprint stays the same across calls, reloads and reconnects, and the
-//! devices it verified ([`Contacts`]). Nothing of it leaves the device. Must not touch a
-//! peer connection or the page: Rtc takes the certificate, Verify the contacts.
+//! its DTLS fingerprint stays the same across calls, reloads and reconnects; the one that
+//! will replace it, made two months before its end so that calls can announce it to
+//! verified contacts first; and the devices it verified ([`Contacts`]). Nothing of it
+//! leaves the device. Must not touch a call's peer connection or the page: Rtc takes the
+//! certificate, Verify the successor's fingerprint and the contacts.
 
 use js_sys::{Object, Promise, Reflect};
 use wasm_bindgen::prelude::Closure;
@@ -15,12 +17,15 @@ use crate::contours::verify::Contacts;
 const DATABASE: &str = "homecall";
 const STORE: &str = "device";
 const CERTIFICATE_KEY: &str = "certificate";
+const NEXT_KEY: &str = "next-certificate";
 const CONTACTS_KEY: &str = "contacts";
 const DAY_MS: f64 = 86_400_000.0;
 /// How long a new certificate is valid (Chromium allows at most a year).
 const CERTIFICATE_DAYS: f64 = 365.0;
-/// A certificate this close to its end is replaced before a call.
+/// A certificate this close to its end is replaced (by its successor) before a call.
 const RENEW_DAYS_BEFORE: f64 = 30.0;
+/// A certificate this close to its end gets a successor, which calls announce.
+const PREPARE_DAYS_BEFORE: f64 = 60.0;
 
 /// The request's result, once it succeeds.
 async fn finished(request: &IdbRequest) -> Result<JsValue, JsValue> {
@@ -73,24 +78,74 @@ async fn put(key: &str, value: &JsValue) -> Result<(), JsValue> {
     done.map(drop)
 }
 
-/// This device's certificate: the kept one, or a new one (kept) when there is none or it
-/// ends within [`RENEW_DAYS_BEFORE`]. `None` where the browser keeps nothing (then the
-/// call goes on with a certificate of its own, and the code still works, but the name
-/// of a verified contact is not recognised next time).
-pub async fn certificate() -> Option<RtcCertificate> {
-    let kept = get(CERTIFICATE_KEY)
-        .await
-        .ok()
-        .and_then(|value| value.dyn_into::<RtcCertificate>().ok())
-        .filter(|c| c.expires() - js_sys::Date::now() > RENEW_DAYS_BEFORE * DAY_MS);
-    if kept.is_some() {
-        return kept;
+/// This device's certificate for calls, and the fingerprint of the one that will
+/// replace it (once it is near its end).
+pub struct Identity {
+    pub certificate: RtcCertificate,
+    pub successor: Option<String>,
+}
+
+/// This device's identity: the kept certificate; its successor in its place once it ends
+/// within [`RENEW_DAYS_BEFORE`]; a new one where none is kept. `None` where the browser
+/// keeps nothing (then the call goes on with a certificate of its own, and the code still
+/// works, but a verified contact is not recognised next time).
+pub async fn identity() -> Option<Identity> {
+    let days_left = |c: &RtcCertificate| (c.expires() - js_sys::Date::now()) / DAY_MS;
+    let kept = |key| async move {
+        get(key)
+            .await
+            .ok()
+            .and_then(|value| value.dyn_into::<RtcCertificate>().ok())
+            .filter(|c| days_left(c) > RENEW_DAYS_BEFORE)
+    };
+    let mut next = kept(NEXT_KEY).await;
+    let certificate = match kept(CERTIFICATE_KEY).await {
+        Some(certificate) => certificate,
+        None => {
+            let renewed = match next.take() {
+                Some(next) => next,
+                None => generate().await.ok()?,
+            };
+            keep(CERTIFICATE_KEY, &renewed).await;
+            keep(NEXT_KEY, &JsValue::UNDEFINED).await;
+            renewed
+        }
+    };
+    if next.is_none() && days_left(&certificate) <= PREPARE_DAYS_BEFORE {
+        next = generate().await.ok();
+        if let Some(next) = &next {
+            keep(NEXT_KEY, next).await;
+        }
     }
-    let fresh = generate().await.ok()?;
-    if let Err(error) = put(CERTIFICATE_KEY, &fresh).await {
-        crate::logger::warn("-", format_args!("certificate not kept: {error:?}"));
+    let successor = match &next {
+        Some(next) => fingerprint(next).await,
+        None => None,
+    };
+    Some(Identity {
+        certificate,
+        successor,
+    })
+}
+
+async fn keep(key: &str, value: &JsValue) {
+    if put(key, value).await.is_err() {
+        crate::logger::warn("-", format_args!("keystore: {key} not kept"));
     }
-    Some(fresh)
+}
+
+/// The fingerprint a connection with `certificate` shows, read from a throwaway offer
+/// (every browser makes one; not every one has `getFingerprints`).
+async fn fingerprint(certificate: &RtcCertificate) -> Option<String> {
+    let config = web_sys::RtcConfiguration::new();
+    config.set_certificates(&js_sys::Array::of1(certificate));
+    let pc = web_sys::RtcPeerConnection::new_with_configuration(&config).ok()?;
+    let _channel = pc.create_data_channel("fingerprint");
+    let offer = JsFuture::from(pc.create_offer()).await;
+    pc.close();
+    let sdp = Reflect::get(&offer.ok()?, &"sdp".into())
+        .ok()?
+        .as_string()?;
+    crate::contours::verify::sdp_fingerprint(&sdp)
 }
 
 /// A new ECDSA P-256 certificate, valid for [`CERTIFICATE_DAYS`].

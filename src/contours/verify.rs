@@ -55,6 +55,11 @@ pub enum Wire {
     /// `k`: proof that this side verified the other side's person before, one per
     /// contact it keeps ([`hint_input`]); it means nothing to anyone without the secret.
     Hint(Digest),
+    /// `n`: the SHA-256 of the fingerprint this device will use once its certificate is
+    /// renewed ([`successor_input`]). Believed only from a device verified (over a DTLS
+    /// connection that proves it is that device), it keeps the device verified after the
+    /// renewal.
+    Next(Digest),
 }
 
 impl Wire {
@@ -63,6 +68,7 @@ impl Wire {
             Wire::Commit(d) => ('c', d),
             Wire::Reveal(d) => ('r', d),
             Wire::Hint(d) => ('k', d),
+            Wire::Next(d) => ('n', d),
         };
         let mut text = String::with_capacity(65);
         text.push(letter);
@@ -79,6 +85,7 @@ impl Wire {
             'c' => Some(Wire::Commit(digest)),
             'r' => Some(Wire::Reveal(digest)),
             'k' => Some(Wire::Hint(digest)),
+            'n' => Some(Wire::Next(digest)),
             _ => None,
         }
     }
@@ -233,6 +240,11 @@ pub fn hint_input(secret: &Digest, a: &Digest, b: &Digest) -> Vec<u8> {
     [HINT_LABEL, secret, low, high].concat()
 }
 
+/// What a successor's fingerprint is announced as: the SHA-256 of this.
+pub fn successor_input(fingerprint: &str) -> Vec<u8> {
+    fingerprint.as_bytes().to_vec()
+}
+
 /// The code: the first four bytes of the code's digest, each a word of [`words`].
 pub fn code_words(digest: &Digest) -> [u8; 4] {
     [digest[0], digest[1], digest[2], digest[3]]
@@ -269,17 +281,19 @@ pub fn clean_name(typed: &str) -> Option<String> {
     (!name.is_empty()).then(|| name.to_owned())
 }
 
-/// A device verified on this one: its fingerprint, the secret the two keep, and the
-/// name typed for it.
+/// A device verified on this one: its fingerprint, the secret the two keep, the name
+/// typed for it, and the fingerprint it said it will use next (as a [`Wire::Next`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contact {
     pub fingerprint: String,
     pub secret: Digest,
     pub name: String,
+    pub successor: Option<Digest>,
 }
 
 /// The devices verified on this one, as the keystore keeps them: one line each,
-/// `fingerprint`, the secret in hex and the name, separated by tabs.
+/// `fingerprint`, the secret in hex, the name and the successor in hex (or nothing),
+/// separated by tabs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Contacts(pub Vec<Contact>);
 
@@ -293,10 +307,12 @@ impl Contacts {
                     let fingerprint = fields.next()?.to_owned();
                     let secret = unhex(fields.next()?)?;
                     let name = clean_name(fields.next()?)?;
+                    let successor = fields.next().and_then(unhex);
                     (!fingerprint.is_empty()).then_some(Contact {
                         fingerprint,
                         secret,
                         name,
+                        successor,
                     })
                 })
                 .collect(),
@@ -306,13 +322,46 @@ impl Contacts {
     pub fn to_text(&self) -> String {
         self.0
             .iter()
-            .map(|c| format!("{}\t{}\t{}\n", c.fingerprint, hex(&c.secret), c.name))
+            .map(|c| {
+                let successor = c.successor.as_ref().map(hex).unwrap_or_default();
+                format!(
+                    "{}\t{}\t{}\t{successor}\n",
+                    c.fingerprint,
+                    hex(&c.secret),
+                    c.name
+                )
+            })
             .collect()
     }
 
     /// The contact verified with this fingerprint.
     pub fn by_fingerprint(&self, fingerprint: &str) -> Option<&Contact> {
         self.0.iter().find(|c| c.fingerprint == fingerprint)
+    }
+
+    /// The contact whose device said it would use the fingerprint `hashed` (the SHA-256 of
+    /// [`successor_input`]) next: the same device, its certificate renewed. It is kept
+    /// under that fingerprint from now on.
+    pub fn take_successor(&mut self, fingerprint: &str, hashed: &Digest) -> Option<&Contact> {
+        let contact = self
+            .0
+            .iter_mut()
+            .find(|c| c.successor.as_ref() == Some(hashed))?;
+        contact.fingerprint = fingerprint.to_owned();
+        contact.successor = None;
+        Some(contact)
+    }
+
+    /// Notes the fingerprint the device verified as `fingerprint` will use next; false if
+    /// no such contact, or it was noted already.
+    pub fn note_successor(&mut self, fingerprint: &str, hashed: Digest) -> bool {
+        match self.0.iter_mut().find(|c| c.fingerprint == fingerprint) {
+            Some(contact) if contact.successor != Some(hashed) => {
+                contact.successor = Some(hashed);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Another device already verified under `name`.
@@ -419,6 +468,7 @@ mod tests {
             Wire::Commit(digest),
             Wire::Reveal(digest),
             Wire::Hint(digest),
+            Wire::Next(digest),
         ] {
             assert_eq!(Wire::from_wire(&wire.to_wire()), Some(wire));
         }
@@ -545,18 +595,22 @@ mod tests {
         );
     }
 
+    fn contact(fingerprint: &str, secret: u8, name: &str) -> Contact {
+        Contact {
+            fingerprint: fingerprint.into(),
+            secret: [secret; 32],
+            name: name.into(),
+            successor: None,
+        }
+    }
+
     #[test]
     fn contacts_keep_one_device_a_name() {
         let mut contacts = Contacts::default();
+        contacts.keep(contact(FP_A, 1, "Мама"));
         contacts.keep(Contact {
-            fingerprint: FP_A.into(),
-            secret: [1; 32],
-            name: "Мама".into(),
-        });
-        contacts.keep(Contact {
-            fingerprint: FP_B.into(),
-            secret: [2; 32],
-            name: "Папа".into(),
+            successor: Some([9; 32]),
+            ..contact(FP_B, 2, "Папа")
         });
         let text = contacts.to_text();
         assert_eq!(Contacts::from_text(&text), contacts);
@@ -567,11 +621,7 @@ mod tests {
         assert!(contacts.name_taken("Мама", FP_B));
         assert!(!contacts.name_taken("Мама", FP_A));
         // Mum's new phone replaces the old one under her name.
-        contacts.keep(Contact {
-            fingerprint: "sha-256 DD".into(),
-            secret: [3; 32],
-            name: "Мама".into(),
-        });
+        contacts.keep(contact("sha-256 DD", 3, "Мама"));
         assert_eq!(contacts.0.len(), 2);
         assert!(contacts.by_fingerprint(FP_A).is_none());
         let damaged = format!(
@@ -579,6 +629,27 @@ mod tests {
             hex(&[0; 32])
         );
         assert_eq!(Contacts::from_text(&damaged).0.len(), 2);
+    }
+
+    #[test]
+    fn a_renewed_certificate_announced_before_keeps_the_contact() {
+        let mut contacts = Contacts::default();
+        contacts.keep(contact(FP_A, 1, "Мама"));
+        assert!(!contacts.note_successor(FP_B, [5; 32]), "no such contact");
+        assert!(contacts.note_successor(FP_A, [5; 32]));
+        assert!(!contacts.note_successor(FP_A, [5; 32]), "noted already");
+        assert_eq!(Contacts::from_text(&contacts.to_text()), contacts);
+        assert!(contacts.take_successor("sha-256 EE", &[6; 32]).is_none());
+        let renewed = contacts.take_successor("sha-256 EE", &[5; 32]).cloned();
+        assert_eq!(
+            renewed.map(|c| (c.name, c.successor)),
+            Some(("Мама".into(), None))
+        );
+        assert_eq!(
+            contacts.by_fingerprint("sha-256 EE").map(|c| c.secret),
+            Some([1; 32])
+        );
+        assert!(contacts.by_fingerprint(FP_A).is_none());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use web_sys::{Element, MessageEvent, RtcDataChannel, RtcDataChannelState};
 
 use super::{
     Broken, Contact, Digest, Exchange, MAX_HINTS, RESEND_COMMIT_MS, Side, Standing, Wire,
-    clean_name, code_input, code_words, commit_input, hint_input, secret_input,
+    clean_name, code_input, code_words, commit_input, hint_input, secret_input, successor_input,
 };
 use crate::contours::call::Call;
 use crate::contours::env;
@@ -60,10 +60,19 @@ struct Known {
     /// This side's hints, with the name of the contact each is for, and the other's.
     my_hints: Vec<(Digest, String)>,
     their_hints: Vec<Digest>,
+    /// The fingerprint the other device said it will use next (hashed), if it did.
+    their_next: Option<Digest>,
 }
 
 /// Takes the verification channel of a new peer connection: a new exchange starts.
-pub fn attach(call: Call, channel: RtcDataChannel, descriptions: Descriptions) {
+/// `successor` is the fingerprint this device will use next, if its certificate is near
+/// its end (announced to the other side).
+pub fn attach(
+    call: Call,
+    channel: RtcDataChannel,
+    descriptions: Descriptions,
+    successor: Option<String>,
+) {
     let (tx, rx) = unbounded::<Option<String>>();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
         let tx = tx.clone();
@@ -100,7 +109,7 @@ pub fn attach(call: Call, channel: RtcDataChannel, descriptions: Descriptions) {
     }
     call.verify.browser.known.set_value(Known::default());
     show(call);
-    spawn_local(run(call, channel, descriptions, rx));
+    spawn_local(run(call, channel, descriptions, successor, rx));
 }
 
 fn quiet(link: &Link) {
@@ -142,6 +151,7 @@ async fn run(
     call: Call,
     channel: RtcDataChannel,
     descriptions: Descriptions,
+    successor: Option<String>,
     mut rx: UnboundedReceiver<Option<String>>,
 ) {
     let mine = random_value();
@@ -168,6 +178,7 @@ async fn run(
                 match exchange.on_reveal(value, hashed) {
                     Ok(Some(theirs)) => {
                         derive(call, &channel, &descriptions, exchange.mine(), &theirs).await;
+                        announce(&channel, successor.as_deref()).await;
                         Ok(())
                     }
                     Ok(None) => Ok(()),
@@ -176,6 +187,14 @@ async fn run(
             }
             Some(Wire::Hint(hint)) => {
                 take_hint(call, hint);
+                Ok(())
+            }
+            Some(Wire::Next(next)) => {
+                call.verify
+                    .browser
+                    .known
+                    .update_value(|k| k.their_next = Some(next));
+                keep_successor(call).await;
                 Ok(())
             }
             None => Ok(()),
@@ -224,7 +243,11 @@ async fn derive(
     ) else {
         return;
     };
-    let contacts = keystore::contacts().await;
+    let mut contacts = keystore::contacts().await;
+    let verified = match contacts.by_fingerprint(&their_fingerprint) {
+        Some(contact) => Some(contact.name.clone()),
+        None => renewed(&mut contacts, &their_fingerprint).await,
+    };
     let mut my_hints = Vec::new();
     for contact in contacts.0.iter().take(MAX_HINTS) {
         if let Some(hint) = sha256(&hint_input(&contact.secret, mine, theirs)).await {
@@ -232,9 +255,6 @@ async fn derive(
             my_hints.push((hint, contact.name.clone()));
         }
     }
-    let verified = contacts
-        .by_fingerprint(&their_fingerprint)
-        .map(|c| c.name.clone());
     logger::event("-", format_args!("verification code ready"));
     call.verify.browser.known.update_value(|k| {
         k.code = Some(code_words(&code));
@@ -246,6 +266,45 @@ async fn derive(
         recognise(k);
     });
     show(call);
+    keep_successor(call).await;
+}
+
+/// The name of a verified device that announced `fingerprint` as its next one (its
+/// certificate renewed since), now kept under that fingerprint.
+async fn renewed(contacts: &mut super::Contacts, fingerprint: &str) -> Option<String> {
+    let hashed = sha256(&successor_input(fingerprint)).await?;
+    let name = contacts.take_successor(fingerprint, &hashed)?.name.clone();
+    if keystore::keep_contacts(contacts).await.is_err() {
+        logger::warn("-", format_args!("verification: renewal not kept"));
+    }
+    Some(name)
+}
+
+/// Tells the other side the fingerprint this device will use next, if it knows it.
+async fn announce(channel: &RtcDataChannel, successor: Option<&str>) {
+    if let Some(successor) = successor
+        && let Some(hashed) = sha256(&successor_input(successor)).await
+    {
+        say(channel, Wire::Next(hashed));
+    }
+}
+
+/// A verified device said which fingerprint it will use next: kept with it. (From a
+/// device not verified it waits in [`Known`] until «Совпадает».)
+async fn keep_successor(call: Call) {
+    let Some((fingerprint, next)) = call.verify.browser.known.with_value(|k| {
+        let verified = matches!(k.standing, Standing::Verified(_));
+        let fingerprint = k.other.as_ref().map(|(f, _)| f.clone());
+        fingerprint.zip(k.their_next).filter(|_| verified)
+    }) else {
+        return;
+    };
+    let mut contacts = keystore::contacts().await;
+    if contacts.note_successor(&fingerprint, next)
+        && keystore::keep_contacts(&contacts).await.is_err()
+    {
+        logger::warn("-", format_args!("verification: successor not kept"));
+    }
 }
 
 /// A hint from the other side: it may prove it knows a contact verified here.
@@ -469,10 +528,12 @@ async fn save(call: Call, typed: String) {
         show(call);
         return;
     }
+    let successor = call.verify.browser.known.with_value(|k| k.their_next);
     contacts.keep(Contact {
         fingerprint,
         secret,
         name: name.clone(),
+        successor,
     });
     if keystore::keep_contacts(&contacts).await.is_err() {
         call.flash(call.texts().verify_not_kept);
