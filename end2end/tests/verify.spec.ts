@@ -285,8 +285,9 @@ test("a server in the middle: the words differ, a verified contact reached throu
   const middlePages: Page[] = [];
   for (const [i, m] of middle.entries()) {
     await m.context.exposeFunction("__relay", async (message: string) => {
-      const other = middlePages[1 - i];
-      if (other) await other.evaluate((t) => (window as unknown as { __inject: (m: string) => void }).__inject(t), message);
+      // The other page of the middle may still be opening: the message waits for it.
+      while (!middlePages[1 - i]) await new Promise((resolve) => setTimeout(resolve, 50));
+      await middlePages[1 - i].evaluate((t) => (window as unknown as { __inject: (m: string) => void }).__inject(t), message);
     });
   }
   await sonPage.goto("/");

@@ -70,6 +70,8 @@ pub struct Rtc {
     chat: Option<web_sys::RtcDataChannel>,
     /// The verification channel, once opened (its messages are Verify's).
     verify: Option<web_sys::RtcDataChannel>,
+    /// This device's certificate, if it keeps one.
+    certificate: Option<web_sys::RtcCertificate>,
 }
 
 /// What Verify reads of a connection: the certificate fingerprints of both sides, as the
@@ -107,8 +109,8 @@ const CHAT_CHANNEL_ID: u16 = 1;
 const VERIFY_CHANNEL_ID: u16 = 2;
 
 /// The `RTCConfiguration` for `config`, with this device's `certificate` where it keeps
-/// one (a connection's certificates are set once: renewing the TURN credentials passes
-/// none, which keeps them).
+/// one (a connection's certificates never change: renewing the TURN credentials passes
+/// the same one, or the browser refuses the new configuration).
 fn configuration(
     config: &PageConfig,
     certificate: Option<&web_sys::RtcCertificate>,
@@ -277,6 +279,7 @@ impl Rtc {
             devices: None,
             chat: None,
             verify: None,
+            certificate: certificate.cloned(),
         })
     }
 
@@ -524,7 +527,10 @@ impl Rtc {
     /// until the next ICE restart.
     pub fn set_config(&self, config: &PageConfig) -> Result<(), RtcError> {
         self.pc
-            .set_configuration_with_configuration(&configuration(config, None))?;
+            .set_configuration_with_configuration(&configuration(
+                config,
+                self.certificate.as_ref(),
+            ))?;
         Ok(())
     }
 

@@ -35,7 +35,7 @@ pub const RANDOM_BYTES: usize = 32;
 pub type Digest = [u8; 32];
 /// The most contacts a device sends hints for, and takes hints from, in one call.
 pub const MAX_HINTS: usize = 64;
-/// How often a side repeats its commitment until the other side's comes.
+/// How often a side repeats what the other side may have lost (see [`Exchange::on_tick`]).
 pub const RESEND_COMMIT_MS: u32 = 1_000;
 /// The longest name of a verified contact, in characters.
 pub const MAX_NAME_CHARS: usize = 40;
@@ -45,7 +45,8 @@ const CODE_LABEL: &[u8] = b"HomeCall code v1\0";
 const SECRET_LABEL: &[u8] = b"HomeCall contact v1\0";
 const HINT_LABEL: &[u8] = b"HomeCall hint v1\0";
 
-/// A message of the verification channel: a letter and 64 hex digits.
+/// A message of the verification channel: a letter and 64 hex digits (`d`: the letter
+/// alone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wire {
     /// `c`: the SHA-256 of this side's random value ([`commit_input`]).
@@ -60,6 +61,8 @@ pub enum Wire {
     /// connection that proves it is that device), it keeps the device verified after the
     /// renewal.
     Next(Digest),
+    /// `d`: this side has the other side's value, which stops the other side repeating.
+    Done,
 }
 
 impl Wire {
@@ -69,6 +72,7 @@ impl Wire {
             Wire::Reveal(d) => ('r', d),
             Wire::Hint(d) => ('k', d),
             Wire::Next(d) => ('n', d),
+            Wire::Done => return "d".to_owned(),
         };
         let mut text = String::with_capacity(65);
         text.push(letter);
@@ -78,6 +82,9 @@ impl Wire {
 
     /// The message `text` is, if well-formed (anything else is ignored).
     pub fn from_wire(text: &str) -> Option<Wire> {
+        if text == "d" {
+            return Some(Wire::Done);
+        }
         let mut chars = text.chars();
         let letter = chars.next()?;
         let digest = unhex(chars.as_str())?;
@@ -135,6 +142,8 @@ pub struct Exchange {
     my_commit: Digest,
     their_commit: Option<Digest>,
     theirs: Option<Digest>,
+    /// The other side said it has this side's value.
+    peer_done: bool,
 }
 
 impl Exchange {
@@ -146,6 +155,7 @@ impl Exchange {
             my_commit,
             their_commit: None,
             theirs: None,
+            peer_done: false,
         }
     }
 
@@ -153,13 +163,23 @@ impl Exchange {
         &self.mine
     }
 
-    /// What goes when the channel opens, and again every [`RESEND_COMMIT_MS`] until the
-    /// other side's commitment is in: the commitment. A negotiated channel may open on
-    /// this side before the other side has made its own, and what goes then is lost.
-    pub fn on_open(&self) -> Option<Wire> {
-        self.their_commit
-            .is_none()
-            .then_some(Wire::Commit(self.my_commit))
+    /// What goes when the channel opens, and again every [`RESEND_COMMIT_MS`]: the
+    /// commitment until the other side's is in, then the commitment and the value until
+    /// the other side says it has them ([`Wire::Done`]). A negotiated channel may open on
+    /// this side before the other side has made its own, and what goes then is lost; a
+    /// repeat answers nothing, so two sides never echo each other.
+    pub fn on_tick(&self) -> Vec<Wire> {
+        let commit = Wire::Commit(self.my_commit);
+        match (self.their_commit, self.peer_done) {
+            (None, _) => vec![commit],
+            (Some(_), false) => vec![commit, Wire::Reveal(self.mine)],
+            (Some(_), true) => Vec::new(),
+        }
+    }
+
+    /// The other side has this side's value.
+    pub fn on_done(&mut self) {
+        self.peer_done = true;
     }
 
     /// The other side's commitment. The first one is answered with this side's
@@ -178,7 +198,8 @@ impl Exchange {
     }
 
     /// The other side's value, and `hashed`, the SHA-256 of [`commit_input`] of it: the
-    /// value, once it is the one committed to (a repeat: `None`).
+    /// value, once it is the one committed to (a repeat: `None`). Either way the caller
+    /// answers [`Wire::Done`].
     pub fn on_reveal(&mut self, value: Digest, hashed: Digest) -> Result<Option<Digest>, Broken> {
         let Some(commit) = self.their_commit else {
             return Err(Broken::RevealFirst);
@@ -469,6 +490,7 @@ mod tests {
             Wire::Reveal(digest),
             Wire::Hint(digest),
             Wire::Next(digest),
+            Wire::Done,
         ] {
             assert_eq!(Wire::from_wire(&wire.to_wire()), Some(wire));
         }
@@ -495,7 +517,7 @@ mod tests {
     #[test]
     fn the_value_goes_only_after_the_other_commitment() {
         let mut exchange = Exchange::new([1; 32], [2; 32]);
-        assert_eq!(exchange.on_open(), Some(Wire::Commit([2; 32])));
+        assert_eq!(exchange.on_tick(), vec![Wire::Commit([2; 32])]);
         assert_eq!(
             exchange.on_reveal([3; 32], [4; 32]),
             Err(Broken::RevealFirst)
@@ -505,7 +527,11 @@ mod tests {
             Ok(vec![Wire::Commit([2; 32]), Wire::Reveal([1; 32])])
         );
         assert_eq!(exchange.on_commit([4; 32]), Ok(vec![]), "a repeat");
-        assert_eq!(exchange.on_open(), None, "no more repeats");
+        assert_eq!(
+            exchange.on_tick(),
+            vec![Wire::Commit([2; 32]), Wire::Reveal([1; 32])],
+            "repeated until the other side says done"
+        );
         assert_eq!(exchange.on_commit([5; 32]), Err(Broken::CommitChanged));
         assert_eq!(
             exchange.on_reveal([3; 32], [9; 32]),
@@ -513,6 +539,8 @@ mod tests {
         );
         assert_eq!(exchange.on_reveal([3; 32], [4; 32]), Ok(Some([3; 32])));
         assert_eq!(exchange.on_reveal([3; 32], [4; 32]), Ok(None));
+        exchange.on_done();
+        assert_eq!(exchange.on_tick(), vec![], "nothing more to repeat");
     }
 
     #[test]

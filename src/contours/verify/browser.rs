@@ -17,6 +17,9 @@ use crate::contours::keystore;
 use crate::contours::rtc::Descriptions;
 use crate::logger;
 
+/// How long the exchange waits for the kept contacts before it shows the code without.
+const CONTACTS_WAIT_MS: u32 = 3_000;
+
 /// The browser-only parts of the call's verification.
 #[derive(Clone, Copy)]
 pub struct Browser {
@@ -161,21 +164,28 @@ async fn run(
     let mut exchange = Exchange::new(mine, my_commit);
     while let Some(message) = rx.next().await {
         let Some(text) = message else {
-            if let Some(commit) = exchange.on_open() {
-                say(&channel, commit);
+            for wire in exchange.on_tick() {
+                say(&channel, wire);
             }
             continue;
         };
         // Anything but a well-formed message is ignored: a bad message never ends a call.
         let outcome = match Wire::from_wire(&text) {
-            Some(Wire::Commit(commit)) => exchange
-                .on_commit(commit)
-                .map(|out| out.into_iter().for_each(|wire| say(&channel, wire))),
+            Some(Wire::Commit(commit)) => exchange.on_commit(commit).map(|out| {
+                if !out.is_empty() {
+                    logger::event("-", format_args!("verification: commitment received"));
+                }
+                out.into_iter().for_each(|wire| say(&channel, wire));
+            }),
             Some(Wire::Reveal(value)) => {
                 let Some(hashed) = sha256(&commit_input(&value)).await else {
                     continue;
                 };
-                match exchange.on_reveal(value, hashed) {
+                let revealed = exchange.on_reveal(value, hashed);
+                if revealed.is_ok() {
+                    say(&channel, Wire::Done);
+                }
+                match revealed {
                     Ok(Some(theirs)) => {
                         derive(call, &channel, &descriptions, exchange.mine(), &theirs).await;
                         announce(&channel, successor.as_deref()).await;
@@ -187,6 +197,10 @@ async fn run(
             }
             Some(Wire::Hint(hint)) => {
                 take_hint(call, hint);
+                Ok(())
+            }
+            Some(Wire::Done) => {
+                exchange.on_done();
                 Ok(())
             }
             Some(Wire::Next(next)) => {
@@ -243,7 +257,7 @@ async fn derive(
     ) else {
         return;
     };
-    let mut contacts = keystore::contacts().await;
+    let mut contacts = contacts_in_time().await;
     let verified = match contacts.by_fingerprint(&their_fingerprint) {
         Some(contact) => Some(contact.name.clone()),
         None => renewed(&mut contacts, &their_fingerprint).await,
@@ -267,6 +281,21 @@ async fn derive(
     });
     show(call);
     keep_successor(call).await;
+}
+
+/// The contacts kept on this device, or none if they cannot be read within
+/// [`CONTACTS_WAIT_MS`] (the code shows all the same).
+async fn contacts_in_time() -> super::Contacts {
+    use futures_util::future::{Either, select};
+    let read = std::pin::pin!(keystore::contacts());
+    let late = gloo_timers::future::TimeoutFuture::new(CONTACTS_WAIT_MS);
+    match select(read, late).await {
+        Either::Left((contacts, _)) => contacts,
+        Either::Right(_) => {
+            logger::warn("-", format_args!("verification: contacts not read in time"));
+            super::Contacts::default()
+        }
+    }
 }
 
 /// The name of a verified device that announced `fingerprint` as its next one (its
