@@ -10,8 +10,8 @@ import { closeOpened, expectRemoteVideoFlowing, keepDataChannels, newContext, op
 test.afterEach(closeOpened);
 
 const WORDS = {
-  "ru-RU": { call: "Позвонить", link: "Ссылка на звонок", start: "Начать звонок", hangUp: "Завершить", check: "Проверить собеседника", same: "Совпадает", differ: "Не совпадает", name: "Кто это? Имя останется только на этом устройстве", save: "Сохранить", verified: "проверено", verifiedAs: "Проверено: это", close: "Закрыть проверку", warn: "⚠ Проверьте", otherDevice: "устройство не то, что вы проверили как", differSaid: "Слова не совпали", broken: "Проверка не удалась" },
-  "en-US": { call: "Call", link: "Call link", start: "Start call", hangUp: "Hang up", check: "Verify the other person", same: "They match", differ: "They differ", name: "Who is it? The name stays on this device only", save: "Save", verified: "verified", verifiedAs: "Verified: this is", close: "Close verification", warn: "⚠ Check who it is", otherDevice: "not the device you verified as", differSaid: "The words differ", broken: "Verification failed" },
+  "ru-RU": { call: "Позвонить", link: "Ссылка на звонок", start: "Начать звонок", hangUp: "Завершить", check: "Проверить собеседника", same: "Совпадает", differ: "Не совпадает", name: "Кто это? Имя останется только на этом устройстве", save: "Сохранить", verified: "проверено", verifiedAs: "Проверено: это", close: "Закрыть проверку", warn: "⚠ Проверьте", replace: "Заменить", nameTaken: "Под этим именем уже проверено другое устройство. «Заменить» — если у человека новый телефон.", otherDevice: "устройство не то, что вы проверили как", differSaid: "Слова не совпали", broken: "Проверка не удалась" },
+  "en-US": { call: "Call", link: "Call link", start: "Start call", hangUp: "Hang up", check: "Verify the other person", same: "They match", differ: "They differ", name: "Who is it? The name stays on this device only", save: "Save", verified: "verified", verifiedAs: "Verified: this is", close: "Close verification", warn: "⚠ Check who it is", replace: "Replace", nameTaken: "Another device is verified under this name. Choose “Replace” if they have a new phone.", otherDevice: "not the device you verified as", differSaid: "The words differ", broken: "Verification failed" },
 };
 type Locale = keyof typeof WORDS;
 
@@ -315,6 +315,14 @@ test("a server in the middle: the words differ, a verified contact reached throu
   await mumAgain.getByRole("button", { name: w.differ }).click();
   await expect(mumAgain.locator(".sheet.verify .standing")).toContainText(w.differSaid);
   await expect(mumAgain.getByRole("button", { name: w.same, exact: true })).toHaveCount(0);
+  // Son presses «They match» anyway: the name offered is Mum's, and saving it asks first,
+  // since another device is verified under it.
+  await sonPage.getByRole("button", { name: w.same, exact: true }).click();
+  await expect(sonPage.getByLabel(w.name)).toHaveValue("Mum");
+  await sonPage.getByRole("button", { name: w.save }).click();
+  await expect(sonPage.locator(".sheet.verify .name .standing")).toHaveText(w.nameTaken);
+  await expect(sonPage.getByRole("button", { name: w.replace })).toBeVisible();
+  await expect(sonPage.locator(".top-bar .verify")).toHaveText(w.warn);
 });
 
 test("a hub that only rewrites the fingerprint line gets no call at all: the browsers hold DTLS to the fingerprint the code is made of", async ({ browser }) => {
