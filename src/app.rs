@@ -417,6 +417,10 @@ fn quality_text(t: &Texts, quality: Quality) -> &'static str {
     }
 }
 
+/// Whether something of the call is so (a sheet is open), and a command on it.
+type Check = fn(Call) -> bool;
+type Command = fn(Call);
+
 #[component]
 fn CallView(call: Call) -> impl IntoView {
     let t = call.texts();
@@ -438,26 +442,14 @@ fn CallView(call: Call) -> impl IntoView {
         }
         // Esc closes a sheet (the chat, verification, the devices) first; letters typed
         // into its fields are words, not commands.
-        if chat::is_open(call) {
+        let sheets: [(Check, Command); 3] = [
+            (chat::is_open, chat::toggle),
+            (verify::is_open, verify::toggle),
+            (devices::is_open, devices::toggle),
+        ];
+        if let Some((_, close)) = sheets.iter().find(|(open, _)| open(call)) {
             if ev.key() == "Escape" {
-                chat::toggle(call);
-            }
-            return;
-        }
-        if verify::is_open(call) {
-            if ev.key() == "Escape" {
-                verify::toggle(call);
-            }
-            return;
-        }
-        if call
-            .device_panel
-            .panel
-            .get_untracked()
-            .is_some_and(|panel| !panel.hidden())
-        {
-            if ev.key() == "Escape" {
-                devices::toggle(call);
+                close(call);
             }
             return;
         }

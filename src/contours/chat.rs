@@ -547,10 +547,7 @@ mod imp {
 
     /// Whether the chat's panel shows.
     pub fn is_open(call: Call) -> bool {
-        call.chat
-            .panel
-            .get_untracked()
-            .is_some_and(|panel| !panel.hidden())
+        env::sheet_open(call.chat.panel.get_untracked())
     }
 
     /// Opens the panel (what came is read then) or closes it.

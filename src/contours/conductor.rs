@@ -111,8 +111,8 @@ pub fn start(call: Call, session: SessionId, role: Role, peer: &str) {
 
 /// A fresh, random peer-connection id.
 fn new_pc_id() -> u32 {
-    let bytes = env::random_bytes();
-    u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+    let bytes = env::random_bytes::<4>();
+    u32::from_le_bytes(bytes)
 }
 
 /// Runs one call from media to hang-up, handling every event in arrival order.

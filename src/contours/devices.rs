@@ -10,7 +10,7 @@ use leptos::prelude::*;
 #[cfg(feature = "hydrate")]
 use crate::contours::call::Call;
 
-pub use imp::{forget, toggle};
+pub use imp::{forget, is_open, toggle};
 
 /// The devices panel of the page's call and its control; the views render both once,
 /// empty, with no reactive part, and the browser's half fills the panel each time it
@@ -59,6 +59,9 @@ mod imp {
 
     pub fn toggle(_: Call) {}
     pub fn forget(_: Call) {}
+    pub fn is_open(_: Call) -> bool {
+        false
+    }
 }
 
 /// The browser's half: the panel's insides, their listeners and the meter.
@@ -114,6 +117,10 @@ mod imp {
         fn drop(&mut self) {
             let _ = self.context.close();
         }
+    }
+
+    pub fn is_open(call: Call) -> bool {
+        env::sheet_open(call.device_panel.panel.get_untracked())
     }
 
     /// Opens the panel, filled with this moment's devices, or closes it.

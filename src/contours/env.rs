@@ -368,6 +368,18 @@ mod browser {
         Some(element)
     }
 
+    /// A new `tag` element of `class` saying `words`, not yet in the page.
+    pub fn text_element(tag: &str, class: &str, words: &str) -> Option<web_sys::Element> {
+        let element = element(tag, class)?;
+        element.set_text_content(Some(words));
+        Some(element)
+    }
+
+    /// Whether a sheet (the chat, verification, the devices) is open.
+    pub fn sheet_open(panel: Option<web_sys::HtmlElement>) -> bool {
+        panel.is_some_and(|panel| !panel.hidden())
+    }
+
     /// A `<progress>` from 0 to 100, at 0, named `label`.
     pub fn progress_bar(class: &str, label: &str) -> Option<web_sys::Element> {
         let bar = element("progress", class)?;
@@ -382,18 +394,16 @@ mod browser {
         let _ = bar.set_attribute("value", &percent.to_string());
     }
 
-    /// The head of a sheet (the chat, the devices): its `hint` and a «×» named
+    /// The head of a sheet (the chat, verification, the devices): its `hint` and a «×» named
     /// `close_label`, which the caller listens to.
     pub fn sheet_head(
         hint: &str,
         close_label: &str,
     ) -> Option<(web_sys::Element, web_sys::Element)> {
         let head = element("div", "sheet-head")?;
-        let text = element("p", "hint")?;
-        text.set_text_content(Some(hint));
-        let close = element("button", "close")?;
+        let text = text_element("p", "hint", hint)?;
+        let close = text_element("button", "close", "×")?;
         let _ = close.set_attribute("aria-label", close_label);
-        close.set_text_content(Some("×"));
         head.append_with_node_2(&text, &close).ok()?;
         Some((head, close))
     }
@@ -507,9 +517,9 @@ mod browser {
         window().location().origin().unwrap_or_default()
     }
 
-    /// 16 random bytes from the browser's cryptographic generator.
-    pub fn random_bytes() -> [u8; 16] {
-        let mut bytes = [0u8; 16];
+    /// `N` random bytes from the browser's cryptographic generator.
+    pub fn random_bytes<const N: usize>() -> [u8; N] {
+        let mut bytes = [0u8; N];
         window()
             .crypto()
             .and_then(|crypto| crypto.get_random_values_with_u8_array(&mut bytes))

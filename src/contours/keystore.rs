@@ -37,45 +37,66 @@ async fn finished(request: &IdbRequest) -> Result<JsValue, JsValue> {
     request.result()
 }
 
-/// The database, made on first use.
-async fn open() -> Result<IdbDatabase, JsValue> {
-    let factory = web_sys::window()
-        .ok_or(JsValue::NULL)?
-        .indexed_db()?
-        .ok_or(JsValue::NULL)?;
-    let request: IdbOpenDbRequest = factory.open_with_u32(DATABASE, 1)?;
-    let on_upgrade = Closure::<dyn FnMut(web_sys::Event)>::new({
-        let request = request.clone();
-        move |_| {
-            if let Ok(database) = request.result() {
-                let _ = database
-                    .unchecked_into::<IdbDatabase>()
-                    .create_object_store(STORE);
+/// The database, open (closed when dropped).
+struct Database(IdbDatabase);
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+impl Database {
+    /// Opens it, making it on first use.
+    async fn open() -> Result<Database, JsValue> {
+        let factory = web_sys::window()
+            .ok_or(JsValue::NULL)?
+            .indexed_db()?
+            .ok_or(JsValue::NULL)?;
+        let request: IdbOpenDbRequest = factory.open_with_u32(DATABASE, 1)?;
+        let on_upgrade = Closure::<dyn FnMut(web_sys::Event)>::new({
+            let request = request.clone();
+            move |_| {
+                if let Ok(database) = request.result() {
+                    let _ = database
+                        .unchecked_into::<IdbDatabase>()
+                        .create_object_store(STORE);
+                }
             }
-        }
-    });
-    request.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
-    let database = finished(&request).await;
-    request.set_onupgradeneeded(None);
-    Ok(database?.unchecked_into())
+        });
+        request.set_onupgradeneeded(Some(on_upgrade.as_ref().unchecked_ref()));
+        let database = finished(&request).await;
+        request.set_onupgradeneeded(None);
+        Ok(Database(database?.unchecked_into()))
+    }
+
+    async fn get(&self, key: &str) -> Result<JsValue, JsValue> {
+        let store = self.0.transaction_with_str(STORE)?.object_store(STORE)?;
+        finished(&store.get(&key.into())?).await
+    }
+
+    async fn put(&self, key: &str, value: &JsValue) -> Result<(), JsValue> {
+        let store = self
+            .0
+            .transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite)?
+            .object_store(STORE)?;
+        finished(&store.put_with_key(value, &key.into())?)
+            .await
+            .map(drop)
+    }
+
+    /// The certificate kept as `key`, unless it ends within [`RENEW_DAYS_BEFORE`].
+    async fn certificate(&self, key: &str) -> Option<RtcCertificate> {
+        self.get(key)
+            .await
+            .ok()
+            .and_then(|value| value.dyn_into::<RtcCertificate>().ok())
+            .filter(|c| days_left(c) > RENEW_DAYS_BEFORE)
+    }
 }
 
-async fn get(key: &str) -> Result<JsValue, JsValue> {
-    let database = open().await?;
-    let store = database.transaction_with_str(STORE)?.object_store(STORE)?;
-    let value = finished(&store.get(&key.into())?).await;
-    database.close();
-    value
-}
-
-async fn put(key: &str, value: &JsValue) -> Result<(), JsValue> {
-    let database = open().await?;
-    let store = database
-        .transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite)?
-        .object_store(STORE)?;
-    let done = finished(&store.put_with_key(value, &key.into())?).await;
-    database.close();
-    done.map(drop)
+fn days_left(certificate: &RtcCertificate) -> f64 {
+    (certificate.expires() - js_sys::Date::now()) / DAY_MS
 }
 
 /// This device's certificate for calls, and the fingerprint of the one that will
@@ -90,35 +111,37 @@ pub struct Identity {
 /// keeps nothing (then the call goes on with a certificate of its own, and the code still
 /// works, but a verified contact is not recognised next time).
 pub async fn identity() -> Option<Identity> {
-    let days_left = |c: &RtcCertificate| (c.expires() - js_sys::Date::now()) / DAY_MS;
-    let kept = |key| async move {
-        get(key)
-            .await
-            .ok()
-            .and_then(|value| value.dyn_into::<RtcCertificate>().ok())
-            .filter(|c| days_left(c) > RENEW_DAYS_BEFORE)
+    // One database for every step (a call waits on this).
+    let database = Database::open().await.ok();
+    let database = database.as_ref();
+    let mut next = match database {
+        Some(database) => database.certificate(NEXT_KEY).await,
+        None => None,
     };
-    let mut next = kept(NEXT_KEY).await;
-    let certificate = match kept(CERTIFICATE_KEY).await {
+    let kept = match database {
+        Some(database) => database.certificate(CERTIFICATE_KEY).await,
+        None => None,
+    };
+    let certificate = match kept {
         Some(certificate) => certificate,
         None => {
             let renewed = match next.take() {
                 Some(next) => next,
                 None => generate().await.ok()?,
             };
-            keep(CERTIFICATE_KEY, &renewed).await;
-            keep(NEXT_KEY, &JsValue::UNDEFINED).await;
+            keep(database, CERTIFICATE_KEY, &renewed).await;
+            keep(database, NEXT_KEY, &JsValue::UNDEFINED).await;
             renewed
         }
     };
     if next.is_none() && days_left(&certificate) <= PREPARE_DAYS_BEFORE {
         next = generate().await.ok();
         if let Some(next) = &next {
-            keep(NEXT_KEY, next).await;
+            keep(database, NEXT_KEY, next).await;
         }
     }
     let successor = match &next {
-        Some(next) => fingerprint(next).await,
+        Some(next) => crate::contours::rtc::fingerprint_of(next).await,
         None => None,
     };
     Some(Identity {
@@ -127,25 +150,15 @@ pub async fn identity() -> Option<Identity> {
     })
 }
 
-async fn keep(key: &str, value: &JsValue) {
-    if put(key, value).await.is_err() {
+/// Keeps `value` as `key`, or says it could not.
+async fn keep(database: Option<&Database>, key: &str, value: &JsValue) {
+    let kept = match database {
+        Some(database) => database.put(key, value).await.is_ok(),
+        None => false,
+    };
+    if !kept {
         crate::logger::warn("-", format_args!("keystore: {key} not kept"));
     }
-}
-
-/// The fingerprint a connection with `certificate` shows, read from a throwaway offer
-/// (every browser makes one; not every one has `getFingerprints`).
-async fn fingerprint(certificate: &RtcCertificate) -> Option<String> {
-    let config = web_sys::RtcConfiguration::new();
-    config.set_certificates(&js_sys::Array::of1(certificate));
-    let pc = web_sys::RtcPeerConnection::new_with_configuration(&config).ok()?;
-    let _channel = pc.create_data_channel("fingerprint");
-    let offer = JsFuture::from(pc.create_offer()).await;
-    pc.close();
-    let sdp = Reflect::get(&offer.ok()?, &"sdp".into())
-        .ok()?
-        .as_string()?;
-    crate::contours::verify::sdp_fingerprint(&sdp)
 }
 
 /// A new ECDSA P-256 certificate, valid for [`CERTIFICATE_DAYS`].
@@ -164,11 +177,21 @@ async fn generate() -> Result<RtcCertificate, JsValue> {
 
 /// The devices verified on this one (none, if nothing is kept).
 pub async fn contacts() -> Contacts {
-    let text = get(CONTACTS_KEY).await.ok().and_then(|v| v.as_string());
+    let text = match Database::open().await {
+        Ok(database) => database
+            .get(CONTACTS_KEY)
+            .await
+            .ok()
+            .and_then(|v| v.as_string()),
+        Err(_) => None,
+    };
     Contacts::from_text(text.as_deref().unwrap_or(""))
 }
 
 /// Keeps `contacts` in place of the ones kept.
 pub async fn keep_contacts(contacts: &Contacts) -> Result<(), JsValue> {
-    put(CONTACTS_KEY, &contacts.to_text().into()).await
+    Database::open()
+        .await?
+        .put(CONTACTS_KEY, &contacts.to_text().into())
+        .await
 }

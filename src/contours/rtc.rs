@@ -211,6 +211,17 @@ pub async fn probe(server: &IceServer, url: &str, ms: u32) -> Option<Outcome> {
     })
 }
 
+/// The fingerprint a connection with `certificate` would show, read from a throwaway
+/// offer (every browser makes one; not every one has `getFingerprints`).
+pub async fn fingerprint_of(certificate: &web_sys::RtcCertificate) -> Option<String> {
+    let config = configuration(&PageConfig::default(), Some(certificate));
+    let pc = RtcPeerConnection::new_with_configuration(&config).ok()?;
+    let _channel = pc.create_data_channel("fingerprint");
+    let offer = JsFuture::from(pc.create_offer()).await;
+    pc.close();
+    crate::contours::verify::sdp_fingerprint(&sdp_of(&offer.ok()?))
+}
+
 impl Rtc {
     /// A new peer connection with id `id` and this device's `certificate` (see
     /// [`keystore`](crate::contours::keystore)), whose events go to `emit`.

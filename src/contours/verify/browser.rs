@@ -3,7 +3,6 @@ use futures_util::StreamExt;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
-use wasm_bindgen::prelude::Closure;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Element, MessageEvent, RtcDataChannel, RtcDataChannelState};
 
@@ -42,10 +41,8 @@ impl Browser {
 /// The verification channel of the current peer connection; its messages go to the
 /// exchange's task (dropped with the link, which ends the task).
 struct Link {
-    channel: RtcDataChannel,
     _resend: gloo_timers::callback::Interval,
-    _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_open: Closure<dyn FnMut(MessageEvent)>,
+    _listeners: [env::Listener; 2],
 }
 
 /// What this call's exchange found, for the chip and the sheet.
@@ -77,62 +74,44 @@ pub fn attach(
     successor: Option<String>,
 ) {
     let (tx, rx) = unbounded::<Option<String>>();
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
+    let on_message = env::listen(channel.as_ref(), "message", {
         let tx = tx.clone();
-        move |event: MessageEvent| {
-            if let Some(text) = event.data().as_string() {
+        move |event| {
+            let text = event
+                .dyn_ref::<MessageEvent>()
+                .and_then(|m| m.data().as_string());
+            if let Some(text) = text {
                 let _ = tx.unbounded_send(Some(text));
             }
         }
     });
-    channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     let resend = gloo_timers::callback::Interval::new(RESEND_COMMIT_MS, {
         let tx = tx.clone();
         move || {
             let _ = tx.unbounded_send(None);
         }
     });
-    let on_open = Closure::<dyn FnMut(MessageEvent)>::new(move |_| {
+    let on_open = env::listen(channel.as_ref(), "open", move |_| {
         let _ = tx.unbounded_send(None);
     });
-    channel.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-    let link = Link {
-        channel: channel.clone(),
+    // The last connection's link goes (its listeners with it, which ends its task).
+    call.verify.browser.link.try_set_value(Some(Link {
         _resend: resend,
-        _on_message: on_message,
-        _on_open: on_open,
-    };
-    if let Some(Some(old)) = call
-        .verify
-        .browser
-        .link
-        .try_update_value(|l| l.replace(link))
-    {
-        quiet(&old);
-    }
+        _listeners: [on_message, on_open],
+    }));
     call.verify.browser.known.set_value(Known::default());
     show(call);
     spawn_local(run(call, channel, descriptions, successor, rx));
 }
 
-fn quiet(link: &Link) {
-    link.channel.set_onmessage(None);
-    link.channel.set_onopen(None);
-}
-
 /// The call's view goes: the channel is let go and its task ends.
 pub fn forget(call: Call) {
     call.verify.browser.parts.try_set_value(Vec::new());
-    if let Some(Some(link)) = call.verify.browser.link.try_update_value(Option::take) {
-        quiet(&link);
-    }
+    call.verify.browser.link.try_set_value(None);
 }
 
 pub fn is_open(call: Call) -> bool {
-    call.verify
-        .panel
-        .get_untracked()
-        .is_some_and(|panel| !panel.hidden())
+    env::sheet_open(call.verify.panel.get_untracked())
 }
 
 /// Opens the sheet, or closes it.
@@ -157,7 +136,7 @@ async fn run(
     successor: Option<String>,
     mut rx: UnboundedReceiver<Option<String>>,
 ) {
-    let mine = random_value();
+    let mine = env::random_bytes::<32>();
     let Some(my_commit) = sha256(&commit_input(&mine)).await else {
         return;
     };
@@ -369,13 +348,6 @@ fn say(channel: &RtcDataChannel, wire: Wire) {
     }
 }
 
-fn random_value() -> Digest {
-    let mut value = [0u8; 32];
-    value[..16].copy_from_slice(&env::random_bytes());
-    value[16..].copy_from_slice(&env::random_bytes());
-    value
-}
-
 /// SHA-256 by the browser's SubtleCrypto.
 async fn sha256(data: &[u8]) -> Option<Digest> {
     let subtle = window().crypto().ok()?.subtle();
@@ -421,7 +393,7 @@ fn fill(call: Call) {
         known.with_value(|k| (k.code, k.standing.clone(), k.naming, k.replacing));
     match code {
         Some(code) => append(&panel, code_list(call, &code)),
-        None => append(&panel, text("p", "hint", t.verify_waiting)),
+        None => append(&panel, env::text_element("p", "hint", t.verify_waiting)),
     }
     let line = match &standing {
         Standing::Pending => None,
@@ -435,7 +407,7 @@ fn fill(call: Call) {
         Standing::Broken => Some(t.verify_broken.to_owned()),
     };
     if let Some(line) = line
-        && let Some(p) = text("p", "standing", &line)
+        && let Some(p) = env::text_element("p", "standing", &line)
     {
         let _ = p.set_attribute("role", "status");
         let _ = p.set_attribute("data-warn", if standing.warns() { "true" } else { "false" });
@@ -447,7 +419,7 @@ fn fill(call: Call) {
         listeners.extend(name_form(call, &panel, &standing, replacing));
     } else if can_answer && let Some(row) = env::element("div", "answers") {
         for (label, same) in [(t.verify_same, true), (t.verify_differ, false)] {
-            let Some(button) = text(
+            let Some(button) = env::text_element(
                 "button",
                 if same { "button" } else { "button quiet" },
                 label,
@@ -469,9 +441,9 @@ fn code_list(call: Call, code: &[u8; 4]) -> Option<Element> {
     for &index in code {
         let (picture, name) = super::words::word(index, call.lang);
         let item = env::element("li", "")?;
-        let picture = text("span", "emoji", picture)?;
+        let picture = env::text_element("span", "emoji", picture)?;
         let _ = picture.set_attribute("aria-hidden", "true");
-        let name = text("span", "word", name)?;
+        let name = env::text_element("span", "word", name)?;
         item.append_with_node_2(&picture, &name).ok()?;
         list.append_child(&item).ok()?;
     }
@@ -488,7 +460,7 @@ fn name_form(
     let t = call.texts();
     let (Some(form), Some(label), Some(input)) = (
         env::element("form", "compose name"),
-        text("label", "", t.verify_name),
+        env::text_element("label", "", t.verify_name),
         env::element("input", "line"),
     ) else {
         return Vec::new();
@@ -500,7 +472,7 @@ fn name_form(
         input.set_value(name);
     }
     let _ = label.append_child(&input);
-    let button = text(
+    let button = env::text_element(
         "button",
         "button",
         if replacing {
@@ -510,7 +482,7 @@ fn name_form(
         },
     );
     let _ = form.append_child(&label);
-    if replacing && let Some(note) = text("p", "standing", t.verify_name_taken) {
+    if replacing && let Some(note) = env::text_element("p", "standing", t.verify_name_taken) {
         let _ = note.set_attribute("data-warn", "true");
         let _ = form.append_child(&note);
     }
@@ -574,13 +546,6 @@ async fn save(call: Call, typed: String) {
         k.replacing = false;
     });
     show(call);
-}
-
-/// A new `tag` element of `class` saying `words`.
-fn text(tag: &str, class: &str, words: &str) -> Option<Element> {
-    let element = env::element(tag, class)?;
-    element.set_text_content(Some(words));
-    Some(element)
 }
 
 fn append(panel: &web_sys::HtmlElement, element: Option<Element>) {
