@@ -80,6 +80,12 @@ mod imp {
     /// How often the meter reads the microphone, in milliseconds.
     const METER_EVERY_MS: u32 = 100;
 
+    /// Samples the meter reads each time: 8,192 are 170–186 ms at 48 or 44.1 kHz, more
+    /// than [`METER_EVERY_MS`], so a sound shorter than one reading (a click, the fake
+    /// microphone's 20 ms beep) is always seen. A 512-sample window (11 ms) saw only a
+    /// tenth of the time, and missed a beep every time its period lined up with the reads.
+    const METER_WINDOW: u32 = 8192;
+
     /// The browser-only parts of the panel.
     #[derive(Clone, Copy)]
     pub struct Browser {
@@ -321,7 +327,7 @@ mod imp {
         stream.add_track(track);
         let source = context.create_media_stream_source(&stream).ok()?;
         let analyser = context.create_analyser().ok()?;
-        analyser.set_fft_size(512);
+        analyser.set_fft_size(METER_WINDOW);
         source.connect_with_audio_node(&analyser).ok()?;
         let _ = context.resume();
         Some(Tap {
